@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+
+/**
+ * Every setting of seqae, read from environment variables once at the edge of a process and passed
+ * down typed. A CLI flag overrides its variable (see `loadConfig`'s `overrides`). Each entry names its
+ * variable so that a bad value is reported as `VARIABLE: what is wrong`.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string()).min(1));
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+const settings = {
+  logLevel: [
+    'SEQAE_LOG_LEVEL',
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    'info',
+  ],
+  redisUrl: [
+    'REDIS_URL',
+    z.string().regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db] or rediss://…'),
+    'redis://127.0.0.1:6379',
+  ],
+  redisPassword: ['REDIS_PASSWORD', z.string().min(1).optional(), undefined],
+  redisTls: ['REDIS_TLS', bool, 'false'],
+  redisTlsCa: ['REDIS_TLS_CA', z.string().min(1).optional(), undefined],
+  kafkaBrokers: ['KAFKA_BROKERS', list.pipe(z.array(hostPort)), '127.0.0.1:9092'],
+  kafkaClientId: ['KAFKA_CLIENT_ID', z.string().min(1), 'seqae'],
+  kafkaSsl: ['KAFKA_SSL', bool, 'false'],
+  kafkaSslCa: ['KAFKA_SSL_CA', z.string().min(1).optional(), undefined],
+  kafkaSaslMechanism: [
+    'KAFKA_SASL_MECHANISM',
+    z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    undefined,
+  ],
+  kafkaSaslUsername: ['KAFKA_SASL_USERNAME', z.string().min(1).optional(), undefined],
+  kafkaSaslPassword: ['KAFKA_SASL_PASSWORD', z.string().min(1).optional(), undefined],
+  topicPrefix: [
+    'SEQAE_TOPIC_PREFIX',
+    z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only'),
+    'seqae.',
+  ],
+  queuePrefix: [
+    'SEQAE_QUEUE_PREFIX',
+    z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only'),
+    'seqae-',
+  ],
+  bullPrefix: [
+    'SEQAE_BULL_PREFIX',
+    z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ - only'),
+    'bull',
+  ],
+  keyPrefix: [
+    'SEQAE_KEY_PREFIX',
+    z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+    'seqae',
+  ],
+  backend: ['SEQAE_BACKEND', z.enum(['auto', 'node', 'wasm', 'cpu']), 'auto'],
+  httpHost: ['SEQAE_HTTP_HOST', z.string().min(1), '127.0.0.1'],
+  httpPort: ['SEQAE_HTTP_PORT', int(0, 65535), '9464'],
+} as const;
+
+type Settings = typeof settings;
+export type SettingKey = keyof Settings;
+type Parsed<K extends SettingKey> = z.output<Settings[K][1]>;
+type Flat = { [K in SettingKey]: Parsed<K> };
+
+export interface SeqaeConfig {
+  logLevel: Flat['logLevel'];
+  redis: { url: string; password?: string; tls: boolean; tlsCa?: string; keyPrefix: string };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    ssl: boolean;
+    sslCa?: string;
+    sasl?: {
+      mechanism: NonNullable<Flat['kafkaSaslMechanism']>;
+      username: string;
+      password: string;
+    };
+  };
+  topics: Topics;
+  queues: Queues;
+  backend: Flat['backend'];
+  http: { host: string; port: number };
+}
+
+export interface Topics {
+  readings: string;
+  windows: string;
+  reconstructions: string;
+  predictions: string;
+  embeddings: string;
+  anomalies: string;
+  dlq: string;
+}
+
+export interface Queues {
+  /** BullMQ key prefix in Redis (BullMQ's own `prefix` option). */
+  prefix: string;
+  infer: string;
+  train: string;
+}
+
+/** Topic names for a prefix: `seqae.` gives `seqae.windows`, `seqae.dlq`, … */
+export function topicNames(prefix: string): Topics {
+  const t = (name: string) => `${prefix}${name}`;
+  return {
+    readings: t('readings'),
+    windows: t('windows'),
+    reconstructions: t('reconstructions'),
+    predictions: t('predictions'),
+    embeddings: t('embeddings'),
+    anomalies: t('anomalies'),
+    dlq: t('dlq'),
+  };
+}
+
+/** The names of every setting's environment variable, for docs and `--help`. */
+export const settingVariables: Readonly<Record<SettingKey, string>> = Object.fromEntries(
+  Object.entries(settings).map(([k, [v]]) => [k, v]),
+) as Record<SettingKey, string>;
+
+/**
+ * Reads and validates the whole configuration. `overrides` (CLI flags) win over `env`; both are keyed
+ * by variable name. Throws a ConfigError naming the first bad variable.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, string | undefined> = {},
+): SeqaeConfig {
+  const flat = {} as Record<string, unknown>;
+  for (const [key, [variable, schema, fallback]] of Object.entries(settings)) {
+    const raw = overrides[variable] ?? env[variable];
+    const value = raw === undefined || raw === '' ? fallback : raw;
+    const result = (schema as z.ZodType).safeParse(value);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new ConfigError(
+        variable,
+        `${issue?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`,
+      );
+    }
+    flat[key] = result.data;
+  }
+  const f = flat as Flat;
+
+  let sasl: SeqaeConfig['kafka']['sasl'];
+  if (f.kafkaSaslMechanism) {
+    if (!f.kafkaSaslUsername)
+      throw new ConfigError('KAFKA_SASL_USERNAME', 'required when KAFKA_SASL_MECHANISM is set');
+    if (!f.kafkaSaslPassword)
+      throw new ConfigError('KAFKA_SASL_PASSWORD', 'required when KAFKA_SASL_MECHANISM is set');
+    sasl = {
+      mechanism: f.kafkaSaslMechanism,
+      username: f.kafkaSaslUsername,
+      password: f.kafkaSaslPassword,
+    };
+  }
+
+  return {
+    logLevel: f.logLevel,
+    redis: {
+      url: f.redisUrl,
+      password: f.redisPassword,
+      tls: f.redisTls || f.redisUrl.startsWith('rediss://'),
+      tlsCa: f.redisTlsCa,
+      keyPrefix: f.keyPrefix,
+    },
+    kafka: {
+      brokers: f.kafkaBrokers,
+      clientId: f.kafkaClientId,
+      ssl: f.kafkaSsl,
+      sslCa: f.kafkaSslCa,
+      sasl,
+    },
+    topics: topicNames(f.topicPrefix),
+    queues: {
+      prefix: f.bullPrefix,
+      infer: `${f.queuePrefix}infer`,
+      train: `${f.queuePrefix}train`,
+    },
+    backend: f.backend,
+    http: { host: f.httpHost, port: f.httpPort },
+  };
+}

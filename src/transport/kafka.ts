@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { SeqaeConfig } from '../config/index.js';
+
+export interface KafkaLogSink {
+  (
+    level: 'error' | 'warn' | 'info' | 'debug',
+    message: string,
+    extra: Record<string, unknown>,
+  ): void;
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/**
+ * A kafkajs client from seqae's configuration (brokers, client id, TLS, SASL). kafkajs' own logging
+ * is routed to `log` (the process logger) instead of the console; by default only warnings and errors.
+ */
+export function createKafka(
+  config: Pick<SeqaeConfig, 'kafka'>,
+  options: { clientId?: string; log?: KafkaLogSink; retries?: number } = {},
+): Kafka {
+  const { kafka } = config;
+  const ssl: KafkaConfig['ssl'] = kafka.ssl
+    ? kafka.sslCa
+      ? { ca: [readFileSync(kafka.sslCa, 'utf8')] }
+      : true
+    : undefined;
+  const sasl: KafkaConfig['sasl'] = kafka.sasl
+    ? ({
+        mechanism: kafka.sasl.mechanism,
+        username: kafka.sasl.username,
+        password: kafka.sasl.password,
+      } as KafkaConfig['sasl'])
+    : undefined;
+  const sink = options.log;
+  return new Kafka({
+    clientId: options.clientId ?? kafka.clientId,
+    brokers: kafka.brokers,
+    ssl,
+    sasl,
+    retry: { retries: options.retries ?? 8 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      if (!sink) return;
+      const { message, ...extra } = entry.log;
+      sink(levels[entry.level] ?? 'info', `kafka ${entry.namespace}: ${message}`, extra);
+    },
+  });
+}

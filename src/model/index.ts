@@ -1,0 +1,17 @@
+export {
+  SequenceAutoencoder,
+  toMatrix,
+  type InferenceResult,
+  type WindowBatch,
+} from './autoencoder.js';
+export {
+  resolveModelConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+  type Variant,
+  type PredictionTarget,
+} from './config.js';
+export { datasetFromSeries, datasetFromWindows, type Dataset } from './dataset.js';
+export type { EpochProgress, Losses, TrainOptions, TrainingSummary } from './train.js';
+export { ARTIFACT_FORMAT_VERSION } from './artifact.js';
+export { modelFlops } from './flops.js';

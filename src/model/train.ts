@@ -1,0 +1,185 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { CancelledError } from '../errors/index.js';
+import { mulberry32, permutation } from '../util/prng.js';
+import { hasPrediction, hasReconstruction, type ModelConfig } from './config.js';
+
+/** Each decoder's mean squared error (normalised units) and their sum, the loss that is minimised. */
+export interface Losses {
+  loss: number;
+  reconstruction?: number;
+  prediction?: number;
+}
+
+export interface EpochProgress extends Losses {
+  epoch: number;
+  epochs: number;
+  /** Losses on the held-out samples, when `validationSplit` > 0. */
+  validation?: Losses;
+  durationMs: number;
+}
+
+export interface TrainOptions {
+  /** Overrides the config's epochs for this run. */
+  epochs?: number;
+  batchSize?: number;
+  /** Called after every epoch; may be async (its promise is awaited before the next epoch). */
+  onEpoch?: (progress: EpochProgress) => void | Promise<void>;
+  /** Aborting stops training after the current batch; `train` then rejects with CancelledError. */
+  signal?: AbortSignal;
+  /** Stop when the monitored loss has not improved by `minDelta` for `patience` epochs. */
+  earlyStopping?: { patience: number; minDelta?: number };
+  /** Fraction of samples (the last ones, unshuffled) held out to monitor; default 0. */
+  validationSplit?: number;
+}
+
+export interface TrainingSummary {
+  epochs: number;
+  stoppedEarly: boolean;
+  samples: number;
+  final: Losses;
+  best: number;
+  validation?: Losses;
+  durationMs: number;
+  backend: string;
+}
+
+/** Training tensors, already normalised: x [n, nIn, f], targets in the model's output order. */
+export interface TrainingTensors {
+  x: tf.Tensor3D;
+  targets: tf.Tensor3D[];
+}
+
+const outputNames = (config: ModelConfig): ('reconstruction' | 'prediction')[] => [
+  ...(hasReconstruction(config.variant) ? (['reconstruction'] as const) : []),
+  ...(hasPrediction(config.variant) ? (['prediction'] as const) : []),
+];
+
+/**
+ * Keras' MSE on each output (mean over batch, steps and features), summed over outputs as Keras
+ * sums a multi-output model's losses. Computing each output's mean on its own is what avoids
+ * tfjs-layers' fit() broadcasting outputs of different lengths ([b,9] + [b,8]) against each other.
+ */
+function outputLosses(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  targets: tf.Tensor[],
+  training: boolean,
+) {
+  const out = model.apply(x, { training }) as tf.Tensor | tf.Tensor[];
+  const outs = Array.isArray(out) ? out : [out];
+  return outs.map((o, i) => tf.mean(tf.squaredDifference(o, targets[i]!)) as tf.Scalar);
+}
+
+function losses(names: ReturnType<typeof outputNames>, values: number[]): Losses {
+  const l: Losses = { loss: values.reduce((a, b) => a + b, 0) };
+  names.forEach((n, i) => (l[n] = values[i]));
+  return l;
+}
+
+function evaluate(model: tfl.LayersModel, config: ModelConfig, data: TrainingTensors): Losses {
+  const values = tf.tidy(() =>
+    tf.stack(outputLosses(model, data.x, data.targets, false)).dataSync(),
+  );
+  return losses(outputNames(config), Array.from(values));
+}
+
+/**
+ * Trains with seqae's own step (Adam, minibatches shuffled from `config.seed`) rather than
+ * LayersModel.fit: it gives per-output losses, cancellation between batches and no tensor left behind.
+ */
+export async function trainModel(
+  model: tfl.LayersModel,
+  config: ModelConfig,
+  data: TrainingTensors,
+  options: TrainOptions = {},
+): Promise<TrainingSummary> {
+  const started = performance.now();
+  const epochs = options.epochs ?? config.epochs;
+  const batchSize = options.batchSize ?? config.batchSize;
+  const names = outputNames(config);
+  const n = data.x.shape[0];
+  const nVal = Math.min(n - 1, Math.floor(n * (options.validationSplit ?? 0)));
+  const nTrain = n - nVal;
+  const random = mulberry32(config.seed);
+  const optimizer = tf.train.adam(config.learningRate, 0.9, 0.999, 1e-7);
+  const validation: TrainingTensors | undefined =
+    nVal > 0
+      ? {
+          x: tf.slice(data.x, [nTrain, 0, 0]),
+          targets: data.targets.map((t) => tf.slice(t, [nTrain, 0, 0])),
+        }
+      : undefined;
+
+  let best = Infinity;
+  let sinceBest = 0;
+  let stoppedEarly = false;
+  let epoch = 0;
+  let last: Losses = { loss: NaN };
+  let lastValidation: Losses | undefined;
+  try {
+    while (epoch < epochs) {
+      const t0 = performance.now();
+      const order = permutation(nTrain, random);
+      const sums = new Float64Array(names.length);
+      for (let start = 0; start < nTrain; start += batchSize) {
+        if (options.signal?.aborted) throw new CancelledError('training cancelled');
+        const idx = order.subarray(start, Math.min(nTrain, start + batchSize));
+        const batchLosses = tf.tidy(() => {
+          const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
+          const xb = tf.gather(data.x, indices);
+          const yb = data.targets.map((t) => tf.gather(t, indices));
+          let parts: tf.Scalar[] = [];
+          optimizer.minimize(() => {
+            parts = outputLosses(model, xb, yb, true);
+            parts.forEach((p) => tf.keep(p));
+            return tf.addN(parts) as tf.Scalar;
+          });
+          const values = tf.stack(parts);
+          parts.forEach((p) => p.dispose());
+          return values;
+        });
+        const values = await batchLosses.data();
+        batchLosses.dispose();
+        values.forEach((v, i) => (sums[i]! += v * idx.length));
+      }
+      epoch++;
+      last = losses(
+        names,
+        Array.from(sums, (s) => s / nTrain),
+      );
+      lastValidation = validation ? evaluate(model, config, validation) : undefined;
+      await options.onEpoch?.({
+        ...last,
+        epoch,
+        epochs,
+        validation: lastValidation,
+        durationMs: performance.now() - t0,
+      });
+      const monitored = lastValidation?.loss ?? last.loss;
+      if (monitored < best - (options.earlyStopping?.minDelta ?? 0)) {
+        best = monitored;
+        sinceBest = 0;
+      } else if (options.earlyStopping && ++sinceBest >= options.earlyStopping.patience) {
+        stoppedEarly = true;
+        break;
+      }
+      // Let timers, I/O and abort signals through between epochs.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    optimizer.dispose();
+    validation?.x.dispose();
+    validation?.targets.forEach((t) => t.dispose());
+  }
+  return {
+    epochs: epoch,
+    stoppedEarly,
+    samples: nTrain,
+    final: last,
+    best: Math.min(best, last.loss),
+    validation: lastValidation,
+    durationMs: performance.now() - started,
+    backend: tf.getBackend(),
+  };
+}

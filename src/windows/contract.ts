@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.js';
+
+/**
+ * The window contract, version 1: what producers put on `seqae.windows` and into `seqae-infer` jobs,
+ * and what every worker reads. A window is `nIn` consecutive readings of one stream; `seq` is the index
+ * (from 0) of its last reading in the stream, so `streamId:seq` names the window everywhere and a
+ * redelivered window is recognisably the same one.
+ *
+ * ```json
+ * { "v": 1, "streamId": "speed_7578", "seq": 29, "end": 1441716240000, "step": 300000,
+ *   "values": [[73], [62], … 30 rows …, [66]] }
+ * ```
+ *
+ * Change the shape only with a new `v`, here, and keep the README's example true.
+ */
+export const WINDOW_VERSION = 1;
+
+/** Stream ids: 1–200 characters, no whitespace, no control characters and no ':' (the id separator). */
+export const streamIdSchema = z
+  .string()
+  .regex(/^[^\s:\p{Cc}]{1,200}$/u, 'streamId: 1-200 characters, no whitespace, no ":"');
+
+const envelope = z.strictObject({
+  v: z.literal(WINDOW_VERSION),
+  streamId: streamIdSchema,
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  end: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  values: z.array(z.array(z.number()).min(1)).min(1),
+});
+
+/** The documented schema (for docs and tools); `parseWindow` is the fast path that applies it. */
+export const windowSchema = envelope;
+const envelopeWithoutValues = envelope.omit({ values: true });
+
+export interface Window {
+  v: typeof WINDOW_VERSION;
+  streamId: string;
+  /** Index of the window's last reading in its stream (0-based). */
+  seq: number;
+  /** Epoch milliseconds of the last reading. */
+  end: number;
+  /** Milliseconds between readings (the stream's nominal step; 0 when it could not be inferred). */
+  step: number;
+  /** `nIn` rows of `features` finite numbers each, oldest first. */
+  values: number[][];
+}
+
+/** Why a message is not a window: stable codes, used as DLQ reasons and metric labels. */
+export type WindowRejection =
+  'bad_json' | 'schema' | 'unknown_version' | 'non_finite' | 'ragged' | 'too_large';
+
+export interface ParseWindowOptions {
+  /** Largest encoded window accepted, in bytes. Default 4 MiB. */
+  maxBytes?: number;
+  /** Largest `values` accepted: rows × features. Default 1,000,000 numbers. */
+  maxNumbers?: number;
+}
+
+const defaults: Required<ParseWindowOptions> = { maxBytes: 4 * 1024 * 1024, maxNumbers: 1_000_000 };
+
+/** `streamId:seq`, the window's identity: Kafka header `seqae-id`, output keys, logs. */
+export function windowId(w: Pick<Window, 'streamId' | 'seq'>): string {
+  return `${w.streamId}:${w.seq}`;
+}
+
+/**
+ * The window's BullMQ jobId: `streamId@seq`. BullMQ 6 refuses custom ids containing ':' (unless they
+ * have exactly three ':'-separated parts, its repeatable-job format), so the identity's ':' becomes
+ * '@'. Stream ids contain no ':', and `seq` is the last '@'-separated part, so the mapping is one to one.
+ */
+export function windowJobId(w: Pick<Window, 'streamId' | 'seq'>): string {
+  return `${w.streamId}@${w.seq}`;
+}
+
+/** Inverse of `windowId` / `windowJobId`: the stream and seq of an identity in either form. */
+export function parseWindowId(id: string): { streamId: string; seq: number } | undefined {
+  const m = /^(.+)[:@](\d+)$/.exec(id);
+  if (!m) return undefined;
+  const seq = Number(m[2]);
+  return Number.isSafeInteger(seq) ? { streamId: m[1]!, seq } : undefined;
+}
+
+/** The window as UTF-8 JSON, the bytes on Kafka. */
+export function encodeWindow(w: Window): Buffer {
+  return Buffer.from(JSON.stringify(w));
+}
+
+function reject(code: WindowRejection, message: string, cause?: unknown): ValidationError {
+  return new ValidationError(message, code, cause);
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ValidationError };
+
+/**
+ * Decodes and validates a window from bytes, a JSON string, or an already-parsed object. Never throws:
+ * a bad input comes back as a ValidationError whose `code` is a WindowRejection.
+ */
+export function tryParseWindow(
+  input: Uint8Array | string | unknown,
+  options: ParseWindowOptions = {},
+): ParseResult<Window> {
+  const { maxBytes, maxNumbers } = { ...defaults, ...options };
+  let obj: unknown = input;
+  if (typeof input === 'string' || input instanceof Uint8Array) {
+    const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
+    if (size > maxBytes)
+      return { ok: false, error: reject('too_large', `window of ${size} bytes > ${maxBytes}`) };
+    const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      return { ok: false, error: reject('bad_json', `not JSON: ${(e as Error).message}`, e) };
+    }
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    return { ok: false, error: reject('schema', 'a window is a JSON object') };
+  const o = obj as Record<string, unknown>;
+  if (o.v !== WINDOW_VERSION && o.v !== undefined)
+    return {
+      ok: false,
+      error: reject('unknown_version', `window version ${JSON.stringify(o.v)} is not 1`),
+    };
+
+  // values first, by hand: ragged and non-finite rows get their own reasons, and a hand loop is far
+  // cheaper than a schema walk over thousands of numbers.
+  const values = o.values;
+  if (!Array.isArray(values) || values.length === 0)
+    return { ok: false, error: reject('schema', 'values: expected a non-empty array of rows') };
+  let width = -1;
+  for (let i = 0; i < values.length; i++) {
+    const row: unknown = values[i];
+    if (!Array.isArray(row) || row.length === 0)
+      return { ok: false, error: reject('schema', `values[${i}]: expected a non-empty array`) };
+    if (width === -1) {
+      width = row.length;
+      if (width * values.length > maxNumbers)
+        return {
+          ok: false,
+          error: reject('too_large', `values: ${values.length}×${width} > ${maxNumbers} numbers`),
+        };
+    } else if (row.length !== width)
+      return {
+        ok: false,
+        error: reject('ragged', `values[${i}] has ${row.length} features, values[0] has ${width}`),
+      };
+    for (let j = 0; j < row.length; j++) {
+      const x: unknown = row[j];
+      if (typeof x !== 'number')
+        return { ok: false, error: reject('schema', `values[${i}][${j}]: expected a number`) };
+      if (!Number.isFinite(x))
+        return { ok: false, error: reject('non_finite', `values[${i}][${j}] is ${x}`) };
+    }
+  }
+  const { values: _values, ...rest } = o;
+  const parsed = envelopeWithoutValues.safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 'window';
+    if (o.v === undefined)
+      return { ok: false, error: reject('schema', 'v: missing (expected 1)', parsed.error) };
+    return { ok: false, error: reject('schema', `${where}: ${issue?.message}`, parsed.error) };
+  }
+  return { ok: true, value: { ...parsed.data, values: values as number[][] } };
+}
+
+/** Like `tryParseWindow`, but throws the ValidationError. */
+export function parseWindow(input: Uint8Array | string | unknown, options?: ParseWindowOptions) {
+  const r = tryParseWindow(input, options);
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+/** Number of features of a (valid) window. */
+export function windowFeatures(w: Window): number {
+  return w.values[0]?.length ?? 0;
+}

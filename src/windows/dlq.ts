@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.js';
+
+/**
+ * The dead-letter contract, version 1: what goes to `seqae.dlq` when input cannot be used. It carries
+ * the reason (a stable code, also the `reason` label of the rejection metrics), a human detail, where
+ * the input came from, and the original bytes (base64) so that nothing is lost and it can be replayed.
+ *
+ * ```json
+ * { "v": 1, "reason": "bad_number", "detail": "column value: \"7x3\" is not a number",
+ *   "source": "csv:data/speed_7578.csv#L12", "original": "MjAxNS0wOS0wOCAxMjozOTowMCw3eDM=",
+ *   "at": 1732795200000 }
+ * ```
+ *
+ * Kafka: key = the stream id when known (else none), header `seqae-reason` = reason.
+ */
+export const DLQ_VERSION = 1;
+
+export const dlqSchema = z.strictObject({
+  v: z.literal(DLQ_VERSION),
+  reason: z.string().min(1).max(100),
+  detail: z.string().max(2000),
+  source: z.string().max(2000),
+  original: z.base64(),
+  at: z.number().int(),
+});
+
+export type DlqMessage = z.output<typeof dlqSchema>;
+
+export interface DeadLetter {
+  reason: string;
+  detail: string;
+  /** Where the input came from: `csv:<path>#L<line>`, `kafka:<topic>/<partition>@<offset>`, … */
+  source: string;
+  original: Uint8Array | string;
+  /** Stream the input belonged to, when known: the Kafka key of the DLQ message. */
+  streamId?: string;
+  /** Epoch ms; default now. */
+  at?: number;
+}
+
+const MAX_DETAIL = 2000;
+
+/** The DLQ message for a dead letter. Long details are cut to 2000 characters. */
+export function dlqMessage(letter: DeadLetter): DlqMessage {
+  const original =
+    typeof letter.original === 'string'
+      ? Buffer.from(letter.original, 'utf8')
+      : Buffer.from(letter.original);
+  return {
+    v: DLQ_VERSION,
+    reason: letter.reason,
+    detail: letter.detail.slice(0, MAX_DETAIL),
+    source: letter.source.slice(0, MAX_DETAIL),
+    original: original.toString('base64'),
+    at: letter.at ?? Date.now(),
+  };
+}
+
+export function encodeDlq(m: DlqMessage): Buffer {
+  return Buffer.from(JSON.stringify(m));
+}
+
+/** Decodes a DLQ message; throws ValidationError ('bad_json' or 'schema'). */
+export function parseDlq(input: Uint8Array | string): DlqMessage {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
+  } catch (e) {
+    throw new ValidationError(`not JSON: ${(e as Error).message}`, 'bad_json', e);
+  }
+  const r = dlqSchema.safeParse(obj);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ValidationError(`${issue?.path.join('.')}: ${issue?.message}`, 'schema', r.error);
+  }
+  return r.data;
+}
+
+/** The original bytes of a DLQ message. */
+export function dlqOriginal(m: DlqMessage): Buffer {
+  return Buffer.from(m.original, 'base64');
+}

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import {
+  encodeWindow,
+  parseWindow,
+  parseWindowId,
+  tryParseWindow,
+  windowId,
+  windowJobId,
+  type Window,
+} from '../../src/windows/contract.js';
+import { dlqMessage, dlqOriginal, encodeDlq, parseDlq } from '../../src/windows/dlq.js';
+import { parseTimestamp, tryParseReading, type Reading } from '../../src/windows/reading.js';
+import { inferStep, Windower, windowize } from '../../src/windows/windower.js';
+
+const w: Window = {
+  v: 1,
+  streamId: 's-1',
+  seq: 9,
+  end: 1000,
+  step: 100,
+  values: [
+    [1, 2],
+    [3, 4],
+  ],
+};
+
+function code(input: unknown): string | undefined {
+  const r = tryParseWindow(input);
+  return r.ok ? undefined : r.error.code;
+}
+
+describe('window contract', () => {
+  it('round-trips through bytes and names the window', () => {
+    expect(parseWindow(encodeWindow(w))).toEqual(w);
+    expect(windowId(w)).toBe('s-1:9');
+    expect(windowJobId(w)).toBe('s-1@9');
+    expect(parseWindowId('s-1:9')).toEqual({ streamId: 's-1', seq: 9 });
+    expect(parseWindowId('a@b@12')).toEqual({ streamId: 'a@b', seq: 12 });
+  });
+
+  it('rejects bad input with a reason code', () => {
+    expect(code('{"v":1,')).toBe('bad_json');
+    expect(code(Buffer.from('[1]'))).toBe('schema');
+    expect(code({ ...w, v: 2 })).toBe('unknown_version');
+    expect(code({ ...w, v: undefined })).toBe('schema');
+    expect(code({ ...w, values: [[1, 2], [3]] })).toBe('ragged');
+    expect(code({ ...w, values: [[1, NaN]] })).toBe('non_finite');
+    expect(code({ ...w, values: [[1, Infinity]] })).toBe('non_finite');
+    expect(code({ ...w, values: [[1, '2']] })).toBe('schema');
+    expect(code({ ...w, values: [] })).toBe('schema');
+    expect(code({ ...w, seq: -1 })).toBe('schema');
+    expect(code({ ...w, seq: 1.5 })).toBe('schema');
+    expect(code({ ...w, streamId: 'a:b' })).toBe('schema');
+    expect(code({ ...w, streamId: '' })).toBe('schema');
+    expect(code({ ...w, extra: 1 })).toBe('schema');
+    expect(tryParseWindow(encodeWindow(w), { maxBytes: 10 }).ok).toBe(false);
+    expect(() => parseWindow('nope')).toThrow(/not JSON/);
+  });
+});
+
+describe('dead letters', () => {
+  it('keep the reason and the original bytes', () => {
+    const original = Buffer.from([0xff, 0x00, 0x41]);
+    const m = dlqMessage({
+      reason: 'bad_number',
+      detail: 'x',
+      source: 'csv:f#L2',
+      original,
+      at: 5,
+    });
+    const back = parseDlq(encodeDlq(m));
+    expect(back).toEqual({
+      v: 1,
+      reason: 'bad_number',
+      detail: 'x',
+      source: 'csv:f#L2',
+      original: original.toString('base64'),
+      at: 5,
+    });
+    expect(dlqOriginal(back).equals(original)).toBe(true);
+    expect(() => parseDlq('{"v":2}')).toThrow();
+  });
+});
+
+describe('readings', () => {
+  it('parse timestamps as UTC', () => {
+    expect(parseTimestamp('2015-09-08 11:39:00')).toBe(Date.UTC(2015, 8, 8, 11, 39));
+    expect(parseTimestamp('2015-09-08T11:39:00')).toBe(Date.UTC(2015, 8, 8, 11, 39));
+    expect(parseTimestamp('2015-09-08T11:39:00.5Z')).toBe(Date.UTC(2015, 8, 8, 11, 39, 0, 500));
+    expect(parseTimestamp('2015-09-08T13:39:00+02:00')).toBe(Date.UTC(2015, 8, 8, 11, 39));
+    expect(parseTimestamp('1441712340000')).toBe(1441712340000);
+    expect(parseTimestamp(1441712340000)).toBe(1441712340000);
+    expect(parseTimestamp('2015-02-31 00:00:00')).toBeNaN();
+    expect(parseTimestamp('yesterday')).toBeNaN();
+  });
+
+  it('accept value or values, reject the rest by reason', () => {
+    const ok = tryParseReading('{"streamId":"a","ts":5,"value":1.5}');
+    expect(ok).toEqual({ ok: true, value: { streamId: 'a', ts: 5, values: [1.5] } });
+    const keyed = tryParseReading({ ts: '2015-09-08 11:39:00', values: [1, 2] }, { streamId: 'k' });
+    expect(keyed.ok && keyed.value.streamId).toBe('k');
+    const c = (x: unknown) => {
+      const r = tryParseReading(x, { maxBytes: 100 });
+      return r.ok ? undefined : r.error.code;
+    };
+    expect(c('{')).toBe('bad_json');
+    expect(c({ v: 2, streamId: 'a', ts: 1, value: 1 })).toBe('unknown_version');
+    expect(c({ streamId: 'a', ts: 'never', value: 1 })).toBe('bad_timestamp');
+    expect(c({ streamId: 'a', ts: 1, value: 'NaN' })).toBe('non_finite');
+    expect(c({ streamId: 'a', ts: 1, value: null })).toBe('non_finite');
+    expect(c({ streamId: 'a', ts: 1, value: 'x' })).toBe('bad_number');
+    expect(c({ ts: 1, value: 1 })).toBe('schema');
+    expect(c('x'.repeat(101))).toBe('oversized');
+  });
+});
+
+const reading = (ts: number, v: number, streamId = 's'): Reading => ({ streamId, ts, values: [v] });
+const series = (n: number, step = 1000, from = 0) =>
+  Array.from({ length: n }, (_, i) => reading(from + i * step, i));
+
+describe('windower', () => {
+  it('gives R - nIn + 1 windows with stride 1, in order, each the right slice', () => {
+    const { windows, counters } = windowize(series(100), { nIn: 10 });
+    expect(windows).toHaveLength(91);
+    expect(counters.windows).toBe(91);
+    windows.forEach((win, i) => {
+      expect(win.seq).toBe(i + 9);
+      expect(win.end).toBe((i + 9) * 1000);
+      expect(win.step).toBe(1000);
+      expect(win.values).toEqual(Array.from({ length: 10 }, (_, k) => [i + k]));
+    });
+  });
+
+  it('honours the stride and nIn = 1', () => {
+    expect(windowize(series(100), { nIn: 10, stride: 5 }).windows.map((x) => x.seq)).toEqual(
+      Array.from({ length: 19 }, (_, i) => 9 + i * 5),
+    );
+    expect(windowize(series(3), { nIn: 1 }).windows).toHaveLength(3);
+    expect(windowize(series(5), { nIn: 10 }).windows).toHaveLength(0);
+  });
+
+  it('keeps streams apart', () => {
+    const mixed = series(20).flatMap((r) => [r, { ...r, streamId: 't', values: [-r.values[0]!] }]);
+    const { windows } = windowize(mixed, { nIn: 5 });
+    expect(windows.filter((x) => x.streamId === 's')).toHaveLength(16);
+    expect(windows.filter((x) => x.streamId === 't').map((x) => x.values[4]![0])).toEqual(
+      Array.from({ length: 16 }, (_, i) => -(i + 4)),
+    );
+  });
+
+  it('reorders within the bound and drops late and duplicate readings, counted', () => {
+    const input = series(30);
+    // swap neighbours, duplicate one, and send one far too late
+    [input[5], input[6]] = [input[6]!, input[5]!];
+    input.splice(10, 0, { ...input[9]! });
+    input.push(reading(2000, 99));
+    const { windows, counters, dropped } = windowize(input, { nIn: 5, reorder: 2 });
+    expect(windows).toHaveLength(26);
+    expect(windows.map((x) => x.values.at(-1)![0])).toEqual(
+      Array.from({ length: 26 }, (_, i) => i + 4),
+    );
+    expect(counters.dropped).toEqual({ late: 1, duplicate: 1, features: 0 });
+    expect(dropped.map(([, r]) => r).sort()).toEqual(['duplicate', 'late']);
+    // without a reorder buffer the swapped reading is late
+    const plain = windowize(input, { nIn: 5 });
+    expect(plain.counters.dropped.late).toBe(2);
+  });
+
+  it('drops readings whose feature count differs from the stream', () => {
+    const input = [...series(5), { streamId: 's', ts: 99_000, values: [1, 2] }];
+    const { counters } = windowize(input, { nIn: 2 });
+    expect(counters.dropped.features).toBe(1);
+  });
+
+  it('restarts after a gap with skip, fills short gaps with fill', () => {
+    const input = [...series(10), ...series(10, 1000, 13_000)]; // 0..9 s, then 13..22 s: 3 missing
+    const ignore = windowize(input, { nIn: 5 });
+    expect(ignore.windows).toHaveLength(16);
+    const skip = windowize(input, { nIn: 5, gaps: 'skip' });
+    expect(skip.windows).toHaveLength(12);
+    expect(skip.counters).toMatchObject({ gaps: 1, restarts: 1 });
+    expect(skip.windows.every((x) => x.end - (x.values.length - 1) * 1000 >= 0)).toBe(true);
+    expect(skip.windows[6]!.seq).toBe(14); // seq keeps counting readings across the restart
+    const fill = windowize(input, { nIn: 5, gaps: 'fill', maxFill: 3 });
+    expect(fill.windows).toHaveLength(19);
+    expect(fill.counters.filled).toBe(3);
+    expect(fill.windows.find((x) => x.seq === 12)!.values.map((r) => r[0])).toEqual([
+      8, 9, 9, 9, 9,
+    ]);
+    const tooLong = windowize(input, { nIn: 5, gaps: 'fill', maxFill: 2 });
+    expect(tooLong.windows).toHaveLength(12);
+  });
+
+  it('infers the step from the first differences, robust to gaps', () => {
+    expect(inferStep([0, 300, 600, 1500, 1800, 3000, 3300])).toBe(300);
+    expect(inferStep([5])).toBe(0);
+    const { windows } = windowize(series(3, 250), { nIn: 2 });
+    expect(windows.map((x) => x.step)).toEqual([250, 250]);
+  });
+
+  it('resumes from a snapshot with the same windows', () => {
+    const input = series(50);
+    const whole = windowize(input, { nIn: 7, stride: 2, reorder: 3 }).windows;
+    const a = new Windower({ nIn: 7, stride: 2, reorder: 3 });
+    const out = input.slice(0, 23).flatMap((r) => a.push(r));
+    const b = new Windower({ nIn: 7, stride: 2, reorder: 3 });
+    b.restore('s', JSON.parse(JSON.stringify(a.snapshot('s'))));
+    out.push(...input.slice(23).flatMap((r) => b.push(r)), ...b.flush());
+    expect(out).toEqual(whole);
+  });
+});

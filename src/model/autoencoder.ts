@@ -181,7 +181,8 @@ export class SequenceAutoencoder {
 
   /** Frees the weights; the object is unusable afterwards. */
   dispose(): void {
-    // The scoring and encoder graphs share the model's layers, so disposing the model frees them all.
+    // The scoring and encoder graphs are views over the model's layers (they hold no tensors), so
+    // disposing the model frees everything; disposing them too would dispose the layers twice.
     this.model.dispose();
     this.scorer = undefined;
     this.encoderModel = undefined;

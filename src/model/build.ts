@@ -1,4 +1,5 @@
 import '../backend/index.js';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { hasPrediction, hasReconstruction, type ModelConfig } from './config.js';
@@ -50,7 +51,13 @@ function decoder(
  * only in the variants that have it. Weights are initialised from `config.seed`.
  */
 export function buildAutoencoder(config: ModelConfig): tfl.LayersModel {
-  return quietly(() => build(config));
+  // tfjs-layers' unit-forget-bias initialiser leaves its intermediate tensors behind; a tidy scope
+  // frees them (variables, the weights themselves, are never freed by tidy).
+  let model: tfl.LayersModel | undefined;
+  tf.tidy(() => {
+    model = quietly(() => build(config));
+  });
+  return model!;
 }
 
 /**

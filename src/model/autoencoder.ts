@@ -9,6 +9,7 @@ import {
   type ModelConfig,
   type ModelConfigInput,
 } from './config.js';
+import { forward, forwardWeights, type ForwardWeights } from './forward.js';
 import { flattenWindows, type Dataset } from './dataset.js';
 import {
   denormaliseInPlace,
@@ -46,6 +47,7 @@ export class SequenceAutoencoder {
   createdAt: number;
   private scorer?: tfl.LayersModel;
   private encoderModel?: tfl.LayersModel;
+  private weights?: ForwardWeights;
 
   private constructor(
     config: ModelConfig,
@@ -112,37 +114,70 @@ export class SequenceAutoencoder {
     return this.summary;
   }
 
-  /** Reconstruction, prediction and encoder vector of every window in one pass. */
+  /**
+   * Reconstruction, prediction and encoder vector of every window in one pass, computed by the fused
+   * forward pass (forward.ts) in chunks of `batchSize` windows (default 256).
+   */
   async infer(
     windows: WindowBatch,
     options: { batchSize?: number } = {},
   ): Promise<InferenceResult> {
+    const { nIn, nOut, features, units } = this.config;
+    const { count, data } = flattenWindows(windows, nIn, features);
+    const result: InferenceResult = { count, embedding: new Float32Array(count * units) };
+    if (count === 0) return result;
+    const input = normalise(this.normalisation, data);
+    const rec = hasReconstruction(this.config.variant)
+      ? new Float32Array(count * nIn * features)
+      : undefined;
+    const pred = hasPrediction(this.config.variant)
+      ? new Float32Array(count * nOut * features)
+      : undefined;
+    this.weights ??= forwardWeights(this.model, this.config);
+    const chunk = Math.max(1, options.batchSize ?? 256);
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
+      const outs = tf.tidy(() => {
+        const x = tf.tensor3d(
+          input.subarray(start * nIn * features, (start + n) * nIn * features),
+          [n, nIn, features],
+        );
+        return forward(this.weights!, this.config, x);
+      });
+      try {
+        const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+        let k = 0;
+        if (rec) rec.set(values[k++]!, start * nIn * features);
+        if (pred) pred.set(values[k++]!, start * nOut * features);
+        result.embedding.set(values[k]!, start * units);
+      } finally {
+        outs.forEach((t) => t.dispose());
+      }
+    }
+    if (rec) {
+      result.reconstructionError = meanSquaredErrors(input, rec, count);
+      result.reconstruction = denormaliseInPlace(this.normalisation, rec);
+    }
+    if (pred) result.prediction = denormaliseInPlace(this.normalisation, pred);
+    return result;
+  }
+
+  /** The same outputs through the tfjs-layers graph: the reference the fused pass is tested against. */
+  async inferWithLayers(windows: WindowBatch): Promise<Float32Array[]> {
     const { nIn, features } = this.config;
     const { count, data } = flattenWindows(windows, nIn, features);
-    const result: InferenceResult = { count, embedding: new Float32Array(0) };
-    if (count === 0) return result;
     this.scorer ??= scoringModel(this.model);
-    const input = normalise(this.normalisation, data);
-    const outs = tf.tidy(() => {
-      const x = tf.tensor3d(input, [count, nIn, features]);
-      const o = this.scorer!.predict(x, { batchSize: options.batchSize ?? 256 }) as tf.Tensor[];
-      return o;
-    });
+    const outs = tf.tidy(
+      () =>
+        this.scorer!.predict(
+          tf.tensor3d(normalise(this.normalisation, data), [count, nIn, features]),
+        ) as tf.Tensor[],
+    );
     try {
-      const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-      let k = 0;
-      if (hasReconstruction(this.config.variant)) {
-        const rec = values[k++]!;
-        result.reconstructionError = meanSquaredErrors(input, rec, count);
-        result.reconstruction = denormaliseInPlace(this.normalisation, rec);
-      }
-      if (hasPrediction(this.config.variant))
-        result.prediction = denormaliseInPlace(this.normalisation, values[k++]!);
-      result.embedding = values[k]!;
+      return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
     } finally {
       outs.forEach((t) => t.dispose());
     }
-    return result;
   }
 
   /** The encoder vectors alone: [count, units]. */
@@ -186,6 +221,7 @@ export class SequenceAutoencoder {
     this.model.dispose();
     this.scorer = undefined;
     this.encoderModel = undefined;
+    this.weights = undefined;
   }
 }
 

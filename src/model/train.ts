@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CancelledError } from '../errors/index.js';
 import { mulberry32, permutation } from '../util/prng.js';
+import { forward, forwardWeights, type ForwardWeights } from './forward.js';
 import { hasPrediction, hasReconstruction, type ModelConfig } from './config.js';
 
 /** Each decoder's mean squared error (normalised units) and their sum, the loss that is minimised. */
@@ -61,14 +62,13 @@ const outputNames = (config: ModelConfig): ('reconstruction' | 'prediction')[] =
  * tfjs-layers' fit() broadcasting outputs of different lengths ([b,9] + [b,8]) against each other.
  */
 function outputLosses(
-  model: tfl.LayersModel,
-  x: tf.Tensor,
+  weights: ForwardWeights,
+  config: ModelConfig,
+  x: tf.Tensor3D,
   targets: tf.Tensor[],
-  training: boolean,
 ) {
-  const out = model.apply(x, { training }) as tf.Tensor | tf.Tensor[];
-  const outs = Array.isArray(out) ? out : [out];
-  return outs.map((o, i) => tf.mean(tf.squaredDifference(o, targets[i]!)) as tf.Scalar);
+  const outs = forward(weights, config, x);
+  return targets.map((target, i) => tf.mean(tf.squaredDifference(outs[i]!, target)) as tf.Scalar);
 }
 
 function losses(names: ReturnType<typeof outputNames>, values: number[]): Losses {
@@ -77,16 +77,17 @@ function losses(names: ReturnType<typeof outputNames>, values: number[]): Losses
   return l;
 }
 
-function evaluate(model: tfl.LayersModel, config: ModelConfig, data: TrainingTensors): Losses {
+function evaluate(weights: ForwardWeights, config: ModelConfig, data: TrainingTensors): Losses {
   const values = tf.tidy(() =>
-    tf.stack(outputLosses(model, data.x, data.targets, false)).dataSync(),
+    tf.stack(outputLosses(weights, config, data.x, data.targets)).dataSync(),
   );
   return losses(outputNames(config), Array.from(values));
 }
 
 /**
  * Trains with seqae's own step (Adam, minibatches shuffled from `config.seed`) rather than
- * LayersModel.fit: it gives per-output losses, cancellation between batches and no tensor left behind.
+ * LayersModel.fit: it gives per-output losses, cancellation between batches and no tensor left
+ * behind. Gradients flow through the fused forward pass (forward.ts) into the layers' own variables.
  */
 export async function trainModel(
   model: tfl.LayersModel,
@@ -102,6 +103,7 @@ export async function trainModel(
   const nVal = Math.min(n - 1, Math.floor(n * (options.validationSplit ?? 0)));
   const nTrain = n - nVal;
   const random = mulberry32(config.seed);
+  const weights = forwardWeights(model, config);
   const optimizer = tf.train.adam(config.learningRate, 0.9, 0.999, 1e-7);
   const validation: TrainingTensors | undefined =
     nVal > 0
@@ -131,7 +133,7 @@ export async function trainModel(
           const yb = data.targets.map((t) => tf.gather(t, indices));
           let parts: tf.Scalar[] = [];
           optimizer.minimize(() => {
-            parts = outputLosses(model, xb, yb, true);
+            parts = outputLosses(weights, config, xb as tf.Tensor3D, yb);
             parts.forEach((p) => tf.keep(p));
             return tf.addN(parts) as tf.Scalar;
           });
@@ -148,7 +150,7 @@ export async function trainModel(
         names,
         Array.from(sums, (s) => s / nTrain),
       );
-      lastValidation = validation ? evaluate(model, config, validation) : undefined;
+      lastValidation = validation ? evaluate(weights, config, validation) : undefined;
       await options.onEpoch?.({
         ...last,
         epoch,

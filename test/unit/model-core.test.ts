@@ -51,6 +51,15 @@ describe('model core', () => {
     expect(out.prediction!.length).toBe(2 * 8 * 3);
     expect(out.embedding.length).toBe(2 * 16);
     expect(out.reconstructionError!.length).toBe(2);
+
+    // The fused scoring pass computes what the tfjs-layers graph computes.
+    const [rec, pred, emb] = await model.inferWithLayers(windows);
+    const { normalise } = await import('../../src/model/normalise.js');
+    const close = (a: Float32Array, b: Float32Array) =>
+      a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    expect(close(normalise(model.normalisation, out.reconstruction!), rec!)).toBeLessThan(1e-4);
+    expect(close(normalise(model.normalisation, out.prediction!), pred!)).toBeLessThan(1e-4);
+    expect(close(out.embedding, emb!)).toBeLessThan(1e-4);
     model.dispose();
   });
 

@@ -41,7 +41,8 @@ describe('seed parity with the Keras notebook', () => {
     expect(vector.length).toBe(100);
     expect(Math.min(...vector)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...vector)).toBeGreaterThan(0);
-    expect(Array.from(vector)).toEqual(Array.from(out.embedding));
+    // The standalone tfjs-layers encoder and the fused scoring pass agree.
+    expect(maxAbsDiff(vector, out.embedding)).toBeLessThan(1e-5);
     model.dispose();
   });
 

@@ -1,0 +1,436 @@
+import { LRUCache } from 'lru-cache';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Every metric seqae defines, declared once here: names carry their unit, label sets are bounded
+ * (no stream or window ids, except `seqae_stream_anomaly_score`, whose streams are capped by an LRU).
+ * `aggregator` says how values from several worker threads or child processes merge into the parent's
+ * `/metrics` (see aggregate.ts): counters and histograms add up; gauges say what makes sense.
+ */
+
+type Aggregator = 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit';
+type Kind = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDeclaration<L extends string = string> {
+  readonly type: Kind;
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  readonly buckets?: readonly number[];
+  readonly aggregator?: Aggregator;
+}
+
+const declare = <L extends string = never>(
+  type: Kind,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+  extra: { buckets?: readonly number[]; aggregator?: Aggregator } = {},
+): MetricDeclaration<L> => ({ type, name, help, labelNames, ...extra });
+
+/** Histogram buckets. Seconds unless the metric says otherwise. */
+export const BUCKETS = {
+  /** BullMQ jobs: an inference job takes milliseconds, a training job minutes. */
+  jobSeconds: [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800,
+  ],
+  /** One model's training: seconds (tiny test models) to an hour. */
+  trainingSeconds: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+  /** One micro-batch through the model. */
+  inferenceSeconds: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  /** Window end → output published; includes micro-batching delay (up to T ms) and queueing. */
+  endToEndSeconds: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900],
+  /** Windows per micro-batch (powers of two up to the largest sensible batch). */
+  batchWindows: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  /** Mean squared error on normalised values: good fits sit near 1e-3, broken ones above 1. */
+  reconstructionError: [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  ],
+  /** Anomaly scores live in [0, 1]; the high end is where alerts look, so it is finer there. */
+  anomalyScore: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+} as const;
+
+// ── process ────────────────────────────────────────────────────────────────────────────────────────
+export const BUILD_INFO = declare(
+  'gauge',
+  'seqae_build_info',
+  'Always 1; labels say which seqae version, compute backend and role this process runs.',
+  ['version', 'backend', 'role'],
+  { aggregator: 'first' },
+);
+export const COLLECTOR_ERRORS = declare(
+  'counter',
+  'seqae_collector_errors_total',
+  'Scrape-time collections that failed or timed out (queue depth, Kafka lag, pool children); the last good values are dropped or kept as documented per collector.',
+  ['collector'],
+);
+
+// ── producers ──────────────────────────────────────────────────────────────────────────────────────
+export const READINGS_INGESTED = declare(
+  'counter',
+  'seqae_readings_ingested_total',
+  'Sensor readings accepted by a producer, by source (csv, ndjson, synthetic, kafka).',
+  ['source'],
+);
+export const WINDOWS_PRODUCED = declare(
+  'counter',
+  'seqae_windows_produced_total',
+  'Windows a producer handed to a sink (kafka, bullmq) and the sink acknowledged.',
+  ['sink'],
+);
+
+// ── workers ────────────────────────────────────────────────────────────────────────────────────────
+export const WINDOWS_CONSUMED = declare(
+  'counter',
+  'seqae_windows_consumed_total',
+  'Valid windows taken by a worker, by source (kafka, bullmq).',
+  ['source'],
+);
+export const OUTPUTS_PUBLISHED = declare(
+  'counter',
+  'seqae_outputs_published_total',
+  'Output messages acknowledged by Kafka, by output topic kind (reconstructions, predictions, embeddings, anomalies).',
+  ['topic'],
+);
+export const DLQ_MESSAGES = declare(
+  'counter',
+  'seqae_dlq_messages_total',
+  'Messages sent to the dead-letter topic, by reason (an error code, never a free-text message).',
+  ['reason'],
+);
+export const JOBS = declare(
+  'counter',
+  'seqae_jobs_total',
+  'BullMQ jobs finished by this process, by queue, job name (type) and status (completed, failed).',
+  ['queue', 'type', 'status'],
+);
+export const JOB_DURATION = declare(
+  'histogram',
+  'seqae_job_duration_seconds',
+  'Wall time of a BullMQ job from processing start to completion or failure.',
+  ['queue', 'type'],
+  { buckets: BUCKETS.jobSeconds },
+);
+export const TRAINING_DURATION = declare(
+  'histogram',
+  'seqae_training_duration_seconds',
+  'Wall time of one model training (all epochs).',
+  [],
+  { buckets: BUCKETS.trainingSeconds },
+);
+export const TRAINING_EPOCHS = declare(
+  'counter',
+  'seqae_training_epochs_total',
+  'Training epochs completed.',
+);
+export const TRAINING_LOSS = declare(
+  'gauge',
+  'seqae_training_loss',
+  'Loss after the last epoch of the last training per model and output (total, reconstruction, prediction); label sets leave with the model (LRU).',
+  ['model', 'output'],
+  { aggregator: 'average' },
+);
+export const INFERENCE_BATCH_SIZE = declare(
+  'histogram',
+  'seqae_inference_batch_size',
+  'Windows per inference micro-batch.',
+  [],
+  { buckets: BUCKETS.batchWindows },
+);
+export const INFERENCE_DURATION = declare(
+  'histogram',
+  'seqae_inference_duration_seconds',
+  'Wall time of one inference micro-batch through the model.',
+  [],
+  { buckets: BUCKETS.inferenceSeconds },
+);
+export const END_TO_END_LATENCY = declare(
+  'histogram',
+  'seqae_end_to_end_latency_seconds',
+  'Time from a window end (timestamp of its last reading) to its outputs being acknowledged.',
+  [],
+  { buckets: BUCKETS.endToEndSeconds },
+);
+export const RECONSTRUCTION_ERROR = declare(
+  'histogram',
+  'seqae_reconstruction_error',
+  'Mean squared reconstruction error per window (normalised units).',
+  [],
+  { buckets: BUCKETS.reconstructionError },
+);
+export const ANOMALY_SCORE = declare(
+  'histogram',
+  'seqae_anomaly_score',
+  'Anomaly score per window, in [0, 1].',
+  [],
+  { buckets: BUCKETS.anomalyScore },
+);
+export const STREAM_ANOMALY_SCORE = declare(
+  'gauge',
+  'seqae_stream_anomaly_score',
+  'Last anomaly score per stream, for the most recently active streams only (capped LRU; evicted streams disappear).',
+  ['stream'],
+  { aggregator: 'max' },
+);
+export const MODELS_LOADED = declare(
+  'gauge',
+  'seqae_models_loaded',
+  'Models held in memory by the model cache.',
+);
+export const MODEL_VERSION = declare(
+  'gauge',
+  'seqae_model_version',
+  'Version of the model in use per model id; label sets leave with the model (LRU).',
+  ['model'],
+  { aggregator: 'max' },
+);
+export const WINDOWS_BUFFERED = declare(
+  'gauge',
+  'seqae_windows_buffered',
+  'Windows kept waiting for a first model (warm-up buffers held by this process).',
+);
+
+// ── scrape-time collectors (collectors.ts) ─────────────────────────────────────────────────────────
+export const QUEUE_JOBS = declare(
+  'gauge',
+  'seqae_queue_jobs',
+  'BullMQ jobs per queue and state, read from Redis on every scrape.',
+  ['queue', 'state'],
+  { aggregator: 'max' },
+);
+export const KAFKA_CONSUMER_LAG = declare(
+  'gauge',
+  'seqae_kafka_consumer_lag',
+  'Messages between a consumer group committed offset and the partition end (high watermark), per partition; cached a few seconds.',
+  ['group', 'topic', 'partition'],
+  { aggregator: 'max' },
+);
+
+/** All declarations, for documentation and tests (default `process_*`/`nodejs_*` metrics aside). */
+export const metricCatalog: readonly MetricDeclaration[] = [
+  BUILD_INFO,
+  COLLECTOR_ERRORS,
+  READINGS_INGESTED,
+  WINDOWS_PRODUCED,
+  WINDOWS_CONSUMED,
+  OUTPUTS_PUBLISHED,
+  DLQ_MESSAGES,
+  JOBS,
+  JOB_DURATION,
+  TRAINING_DURATION,
+  TRAINING_EPOCHS,
+  TRAINING_LOSS,
+  INFERENCE_BATCH_SIZE,
+  INFERENCE_DURATION,
+  END_TO_END_LATENCY,
+  RECONSTRUCTION_ERROR,
+  ANOMALY_SCORE,
+  STREAM_ANOMALY_SCORE,
+  MODELS_LOADED,
+  MODEL_VERSION,
+  WINDOWS_BUFFERED,
+  QUEUE_JOBS,
+  KAFKA_CONSUMER_LAG,
+];
+
+// ── registration ───────────────────────────────────────────────────────────────────────────────────
+
+/** The metric of `registry` named by `d`, created on first use, so that factories can share metrics. */
+export function counterIn<L extends string>(
+  registry: Registry,
+  d: MetricDeclaration<L>,
+): Counter<L> {
+  const existing = registry.getSingleMetric(d.name);
+  if (existing) return existing as Counter<L>;
+  return new Counter<L>({
+    name: d.name,
+    help: d.help,
+    labelNames: d.labelNames,
+    aggregator: d.aggregator ?? 'sum',
+    registers: [registry],
+  });
+}
+
+export function gaugeIn<L extends string>(
+  registry: Registry,
+  d: MetricDeclaration<L>,
+  collect?: (this: Gauge<L>) => void | Promise<void>,
+): Gauge<L> {
+  const existing = registry.getSingleMetric(d.name);
+  if (existing) return existing as Gauge<L>;
+  return new Gauge<L>({
+    name: d.name,
+    help: d.help,
+    labelNames: d.labelNames,
+    aggregator: d.aggregator ?? 'sum',
+    registers: [registry],
+    collect,
+  });
+}
+
+export function histogramIn<L extends string>(
+  registry: Registry,
+  d: MetricDeclaration<L>,
+): Histogram<L> {
+  const existing = registry.getSingleMetric(d.name);
+  if (existing) return existing as Histogram<L>;
+  return new Histogram<L>({
+    name: d.name,
+    help: d.help,
+    labelNames: d.labelNames,
+    buckets: [...(d.buckets ?? [])],
+    aggregator: d.aggregator ?? 'sum',
+    registers: [registry],
+  });
+}
+
+// ── worker metrics ─────────────────────────────────────────────────────────────────────────────────
+
+export type WindowSource = 'kafka' | 'bullmq';
+export type OutputTopic = 'reconstructions' | 'predictions' | 'embeddings' | 'anomalies';
+export type JobStatus = 'completed' | 'failed';
+export type LossOutput = 'total' | 'reconstruction' | 'prediction';
+
+export interface WorkerMetricsOptions {
+  /** Most models with `seqae_training_loss`/`seqae_model_version` label sets at once. Default 1000. */
+  modelLabelCap?: number;
+  /** Most streams in `seqae_stream_anomaly_score` at once; 0 turns the gauge off. Default 100. */
+  streamLabelCap?: number;
+}
+
+/** Handles a worker (stream, infer, train roles and training threads) records its work with. */
+export interface WorkerMetrics {
+  /** `.inc({ source })` per valid window taken. */
+  readonly windowsConsumed: Counter<'source'>;
+  /** `.inc({ topic })` per acknowledged output message; topic is an {@link OutputTopic}. */
+  readonly outputsPublished: Counter<'topic'>;
+  /** `.inc({ reason })` with the error's `code`. */
+  readonly dlqMessages: Counter<'reason'>;
+  /** `.inc({ queue, type: job.name, status })`. */
+  readonly jobs: Counter<'queue' | 'type' | 'status'>;
+  /** `.startTimer({ queue, type })` or `.observe(labels, seconds)`. */
+  readonly jobDuration: Histogram<'queue' | 'type'>;
+  readonly trainingDuration: Histogram;
+  readonly trainingEpochs: Counter;
+  readonly inferenceBatchSize: Histogram;
+  readonly inferenceDuration: Histogram;
+  readonly endToEndLatency: Histogram;
+  readonly reconstructionError: Histogram;
+  readonly anomalyScore: Histogram;
+  readonly modelsLoaded: Gauge;
+  readonly windowsBuffered: Gauge;
+  /** Sets the last loss of `model`'s `output`; bounded by `modelLabelCap` and {@link forgetModel}. */
+  setTrainingLoss(model: string, output: LossOutput, loss: number): void;
+  /** Sets the version in use for `model`; bounded like the loss. */
+  setModelVersion(model: string, version: number): void;
+  /** Observes one window's score: the histogram always, the per-stream gauge for the capped streams. */
+  observeAnomalyScore(streamId: string, score: number): void;
+  /** Observes end-to-end latency for a window whose last reading is at `windowEndMs`. */
+  observeEndToEnd(windowEndMs: number, publishedAtMs?: number): void;
+  /** Drops every label set of `model` (call when the model leaves the LRU of loaded models). */
+  forgetModel(model: string): void;
+}
+
+const workerMetricsByRegistry = new WeakMap<Registry, WorkerMetrics>();
+
+/**
+ * The worker metrics in `registry` (created once per registry; a second call returns the same
+ * handles). Use the same factory inside training threads with a registry made by
+ * `createRegistry({ role, defaultMetrics: false, buildInfo: false })`, and let the parent merge it.
+ */
+export function createWorkerMetrics(
+  registry: Registry,
+  options: WorkerMetricsOptions = {},
+): WorkerMetrics {
+  const known = workerMetricsByRegistry.get(registry);
+  if (known) return known;
+
+  const trainingLoss = gaugeIn(registry, TRAINING_LOSS);
+  const modelVersion = gaugeIn(registry, MODEL_VERSION);
+  const streamScore = gaugeIn(registry, STREAM_ANOMALY_SCORE);
+  const anomalyScore = histogramIn(registry, ANOMALY_SCORE);
+  const endToEndLatency = histogramIn(registry, END_TO_END_LATENCY);
+
+  // Models with label sets, each with the loss outputs it has set; eviction removes them all.
+  const models = new LRUCache<string, Set<LossOutput>>({
+    max: Math.max(1, options.modelLabelCap ?? 1000),
+    dispose: (outputs, model) => {
+      for (const output of outputs) trainingLoss.remove({ model, output });
+      modelVersion.remove({ model });
+    },
+  });
+  const touch = (model: string): Set<LossOutput> => {
+    let outputs = models.get(model);
+    if (!outputs) models.set(model, (outputs = new Set()));
+    return outputs;
+  };
+
+  const streamCap = options.streamLabelCap ?? 100;
+  const streams =
+    streamCap > 0
+      ? new LRUCache<string, true>({
+          max: streamCap,
+          dispose: (_v, stream) => streamScore.remove({ stream }),
+        })
+      : undefined;
+
+  const metrics: WorkerMetrics = {
+    windowsConsumed: counterIn(registry, WINDOWS_CONSUMED),
+    outputsPublished: counterIn(registry, OUTPUTS_PUBLISHED),
+    dlqMessages: counterIn(registry, DLQ_MESSAGES),
+    jobs: counterIn(registry, JOBS),
+    jobDuration: histogramIn(registry, JOB_DURATION),
+    trainingDuration: histogramIn(registry, TRAINING_DURATION),
+    trainingEpochs: counterIn(registry, TRAINING_EPOCHS),
+    inferenceBatchSize: histogramIn(registry, INFERENCE_BATCH_SIZE),
+    inferenceDuration: histogramIn(registry, INFERENCE_DURATION),
+    endToEndLatency,
+    reconstructionError: histogramIn(registry, RECONSTRUCTION_ERROR),
+    anomalyScore,
+    modelsLoaded: gaugeIn(registry, MODELS_LOADED),
+    windowsBuffered: gaugeIn(registry, WINDOWS_BUFFERED),
+    setTrainingLoss(model, output, loss) {
+      touch(model).add(output);
+      trainingLoss.set({ model, output }, loss);
+    },
+    setModelVersion(model, version) {
+      touch(model);
+      modelVersion.set({ model }, version);
+    },
+    observeAnomalyScore(streamId, score) {
+      anomalyScore.observe(score);
+      if (!streams) return;
+      if (!streams.has(streamId)) streams.set(streamId, true);
+      else streams.get(streamId); // refresh recency
+      streamScore.set({ stream: streamId }, score);
+    },
+    observeEndToEnd(windowEndMs, publishedAtMs = Date.now()) {
+      endToEndLatency.observe(Math.max(0, publishedAtMs - windowEndMs) / 1000);
+    },
+    forgetModel(model) {
+      models.delete(model);
+    },
+  };
+  workerMetricsByRegistry.set(registry, metrics);
+  return metrics;
+}
+
+// ── producer metrics ───────────────────────────────────────────────────────────────────────────────
+
+export interface ProducerMetrics {
+  /** `.inc({ source }, n)`: csv, ndjson, synthetic, kafka. */
+  readonly readingsIngested: Counter<'source'>;
+  /** `.inc({ sink }, n)`: kafka, bullmq; after the sink acknowledged. */
+  readonly windowsProduced: Counter<'sink'>;
+  /** `.inc({ reason })`: rejected readings/rows sent to the DLQ, by error code. */
+  readonly dlqMessages: Counter<'reason'>;
+}
+
+/** The producer metrics in `registry` (shares `seqae_dlq_messages_total` with the worker metrics). */
+export function createProducerMetrics(registry: Registry): ProducerMetrics {
+  return {
+    readingsIngested: counterIn(registry, READINGS_INGESTED),
+    windowsProduced: counterIn(registry, WINDOWS_PRODUCED),
+    dlqMessages: counterIn(registry, DLQ_MESSAGES),
+  };
+}

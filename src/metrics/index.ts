@@ -1,0 +1,4 @@
+export * from './catalog.js';
+export * from './registry.js';
+export * from './collectors.js';
+export * from './aggregate.js';

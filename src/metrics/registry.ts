@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BUILD_INFO } from './catalog.js';
+
+export interface RegistryOptions {
+  /** Process role, a bounded label of `seqae_build_info`: worker, producer, demo, … */
+  role: string;
+  /** Active compute backend (tfjs-node, wasm, cpu, none for processes without a model). Default `none`. */
+  backend?: string;
+  /** seqae's version; default: the `version` of the package.json this module ships in. */
+  version?: string;
+  /**
+   * Node and process metrics (`process_*`, `nodejs_*`). Default true. Turn off in worker threads and
+   * pool children whose metrics are merged into a parent's: process-wide figures would be counted twice.
+   */
+  defaultMetrics?: boolean;
+  /** The `seqae_build_info` gauge. Default true; off in children whose metrics a parent merges. */
+  buildInfo?: boolean;
+}
+
+/**
+ * A fresh prom-client registry for one process (never the global one, so that tests and several
+ * components in one process stay apart), with Node's default metrics and `seqae_build_info`.
+ */
+export function createRegistry(options: RegistryOptions): Registry {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.buildInfo ?? true) {
+    const labels = {
+      version: options.version ?? packageVersion(),
+      backend: options.backend ?? 'none',
+      role: options.role,
+    };
+    new Gauge({ ...BUILD_INFO, registers: [registry] }).set(labels, 1);
+    buildInfoLabels.set(registry, labels);
+  }
+  return registry;
+}
+
+/**
+ * Changes the `backend` label of `seqae_build_info` once the compute backend is known (it is chosen
+ * after the registry exists: `auto` tries tfjs-node, then wasm, then cpu).
+ */
+export function setActiveBackend(registry: Registry, backend: string): void {
+  const info = registry.getSingleMetric(BUILD_INFO.name) as Gauge | undefined;
+  const labels = buildInfoLabels.get(registry);
+  if (!info || !labels) throw new Error(`${BUILD_INFO.name} is not registered in this registry`);
+  labels.backend = backend;
+  info.reset(); // exactly one label set at a time
+  info.set(labels, 1);
+}
+
+const buildInfoLabels = new WeakMap<Registry, { version: string; backend: string; role: string }>();
+
+let cachedVersion: string | undefined;
+
+/** The version in seqae's package.json, found by walking up from this module (src/ or dist/src/). */
+export function packageVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'seqae' && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // not here; keep walking up
+    }
+    dir = dirname(dir);
+  }
+  return (cachedVersion = 'unknown');
+}

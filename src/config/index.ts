@@ -70,6 +70,39 @@ const settings = {
   backend: ['SEQAE_BACKEND', z.enum(['auto', 'node', 'wasm', 'cpu']), 'auto'],
   httpHost: ['SEQAE_HTTP_HOST', z.string().min(1), '127.0.0.1'],
   httpPort: ['SEQAE_HTTP_PORT', int(0, 65535), '9464'],
+  // Workers (see SeqaeConfig['worker'] for what each means).
+  roles: [
+    'SEQAE_ROLES',
+    list.pipe(z.array(z.enum(['train', 'stream', 'infer']))),
+    'train,stream,infer',
+  ],
+  concurrency: ['SEQAE_CONCURRENCY', int(1, 256), '1'],
+  trainPool: ['SEQAE_TRAIN_POOL', int(1, 64), '1'],
+  groupId: ['SEQAE_GROUP_ID', z.string().min(1), 'seqae-stream'],
+  modelGroup: [
+    'SEQAE_MODEL_GROUP',
+    z
+      .string()
+      .regex(/^[^\s:]+$/, 'no whitespace or ":"')
+      .optional(),
+    undefined,
+  ],
+  warmupWindows: ['SEQAE_WARMUP_WINDOWS', int(2), '256'],
+  retrainEvery: ['SEQAE_RETRAIN_EVERY', int(0), '0'],
+  trainWindows: ['SEQAE_TRAIN_WINDOWS', int(2), '2048'],
+  pendingLimit: ['SEQAE_PENDING_LIMIT', int(1), '100000'],
+  batchMax: ['SEQAE_BATCH_MAX', int(1, 65536), '256'],
+  batchWaitMs: ['SEQAE_BATCH_WAIT_MS', int(1, 60000), '100'],
+  modelCache: ['SEQAE_MODEL_CACHE', int(1, 100000), '64'],
+  modelKeep: ['SEQAE_MODEL_KEEP', int(1, 1000), '5'],
+  variant: ['SEQAE_VARIANT', z.enum(['reconstruction', 'prediction', 'composite']), 'composite'],
+  units: ['SEQAE_UNITS', int(1, 4096), '100'],
+  epochs: ['SEQAE_EPOCHS', int(1, 100000), '50'],
+  trainBatchSize: ['SEQAE_TRAIN_BATCH_SIZE', int(1, 65536), '32'],
+  learningRate: ['SEQAE_LEARNING_RATE', z.coerce.number().positive().max(10), '0.001'],
+  normalisation: ['SEQAE_NORMALISATION', z.enum(['zscore', 'minmax', 'none']), 'zscore'],
+  inferPublish: ['SEQAE_INFER_PUBLISH', bool, 'true'],
+  shutdownTimeoutMs: ['SEQAE_SHUTDOWN_TIMEOUT_MS', int(100, 600000), '20000'],
 } as const;
 
 type Settings = typeof settings;
@@ -95,6 +128,51 @@ export interface SeqaeConfig {
   queues: Queues;
   backend: Flat['backend'];
   http: { host: string; port: number };
+  worker: WorkerSettings;
+}
+
+export type Role = 'train' | 'stream' | 'infer';
+
+export interface WorkerSettings {
+  /** Which roles this process takes. Default all three. */
+  roles: Role[];
+  /** Infer jobs processed at once. Default 1. */
+  concurrency: number;
+  /** Training child processes (parallel training jobs). Default 1. */
+  trainPool: number;
+  /** Kafka consumer group of the stream workers. Default `seqae-stream`. */
+  groupId: string;
+  /** When set, every stream shares the model of this id; by default each stream has its own. */
+  modelGroup?: string;
+  /** Windows a stream's model waits for before its first training. Default 256. */
+  warmupWindows: number;
+  /** Retrain after this many further windows; 0 never retrains. Default 0. */
+  retrainEvery: number;
+  /** Most recent windows kept per model for (re)training. Default 2048. */
+  trainWindows: number;
+  /** Most windows held per model while it has no version yet; beyond, windows go to the DLQ. */
+  pendingLimit: number;
+  /** Most windows scored in one micro-batch. Default 256. */
+  batchMax: number;
+  /** Longest wait for a micro-batch to fill (the Kafka fetch wait), ms. Default 100. */
+  batchWaitMs: number;
+  /** Loaded models kept (LRU; evicted ones are disposed). Default 64. */
+  modelCache: number;
+  /** Versions kept per model in the registry. Default 5. */
+  modelKeep: number;
+  /** The model trained for streams (defaults of training jobs). */
+  model: {
+    variant: 'reconstruction' | 'prediction' | 'composite';
+    units: number;
+    epochs: number;
+    batchSize: number;
+    learningRate: number;
+    normalisation: 'zscore' | 'minmax' | 'none';
+  };
+  /** Whether infer workers also publish outputs to the output topics. Default true. */
+  inferPublish: boolean;
+  /** Longest graceful shutdown before in-flight work is handed back, ms. Default 20000. */
+  shutdownTimeoutMs: number;
 }
 
 export interface Topics {
@@ -194,5 +272,30 @@ export function loadConfig(
     },
     backend: f.backend,
     http: { host: f.httpHost, port: f.httpPort },
+    worker: {
+      roles: f.roles,
+      concurrency: f.concurrency,
+      trainPool: f.trainPool,
+      groupId: f.groupId,
+      modelGroup: f.modelGroup,
+      warmupWindows: f.warmupWindows,
+      retrainEvery: f.retrainEvery,
+      trainWindows: Math.max(f.trainWindows, 2),
+      pendingLimit: f.pendingLimit,
+      batchMax: f.batchMax,
+      batchWaitMs: f.batchWaitMs,
+      modelCache: f.modelCache,
+      modelKeep: f.modelKeep,
+      model: {
+        variant: f.variant,
+        units: f.units,
+        epochs: f.epochs,
+        batchSize: f.trainBatchSize,
+        learningRate: f.learningRate,
+        normalisation: f.normalisation,
+      },
+      inferPublish: f.inferPublish,
+      shutdownTimeoutMs: f.shutdownTimeoutMs,
+    },
   };
 }

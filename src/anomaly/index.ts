@@ -1,0 +1,70 @@
+import type { ErrorStats } from '../registry/index.js';
+
+/** The raw errors of one window, in normalised units (scale-free across streams). */
+export interface WindowErrors {
+  /** Mean squared reconstruction error over the window. */
+  reconstructionError?: number;
+  /** Squared error of the one-step forecast for the window's last reading, when it is known. */
+  predictionError?: number | null;
+}
+
+/**
+ * Turns a window's errors into an anomaly score in [0, 1]. One interface, so that a calibrated
+ * scorer can replace this first one without touching the workers.
+ */
+export interface AnomalyScorer {
+  readonly name: string;
+  score(errors: WindowErrors, stats: ErrorStats | undefined): number;
+}
+
+const EPS = 1e-12;
+
+/** Mean and standard deviation of log errors: errors are skewed, their logs much less so. */
+export function logErrorStats(
+  errors: ArrayLike<number>,
+): { mean: number; std: number } | undefined {
+  const n = errors.length;
+  if (n === 0) return undefined;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.log(errors[i]! + EPS);
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (Math.log(errors[i]! + EPS) - mean) ** 2;
+  return { mean, std: Math.sqrt(sq / n) };
+}
+
+/** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a score. */
+export function erf(x: number): number {
+  const s = Math.sign(x);
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-a * a);
+  return s * y;
+}
+
+/**
+ * The first score: each error's z-score on the log scale against the same error on the model's own
+ * training windows (a per-stream normalisation, since a model is per stream by default), the larger
+ * of the two z-scores, mapped to [0, 1] by erf(z/√2): 0 at or below the training median, 0.68 one
+ * standard deviation above, 0.997 three above.
+ */
+export const trainingZScorer: AnomalyScorer = {
+  name: 'training-z',
+  score(errors, stats) {
+    let z = -Infinity;
+    const consider = (
+      e: number | null | undefined,
+      s: { mean: number; std: number } | undefined,
+    ) => {
+      if (e === undefined || e === null || !Number.isFinite(e) || !s) return;
+      z = Math.max(z, (Math.log(e + EPS) - s.mean) / Math.max(s.std, 1e-3));
+    };
+    consider(errors.reconstructionError, stats?.reconstruction);
+    consider(errors.predictionError, stats?.prediction);
+    return z > 0 ? Math.min(1, Math.max(0, erf(z / Math.SQRT2))) : 0;
+  },
+};

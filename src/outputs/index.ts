@@ -1,0 +1,115 @@
+import type { IHeaders, Message } from 'kafkajs';
+import type { Topics } from '../config/index.js';
+import { windowId, type Window } from '../windows/contract.js';
+
+/**
+ * The output contract, version 1: one message per window on each output topic, keyed by `streamId`
+ * (so a stream's outputs stay ordered on one partition), with headers `seqae-id` (`streamId:seq`,
+ * the window's identity, for de-duplication), `seqae-model-id` and `seqae-model-version`.
+ * Values are in the stream's own units; errors are in the model's normalised units.
+ */
+export const OUTPUT_VERSION = 1;
+
+interface OutputBase {
+  v: typeof OUTPUT_VERSION;
+  id: string;
+  streamId: string;
+  seq: number;
+  end: number;
+  modelId: string;
+  modelVersion: number;
+}
+
+export interface ReconstructionOutput extends OutputBase {
+  reconstruction: number[][];
+}
+export interface PredictionOutput extends OutputBase {
+  /** The window shifted forward (`nOut` rows); its last row is the forecast of the next reading. */
+  prediction: number[][];
+}
+export interface EmbeddingOutput extends OutputBase {
+  embedding: number[];
+}
+export interface AnomalyOutput extends OutputBase {
+  score: number;
+  reconstructionError: number | null;
+  predictionError: number | null;
+  scorer: string;
+}
+
+/** Everything produced for one window. */
+export interface WindowOutputs {
+  window: Window;
+  modelId: string;
+  modelVersion: number;
+  reconstruction?: number[][];
+  prediction?: number[][];
+  embedding: number[];
+  score: number;
+  reconstructionError: number | null;
+  predictionError: number | null;
+  scorer: string;
+}
+
+export type OutputTopicName = 'reconstructions' | 'predictions' | 'embeddings' | 'anomalies';
+
+export const OUTPUT_HEADERS = {
+  id: 'seqae-id',
+  modelId: 'seqae-model-id',
+  modelVersion: 'seqae-model-version',
+} as const;
+
+function base(o: WindowOutputs): OutputBase {
+  return {
+    v: OUTPUT_VERSION,
+    id: windowId(o.window),
+    streamId: o.window.streamId,
+    seq: o.window.seq,
+    end: o.window.end,
+    modelId: o.modelId,
+    modelVersion: o.modelVersion,
+  };
+}
+
+/** The JSON payload of each topic for one window (a variant without a decoder has no such message). */
+export function outputPayloads(o: WindowOutputs): Partial<Record<OutputTopicName, object>> {
+  const b = base(o);
+  const out: Partial<Record<OutputTopicName, object>> = {
+    embeddings: { ...b, embedding: o.embedding } satisfies EmbeddingOutput,
+    anomalies: {
+      ...b,
+      score: o.score,
+      reconstructionError: o.reconstructionError,
+      predictionError: o.predictionError,
+      scorer: o.scorer,
+    } satisfies AnomalyOutput,
+  };
+  if (o.reconstruction)
+    out.reconstructions = { ...b, reconstruction: o.reconstruction } satisfies ReconstructionOutput;
+  if (o.prediction) out.predictions = { ...b, prediction: o.prediction } satisfies PredictionOutput;
+  return out;
+}
+
+/** Kafka messages per output topic name for a batch of windows. */
+export function outputMessages(
+  topics: Topics,
+  outputs: readonly WindowOutputs[],
+): { topic: string; name: OutputTopicName; messages: Message[] }[] {
+  const byTopic = new Map<OutputTopicName, Message[]>();
+  for (const o of outputs) {
+    const headers: IHeaders = {
+      [OUTPUT_HEADERS.id]: windowId(o.window),
+      [OUTPUT_HEADERS.modelId]: o.modelId,
+      [OUTPUT_HEADERS.modelVersion]: String(o.modelVersion),
+    };
+    for (const [name, payload] of Object.entries(outputPayloads(o)) as [
+      OutputTopicName,
+      object,
+    ][]) {
+      let list = byTopic.get(name);
+      if (!list) byTopic.set(name, (list = []));
+      list.push({ key: o.window.streamId, value: JSON.stringify(payload), headers });
+    }
+  }
+  return [...byTopic].map(([name, messages]) => ({ topic: topics[name], name, messages }));
+}

@@ -1,0 +1,153 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ArtifactError } from '../errors/index.js';
+import type { TrainingSummary, Variant } from '../model/index.js';
+import { PUBLISH } from './scripts.js';
+
+/** What the registry keeps beside each version's artifact. */
+export interface ModelMeta {
+  modelId: string;
+  version: number;
+  variant: Variant;
+  /** The model's configuration (ModelConfig), as trained. */
+  config: Record<string, unknown>;
+  summary?: TrainingSummary;
+  /** Streams whose windows trained it. */
+  streams: string[];
+  /** Error statistics on the training windows, used to turn errors into anomaly scores. */
+  errorStats?: ErrorStats;
+  createdAt: number;
+}
+
+export interface ErrorStats {
+  reconstruction?: { mean: number; std: number };
+  prediction?: { mean: number; std: number };
+}
+
+export interface ModelVersion {
+  meta: ModelMeta;
+  artifact: Buffer;
+}
+
+export interface ModelUpdated {
+  modelId: string;
+  version: number;
+}
+
+export interface RegistryOptions {
+  /** Redis key prefix; keys are `<prefix>:model:<id>:…`. Default `seqae`. */
+  prefix?: string;
+  /** Versions kept per model; older ones are deleted on publication. Default 5. */
+  keep?: number;
+}
+
+const noticeSchema = z.object({ modelId: z.string(), version: z.number().int().positive() });
+
+/**
+ * Versioned model artifacts in Redis, per model id, with a "model updated" notice on pub/sub.
+ * Publication is one Lua script (scripts.ts), so readers never see a half-written version.
+ *
+ * Events: `updated` (ModelUpdated) for every notice once `subscribe()` has been called.
+ */
+export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error: [Error] }> {
+  readonly prefix: string;
+  readonly keep: number;
+  private subscriber?: Redis;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RegistryOptions = {},
+  ) {
+    super();
+    this.prefix = options.prefix ?? 'seqae';
+    this.keep = Math.max(1, options.keep ?? 5);
+  }
+
+  get channel(): string {
+    return `${this.prefix}:model-updated`;
+  }
+
+  private key(modelId: string, part: string): string {
+    return `${this.prefix}:model:{${modelId}}:${part}`;
+  }
+
+  /** Stores a new version (numbered 1, 2, …), trims old ones, announces it; returns its number. */
+  async publish(
+    modelId: string,
+    artifact: Uint8Array,
+    meta: Omit<ModelMeta, 'version' | 'modelId'>,
+  ): Promise<number> {
+    const version = await this.redis.eval(
+      PUBLISH,
+      3,
+      this.key(modelId, 'counter'),
+      this.key(modelId, 'versions'),
+      this.key(modelId, 'latest'),
+      this.key(modelId, 'v:'),
+      Buffer.from(artifact.buffer, artifact.byteOffset, artifact.byteLength),
+      JSON.stringify({ ...meta, modelId }),
+      String(this.keep),
+      this.channel,
+      modelId,
+    );
+    return Number(version);
+  }
+
+  /** The newest version number, or undefined when the model has none. */
+  async latestVersion(modelId: string): Promise<number | undefined> {
+    const v = await this.redis.get(this.key(modelId, 'latest'));
+    return v === null ? undefined : Number(v);
+  }
+
+  /** The kept version numbers, oldest first. */
+  async versions(modelId: string): Promise<number[]> {
+    return (await this.redis.lrange(this.key(modelId, 'versions'), 0, -1)).map(Number);
+  }
+
+  async meta(modelId: string, version: number): Promise<ModelMeta | undefined> {
+    const raw = await this.redis.get(this.key(modelId, `v:${version}:meta`));
+    return raw === null ? undefined : (JSON.parse(raw) as ModelMeta);
+  }
+
+  /**
+   * A version whole (default: the newest), or undefined when the model has none. A version trimmed
+   * between reading the pointer and the artifact is retried with the new pointer.
+   */
+  async get(modelId: string, version?: number): Promise<ModelVersion | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const v = version ?? (await this.latestVersion(modelId));
+      if (v === undefined) return undefined;
+      const base = this.key(modelId, `v:${v}`);
+      const [[, artifact], [, meta]] = (await this.redis
+        .multi()
+        .getBuffer(`${base}:artifact`)
+        .get(`${base}:meta`)
+        .exec()) as [[Error | null, Buffer | null], [Error | null, string | null]];
+      if (artifact && meta) return { artifact, meta: JSON.parse(meta) as ModelMeta };
+      if (version !== undefined) return undefined;
+    }
+    throw new ArtifactError(`model ${modelId}: newest version kept moving while being read`);
+  }
+
+  /** Starts receiving notices (a second connection, as Redis subscribers can do nothing else). */
+  async subscribe(): Promise<void> {
+    if (this.subscriber) return;
+    this.subscriber = this.redis.duplicate();
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      try {
+        this.emit('updated', noticeSchema.parse(JSON.parse(message)));
+      } catch (err) {
+        this.emit('error', new Error(`bad model-updated notice: ${(err as Error).message}`));
+      }
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  async close(): Promise<void> {
+    const s = this.subscriber;
+    this.subscriber = undefined;
+    if (s) await s.quit().catch(() => s.disconnect());
+  }
+}

@@ -1,0 +1,88 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { SeqaeConfig } from '../config/index.js';
+import { SeqaeError } from '../errors/index.js';
+import type { WorkerMetrics } from '../metrics/index.js';
+import { outputPayloads } from '../outputs/index.js';
+import { tryParseWindow } from '../windows/contract.js';
+import type { ModelLifecycle } from './lifecycle.js';
+import type { OutputPublisher } from './publisher.js';
+import type { WindowScorer } from './scoring.js';
+
+export interface InferWorkerDeps {
+  config: SeqaeConfig;
+  connection: Redis;
+  scorer: WindowScorer;
+  lifecycle: ModelLifecycle;
+  publisher?: OutputPublisher;
+  metrics?: WorkerMetrics;
+}
+
+/** What an infer job returns: the window's payload for each output topic. */
+export type InferJobResult = ReturnType<typeof outputPayloads>;
+
+/**
+ * The BullMQ side of scoring: each `seqae-infer` job is one window. An invalid window fails its job
+ * at once with the reason (no retry can fix it); a window whose model has no version yet is recorded
+ * for training and fails retriably, so the job's backoff brings it back once the model exists.
+ */
+export class InferWorker {
+  readonly worker: Worker<unknown, InferJobResult>;
+
+  constructor(private readonly deps: InferWorkerDeps) {
+    const { config } = deps;
+    this.worker = new Worker(config.queues.infer, (job) => this.process(job), {
+      connection: deps.connection,
+      prefix: config.queues.prefix,
+      concurrency: config.worker.concurrency,
+      autorun: false,
+    });
+    this.worker.on('completed', (job) => this.count(job, 'completed'));
+    this.worker.on('failed', (job) => job && this.count(job, 'failed'));
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  async stop(force = false): Promise<void> {
+    await this.worker.close(force);
+  }
+
+  private count(job: Job, status: 'completed' | 'failed'): void {
+    const { metrics, config } = this.deps;
+    metrics?.jobs.inc({ queue: config.queues.infer, type: job.name, status });
+    if (job.finishedOn && job.processedOn) {
+      metrics?.jobDuration.observe(
+        { queue: config.queues.infer, type: job.name },
+        (job.finishedOn - job.processedOn) / 1000,
+      );
+    }
+  }
+
+  private async process(job: Job<unknown, InferJobResult>): Promise<InferJobResult> {
+    const { scorer, lifecycle, publisher, metrics, config } = this.deps;
+    const parsed = tryParseWindow(job.data);
+    if (!parsed.ok) throw new UnrecoverableError(`${parsed.error.code}: ${parsed.error.message}`);
+    const window = parsed.value;
+    metrics?.windowsConsumed.inc({ source: 'bullmq' });
+    const modelId = lifecycle.modelFor(window.streamId);
+    const result = await scorer.score(modelId, [window], 1);
+    // Recorded once per job (not per retry); not held, since the job itself comes back for its outputs.
+    if (job.attemptsMade === 0)
+      await lifecycle.record(modelId, [window], { hasModel: result !== undefined, hold: false });
+    if (!result) {
+      throw new SeqaeError(`model ${modelId} has no version yet`, {
+        code: 'no_model',
+        retriable: true,
+      });
+    }
+    if (result.rejected.length > 0) {
+      const r = result.rejected[0]!.error;
+      throw new UnrecoverableError(`${r.code}: ${r.message}`);
+    }
+    const outputs = result.outputs[0]!;
+    if (publisher && config.worker.inferPublish) await publisher.publish([outputs]);
+    return outputPayloads(outputs);
+  }
+}

@@ -1,0 +1,80 @@
+import type { Queue } from 'bullmq';
+import type { WorkerSettings } from '../config/index.js';
+import type { ModelRegistry } from '../registry/index.js';
+import type { Window } from '../windows/contract.js';
+import type { DeadLetter } from '../windows/dlq.js';
+import type { TrainJobData, TrainJobResult } from './training.js';
+import type { WindowStore } from './window-store.js';
+
+/**
+ * A model's lifecycle on its streams, shared by the stream and infer workers: remember the windows a
+ * model sees, hold the ones it cannot score yet, and ask for training after warm-up and every
+ * `retrainEvery` windows. Training jobs have the id `train@<model>@v<next version>`, so however
+ * many workers ask at once, each version is trained by one job.
+ */
+export class ModelLifecycle {
+  constructor(
+    private readonly settings: WorkerSettings,
+    private readonly store: WindowStore,
+    private readonly registry: ModelRegistry,
+    private readonly trainQueue: Queue<TrainJobData, TrainJobResult>,
+  ) {}
+
+  /** The model that scores a stream: its own, or the configured shared one. */
+  modelFor(streamId: string): string {
+    return this.settings.modelGroup ?? streamId;
+  }
+
+  /**
+   * Records windows of `modelId` for training. `hasModel` says whether the model had a version to
+   * score them with; `hold` keeps them (in Redis) to be scored once the first version exists. Returns
+   * dead letters for windows that could not be held.
+   */
+  async record(
+    modelId: string,
+    windows: readonly Window[],
+    { hasModel, hold }: { hasModel: boolean; hold: boolean },
+  ): Promise<DeadLetter[]> {
+    const { pending, seen, overflow } = await this.store.add(modelId, windows, hold);
+    if (!hasModel && Math.max(pending, seen) >= this.settings.warmupWindows) {
+      await this.requestTraining(modelId, 'warmup');
+    }
+    if (hasModel && this.settings.retrainEvery > 0 && seen >= this.settings.retrainEvery) {
+      await this.requestTraining(modelId, 'retrain');
+    }
+    return overflow.map((w) => ({
+      reason: 'pending_full',
+      detail: `model ${modelId} has no version yet and holds ${this.settings.pendingLimit} windows already`,
+      source: `model:${modelId}`,
+      original: JSON.stringify(w),
+      streamId: w.streamId,
+    }));
+  }
+
+  /** Enqueues the training of the model's next version (a no-op when that job exists already). */
+  async requestTraining(
+    modelId: string,
+    reason: TrainJobData['reason'],
+    extra: Partial<TrainJobData> = {},
+  ): Promise<string> {
+    const next = ((await this.registry.latestVersion(modelId)) ?? 0) + 1;
+    const jobId = `train@${modelId}@v${next}`;
+    const existing = await this.trainQueue.getJob(jobId);
+    if (existing && (await existing.isFailed())) await existing.retry();
+    else if (!existing) {
+      await this.trainQueue.add(
+        'train',
+        { modelId, reason, ...extra },
+        {
+          jobId,
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 2000 },
+          removeOnComplete: { age: 24 * 3600, count: 1000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      );
+    }
+    await this.store.resetSeen(modelId);
+    return jobId;
+  }
+}

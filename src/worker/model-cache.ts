@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import { SequenceAutoencoder } from '../model/index.js';
+import type { ModelMeta, ModelRegistry } from '../registry/index.js';
+
+export interface LoadedModel {
+  modelId: string;
+  version: number;
+  model: SequenceAutoencoder;
+  meta: ModelMeta;
+}
+
+interface Entry {
+  loaded: LoadedModel;
+  refs: number;
+  evicted: boolean;
+  checkedAt: number;
+}
+
+export interface ModelCacheOptions {
+  /** Most models loaded at once. Default 64. */
+  max?: number;
+  /** How often a cached model's newest version is re-read, in case a notice was missed. Default 5 s. */
+  recheckMs?: number;
+}
+
+/**
+ * The newest version of each model, loaded from the registry on first use and kept in a bounded LRU.
+ * A model leaving the cache (evicted, or replaced by a newer version) has its tensors disposed as soon
+ * as no scoring holds it. Events: `loaded`, `unloaded` (for metrics).
+ */
+export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: [LoadedModel] }> {
+  private readonly entries: LRUCache<string, Entry>;
+  private readonly loading = new Map<string, Promise<Entry | undefined>>();
+  private readonly recheckMs: number;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    options: ModelCacheOptions = {},
+  ) {
+    super();
+    this.recheckMs = options.recheckMs ?? 5000;
+    this.entries = new LRUCache<string, Entry>({
+      max: Math.max(1, options.max ?? 64),
+      dispose: (entry) => this.retire(entry),
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Runs `fn` with the newest loaded version of `modelId`, or returns undefined (without calling it)
+   * when the model has no version yet. The model is not disposed while `fn` runs.
+   */
+  async use<T>(modelId: string, fn: (m: LoadedModel) => Promise<T>): Promise<T | undefined> {
+    const entry = await this.entry(modelId);
+    if (!entry) return undefined;
+    entry.refs++;
+    try {
+      return await fn(entry.loaded);
+    } finally {
+      entry.refs--;
+      if (entry.evicted && entry.refs === 0) this.dispose(entry);
+    }
+  }
+
+  /** A notice said `modelId` has `version`: the next use loads it. */
+  invalidate(modelId: string, version: number): void {
+    const entry = this.entries.peek(modelId);
+    if (entry && entry.loaded.version < version) entry.checkedAt = 0;
+  }
+
+  private async entry(modelId: string): Promise<Entry | undefined> {
+    const cached = this.entries.get(modelId);
+    if (cached && Date.now() - cached.checkedAt < this.recheckMs) return cached;
+    let pending = this.loading.get(modelId);
+    if (!pending) {
+      pending = this.refresh(modelId, cached).finally(() => this.loading.delete(modelId));
+      this.loading.set(modelId, pending);
+    }
+    return pending;
+  }
+
+  private async refresh(modelId: string, cached: Entry | undefined): Promise<Entry | undefined> {
+    const latest = await this.registry.latestVersion(modelId);
+    if (latest === undefined) return undefined;
+    if (cached && cached.loaded.version >= latest) {
+      cached.checkedAt = Date.now();
+      return cached;
+    }
+    const found = await this.registry.get(modelId, latest);
+    if (!found) return this.refresh(modelId, cached); // trimmed meanwhile: take the newer one
+    const model = await SequenceAutoencoder.load(found.artifact);
+    const entry: Entry = {
+      loaded: { modelId, version: found.meta.version, model, meta: found.meta },
+      refs: 0,
+      evicted: false,
+      checkedAt: Date.now(),
+    };
+    this.entries.set(modelId, entry); // replaces (and retires) the older version
+    this.emit('loaded', entry.loaded);
+    return entry;
+  }
+
+  private retire(entry: Entry): void {
+    entry.evicted = true;
+    if (entry.refs === 0) this.dispose(entry);
+  }
+
+  private dispose(entry: Entry): void {
+    if (!entry.evicted) return;
+    entry.evicted = false; // dispose once
+    entry.loaded.model.dispose();
+    this.emit('unloaded', entry.loaded);
+  }
+
+  /** Disposes every loaded model (call once nothing scores any more). */
+  clear(): void {
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,235 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Admin, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { initBackend, type BackendInfo } from '../backend/index.js';
+import type { SeqaeConfig } from '../config/index.js';
+import { composeReady, kafkaReady, redisReady } from '../http/readiness.js';
+import { startHttpServer, type HttpServer } from '../http/server.js';
+import type { Logger } from '../log/index.js';
+import {
+  createRegistry,
+  createWorkerMetrics,
+  registerKafkaLagCollector,
+  registerQueueDepthCollector,
+  setActiveBackend,
+  type WorkerMetrics,
+} from '../metrics/index.js';
+import { ModelRegistry } from '../registry/index.js';
+import { createKafka } from '../transport/kafka.js';
+import { createRedis } from '../transport/redis.js';
+import { InferWorker } from './infer-worker.js';
+import { ModelLifecycle } from './lifecycle.js';
+import { ModelCache } from './model-cache.js';
+import { OutputPublisher } from './publisher.js';
+import { WindowScorer } from './scoring.js';
+import { StreamWorker } from './stream-worker.js';
+import { TrainWorker } from './train-worker.js';
+import type { TrainJobData, TrainJobResult } from './training.js';
+import { WindowStore } from './window-store.js';
+
+/**
+ * One worker process: the roles it was asked for (train, stream, infer) over shared connections, the
+ * model registry and cache, and an HTTP server for /metrics, /healthz and /readyz. Several such
+ * processes share the work through the Kafka consumer group and the BullMQ queues alone.
+ */
+export class WorkerProcess {
+  private stopping?: Promise<void>;
+
+  private constructor(
+    readonly config: SeqaeConfig,
+    readonly log: Logger,
+    readonly backend: BackendInfo,
+    readonly registry: Registry,
+    readonly metrics: WorkerMetrics,
+    readonly http: HttpServer,
+    private readonly parts: {
+      redis: Redis;
+      bullRedis: Redis;
+      producer: Producer;
+      admin: Admin;
+      models: ModelRegistry;
+      cache: ModelCache;
+      trainQueue: Queue<TrainJobData, TrainJobResult>;
+      inferQueue: Queue;
+      stream?: StreamWorker;
+      infer?: InferWorker;
+      train?: TrainWorker;
+    },
+  ) {}
+
+  get stream(): StreamWorker | undefined {
+    return this.parts.stream;
+  }
+
+  static async start(config: SeqaeConfig, log: Logger): Promise<WorkerProcess> {
+    const w = config.worker;
+    const backend = await initBackend(config.backend);
+    log.info(
+      { backend: backend.name, skipped: backend.skipped, roles: w.roles },
+      'compute backend ready',
+    );
+    const registry = createRegistry({ role: 'worker', backend: backend.name });
+    setActiveBackend(registry, backend.name);
+    const metrics = createWorkerMetrics(registry);
+
+    const redis = createRedis(config, { name: 'seqae-worker' });
+    const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
+    const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const admin = kafka.admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    await ensureTopics(admin, Object.values(config.topics));
+
+    const models = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: w.modelKeep });
+    const cache = new ModelCache(models, { max: w.modelCache });
+    models.on('updated', (n) => {
+      cache.invalidate(n.modelId, n.version);
+      log.info(n, 'model updated');
+    });
+    models.on('error', (err) => log.warn({ err }, 'model registry notice'));
+    cache.on('loaded', (m) => {
+      metrics.modelsLoaded.set(cache.size);
+      metrics.setModelVersion(m.modelId, m.version);
+    });
+    cache.on('unloaded', (m) => {
+      metrics.modelsLoaded.set(cache.size);
+      metrics.forgetModel(m.modelId);
+    });
+    await models.subscribe();
+
+    const store = new WindowStore(redis, {
+      prefix: config.redis.keyPrefix,
+      trainWindows: w.trainWindows,
+      pendingLimit: w.pendingLimit,
+    });
+    const scorer = new WindowScorer(cache, { metrics });
+    const publisher = new OutputPublisher(producer, config.topics, metrics);
+    const trainQueue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
+      connection: bullRedis,
+      prefix: config.queues.prefix,
+    });
+    const inferQueue = new Queue(config.queues.infer, {
+      connection: bullRedis,
+      prefix: config.queues.prefix,
+    });
+    const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
+
+    let stream: StreamWorker | undefined;
+    let infer: InferWorker | undefined;
+    let train: TrainWorker | undefined;
+    if (w.roles.includes('train')) {
+      train = new TrainWorker(config, bullRedis, metrics);
+      train.worker.on('error', (err) => log.error({ err }, 'train worker'));
+      train.worker.on('failed', (job, err) =>
+        log.warn({ job: job?.id, err: err.message }, 'training failed'),
+      );
+      train.worker.on('completed', (job, r) =>
+        log.info(
+          { job: job.id, model: r.modelId, version: r.version, loss: r.summary.final.loss },
+          'model trained',
+        ),
+      );
+      train.start();
+    }
+    if (w.roles.includes('infer')) {
+      infer = new InferWorker({
+        config,
+        connection: bullRedis,
+        scorer,
+        lifecycle,
+        publisher,
+        metrics,
+      });
+      infer.worker.on('error', (err) => log.error({ err }, 'infer worker'));
+      infer.start();
+    }
+    if (w.roles.includes('stream')) {
+      stream = new StreamWorker({
+        config,
+        kafka,
+        registry: models,
+        scorer,
+        store,
+        lifecycle,
+        publisher,
+        metrics,
+      });
+      stream.on('error', (err) => log.error({ err }, 'stream worker'));
+      stream.on('drained', (d) => log.info(d, 'pending windows scored'));
+      await stream.start();
+    }
+
+    registerQueueDepthCollector(registry, [trainQueue, inferQueue]);
+    registerKafkaLagCollector(registry, admin, [
+      { groupId: w.groupId, topics: [config.topics.windows] },
+    ]);
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry,
+      ready: composeReady({ redis: redisReady(redis), kafka: kafkaReady(admin) }),
+    });
+    log.info({ url: http.url }, 'worker ready');
+    const proc = new WorkerProcess(config, log, backend, registry, metrics, http, {
+      redis,
+      bullRedis,
+      producer,
+      admin,
+      models,
+      cache,
+      trainQueue,
+      inferQueue,
+      stream,
+      infer,
+      train,
+    });
+    return proc;
+  }
+
+  /**
+   * Graceful stop: the stream worker finishes and commits its batch and leaves the group; queue
+   * workers finish their jobs, or after `shutdownTimeoutMs` hand them back (their locks lapse and
+   * another worker takes them); then every connection closes. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const { stream, infer, train, producer, admin, models, cache, trainQueue, redis, bullRedis } =
+        this.parts;
+      const deadline = this.config.worker.shutdownTimeoutMs;
+      const graceful = Promise.all([stream?.stop(), infer?.stop(), train?.stop()]);
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), deadline).unref()),
+      ]);
+      if (timedOut) {
+        this.log.warn({ deadline }, 'shutdown deadline reached: handing in-flight jobs back');
+        await Promise.all([infer?.stop(true), train?.stop(true)]);
+      }
+      await Promise.allSettled([
+        producer.disconnect(),
+        admin.disconnect(),
+        models.close(),
+        trainQueue.close(),
+      ]);
+      cache.clear();
+      await Promise.allSettled([redis.quit(), bullRedis.quit()]);
+      await this.http.close();
+      this.log.info('worker stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/** Creates the topics that do not exist yet, with the broker's default partitions and replication. */
+async function ensureTopics(admin: Admin, topics: string[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length === 0) return;
+  await admin
+    .createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic })) })
+    .catch((err: Error) => {
+      // Another worker created them first.
+      if (!/exists/i.test(err.message)) throw err;
+    });
+}

@@ -1,0 +1,47 @@
+import type { Producer } from 'kafkajs';
+import type { Topics } from '../config/index.js';
+import type { WorkerMetrics } from '../metrics/index.js';
+import { outputMessages, type WindowOutputs } from '../outputs/index.js';
+import { dlqMessage, encodeDlq, type DeadLetter } from '../windows/dlq.js';
+
+/**
+ * Sends outputs and dead letters with the worker's idempotent producer (acks from all replicas) and
+ * resolves only once Kafka has acknowledged them, which is when offsets may be committed.
+ */
+export class OutputPublisher {
+  constructor(
+    private readonly producer: Producer,
+    private readonly topics: Topics,
+    private readonly metrics?: WorkerMetrics,
+  ) {}
+
+  async publish(outputs: readonly WindowOutputs[]): Promise<void> {
+    if (outputs.length === 0) return;
+    const batches = outputMessages(this.topics, outputs);
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: batches.map(({ topic, messages }) => ({ topic, messages })),
+    });
+    const now = Date.now();
+    for (const b of batches)
+      this.metrics?.outputsPublished.inc({ topic: b.name }, b.messages.length);
+    for (const o of outputs) this.metrics?.observeEndToEnd(o.window.end, now);
+  }
+
+  async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.producer.send({
+      topic: this.topics.dlq,
+      acks: -1,
+      messages: letters.map((l) => {
+        const m = dlqMessage(l);
+        return {
+          key: l.streamId ?? null,
+          value: encodeDlq(m),
+          headers: { 'seqae-reason': m.reason },
+        };
+      }),
+    });
+    for (const l of letters) this.metrics?.dlqMessages.inc({ reason: l.reason });
+  }
+}

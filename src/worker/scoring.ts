@@ -1,0 +1,122 @@
+import { LRUCache } from 'lru-cache';
+import { trainingZScorer, type AnomalyScorer } from '../anomaly/index.js';
+import { ValidationError } from '../errors/index.js';
+import type { WorkerMetrics } from '../metrics/index.js';
+import { toMatrix } from '../model/index.js';
+import type { WindowOutputs } from '../outputs/index.js';
+import type { Window } from '../windows/contract.js';
+import type { LoadedModel, ModelCache } from './model-cache.js';
+
+export interface ScoringOptions {
+  scorer?: AnomalyScorer;
+  /** Streams whose last forecast is remembered for the one-step prediction error. Default 10000. */
+  forecastMemory?: number;
+  metrics?: WorkerMetrics;
+}
+
+export interface ScoreResult {
+  outputs: WindowOutputs[];
+  /** Windows this model cannot score (wrong length or number of features), with the reason. */
+  rejected: { window: Window; error: ValidationError }[];
+}
+
+/**
+ * Scores windows with their model: reconstruction, prediction, embedding, and the anomaly inputs.
+ * The one-step prediction error of a window is the error of the forecast made from the window just
+ * before it (seq - 1) when this worker scored that one (in the same batch or recently); else null.
+ */
+export class WindowScorer {
+  private readonly scorer: AnomalyScorer;
+  private readonly forecasts: LRUCache<string, { seq: number; version: string; row: number[] }>;
+
+  constructor(
+    private readonly cache: ModelCache,
+    private readonly options: ScoringOptions = {},
+  ) {
+    this.scorer = options.scorer ?? trainingZScorer;
+    this.forecasts = new LRUCache({ max: Math.max(1, options.forecastMemory ?? 10_000) });
+  }
+
+  /** Outputs for windows of one model in chunks of `chunk`; undefined when the model has no version. */
+  async score(
+    modelId: string,
+    windows: readonly Window[],
+    chunk: number,
+  ): Promise<ScoreResult | undefined> {
+    return this.cache.use(modelId, async (loaded) => {
+      const result: ScoreResult = { outputs: [], rejected: [] };
+      const { nIn, features } = loaded.model.config;
+      const fit: Window[] = [];
+      for (const w of windows) {
+        const width = w.values[0]?.length ?? 0;
+        if (w.values.length !== nIn || width !== features) {
+          const error = new ValidationError(
+            `window ${w.streamId}:${w.seq} is ${w.values.length}×${width}, model ${modelId} takes ${nIn}×${features}`,
+            'shape_mismatch',
+          );
+          result.rejected.push({ window: w, error });
+        } else fit.push(w);
+      }
+      // In seq order per stream, so a window's forecast is known before its successor is scored.
+      fit.sort((a, b) =>
+        a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : a.seq - b.seq,
+      );
+      for (let i = 0; i < fit.length; i += chunk) {
+        result.outputs.push(...(await this.scoreChunk(loaded, fit.slice(i, i + chunk))));
+      }
+      return result;
+    });
+  }
+
+  private async scoreChunk(loaded: LoadedModel, windows: Window[]): Promise<WindowOutputs[]> {
+    const { model, meta } = loaded;
+    const { nIn, nOut, features, predictionTarget } = model.config;
+    const stop = this.options.metrics?.inferenceDuration.startTimer();
+    const r = await model.infer(
+      windows.map((w) => w.values),
+      { batchSize: windows.length },
+    );
+    stop?.();
+    this.options.metrics?.inferenceBatchSize.observe(windows.length);
+    const scale = model.normalisation.scale;
+    const version = `${loaded.modelId}@${loaded.version}`;
+    return windows.map((w, i) => {
+      const reconstruction = r.reconstruction
+        ? toMatrix(r.reconstruction, i, nIn, features)
+        : undefined;
+      const prediction = r.prediction ? toMatrix(r.prediction, i, nOut, features) : undefined;
+      let predictionError: number | null = null;
+      if (prediction && predictionTarget === 'next') {
+        const last = w.values[nIn - 1]!;
+        const before = this.forecasts.get(w.streamId);
+        if (before && before.seq === w.seq - 1 && before.version === version) {
+          predictionError =
+            before.row.reduce((s, v, f) => s + ((v - last[f]!) / scale[f]!) ** 2, 0) / features;
+        }
+        this.forecasts.set(w.streamId, { seq: w.seq, version, row: prediction[nOut - 1]! });
+      }
+      const reconstructionError = r.reconstructionError ? r.reconstructionError[i]! : null;
+      const score = this.scorer.score(
+        { reconstructionError: reconstructionError ?? undefined, predictionError },
+        meta.errorStats,
+      );
+      if (reconstructionError !== null)
+        this.options.metrics?.reconstructionError.observe(reconstructionError);
+      this.options.metrics?.observeAnomalyScore(w.streamId, score);
+      return {
+        window: w,
+        modelId: loaded.modelId,
+        modelVersion: loaded.version,
+        reconstruction,
+        prediction,
+        embedding: Array.from(
+          r.embedding.subarray(i * model.config.units, (i + 1) * model.config.units),
+        ),
+        score,
+        reconstructionError,
+        predictionError,
+        scorer: this.scorer.name,
+      };
+    });
+  }
+}

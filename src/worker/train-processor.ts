@@ -1,0 +1,80 @@
+/**
+ * The training job processor, run by BullMQ in a child process (a sandboxed processor) so that
+ * training, which holds the CPU for seconds to minutes, never stalls the parent's event loop: its lock
+ * renewals, Kafka heartbeats and health endpoints. The child reads the same environment as its parent.
+ */
+import type { SandboxedJob } from 'bullmq';
+import { initBackend } from '../backend/index.js';
+import { loadConfig } from '../config/index.js';
+import { SeqaeError } from '../errors/index.js';
+import { ModelRegistry } from '../registry/index.js';
+import { createRedis } from '../transport/redis.js';
+import {
+  trainAndPublish,
+  type TrainJobData,
+  type TrainJobResult,
+  type TrainProgress,
+} from './training.js';
+import { WindowStore } from './window-store.js';
+
+const config = loadConfig();
+const redis = createRedis(config, { name: 'seqae-train-child' });
+const registry = new ModelRegistry(redis, {
+  prefix: config.redis.keyPrefix,
+  keep: config.worker.modelKeep,
+});
+const store = new WindowStore(redis, {
+  prefix: config.redis.keyPrefix,
+  trainWindows: config.worker.trainWindows,
+  pendingLimit: config.worker.pendingLimit,
+});
+const backend = initBackend(config.backend);
+
+/** Leases are held while training and renewed every epoch; a crashed trainer's lease runs out. */
+const LEASE_MS = 5 * 60_000;
+
+export default async function trainJob(
+  job: SandboxedJob<TrainJobData, TrainJobResult>,
+): Promise<TrainJobResult> {
+  await backend;
+  const { modelId } = job.data;
+  // One training per model at a time, whichever worker holds the job: a second waits for a retry.
+  const lease = await store.lease(`train:${modelId}`, LEASE_MS);
+  if (!lease)
+    throw new SeqaeError(`model ${modelId} is being trained already`, {
+      code: 'busy',
+      retriable: true,
+    });
+  try {
+    const windows = job.data.windows ?? (await store.recent(modelId));
+    const m = config.worker.model;
+    return await trainAndPublish(
+      job.data,
+      windows,
+      {
+        variant: m.variant,
+        units: m.units,
+        epochs: m.epochs,
+        batchSize: m.batchSize,
+        learningRate: m.learningRate,
+        normalisation: m.normalisation,
+      },
+      registry,
+      {
+        onEpoch: async (p) => {
+          const progress: TrainProgress = {
+            epoch: p.epoch,
+            epochs: p.epochs,
+            loss: p.loss,
+            reconstruction: p.reconstruction,
+            prediction: p.prediction,
+          };
+          await job.updateProgress(progress);
+          await lease.extend(LEASE_MS);
+        },
+      },
+    );
+  } finally {
+    await lease.release();
+  }
+}

@@ -1,0 +1,157 @@
+import { logErrorStats } from '../anomaly/index.js';
+import { ValidationError } from '../errors/index.js';
+import {
+  SequenceAutoencoder,
+  datasetFromWindows,
+  type Dataset,
+  type EpochProgress,
+  type ModelConfigInput,
+  type TrainingSummary,
+  type Variant,
+} from '../model/index.js';
+import type { ErrorStats, ModelRegistry } from '../registry/index.js';
+import type { Window } from '../windows/contract.js';
+
+/** The payload of a `seqae-train` job. */
+export interface TrainJobData {
+  modelId: string;
+  /** Why: the first model after warm-up, a periodic retraining, or an explicit request. */
+  reason: 'warmup' | 'retrain' | 'request';
+  /** Overrides of the worker's model settings (variant, units, epochs, …). */
+  model?: ModelConfigInput;
+  /** Explicit training windows; by default the model's recent windows in the registry's Redis. */
+  windows?: Window[];
+}
+
+export interface TrainJobResult {
+  modelId: string;
+  version: number;
+  variant: Variant;
+  samples: number;
+  summary: TrainingSummary;
+  streams: string[];
+}
+
+/** Progress reported on the job after every epoch. */
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  reconstruction?: number;
+  prediction?: number;
+}
+
+/** Samples from a model's windows, stream by stream (seq numbers are per stream). */
+export function datasetFromStreams(
+  model: SequenceAutoencoder,
+  windows: readonly Window[],
+): Dataset {
+  const { nIn, features } = model.config;
+  const byStream = new Map<string, Window[]>();
+  for (const w of windows) {
+    if (w.values.length !== nIn || w.values[0]!.length !== features) continue;
+    let list = byStream.get(w.streamId);
+    if (!list) byStream.set(w.streamId, (list = []));
+    list.push(w);
+  }
+  const parts: Dataset[] = [];
+  for (const list of byStream.values()) {
+    try {
+      parts.push(datasetFromWindows(model.config, list));
+    } catch (err) {
+      if (!(err instanceof ValidationError && err.code === 'too_short')) throw err;
+    }
+  }
+  if (parts.length === 0)
+    throw new ValidationError('no stream has consecutive windows to train on', 'too_short');
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const concat = (pick: (d: Dataset) => Float32Array | undefined) => {
+    if (!pick(parts[0]!)) return undefined;
+    const out = new Float32Array(parts.reduce((n, p) => n + pick(p)!.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(pick(p)!, at);
+      at += pick(p)!.length;
+    }
+    return out;
+  };
+  return {
+    count,
+    inputs: concat((d) => d.inputs)!,
+    predictionTargets: concat((d) => d.predictionTargets),
+  };
+}
+
+/** Error statistics of the trained model on its own training samples (for anomaly scores). */
+export async function trainingErrorStats(
+  model: SequenceAutoencoder,
+  data: Dataset,
+): Promise<ErrorStats> {
+  const r = await model.infer(data.inputs);
+  const stats: ErrorStats = {};
+  if (r.reconstructionError) stats.reconstruction = logErrorStats(r.reconstructionError);
+  if (r.prediction && data.predictionTargets && model.config.predictionTarget === 'next') {
+    const { nOut, features } = model.config;
+    const scale = model.normalisation.scale;
+    const errors = new Float64Array(data.count);
+    for (let s = 0; s < data.count; s++) {
+      let e = 0;
+      for (let f = 0; f < features; f++) {
+        const i = (s * nOut + nOut - 1) * features + f;
+        e += ((r.prediction[i]! - data.predictionTargets[i]!) / scale[f]!) ** 2;
+      }
+      errors[s] = e / features;
+    }
+    stats.prediction = logErrorStats(errors);
+  }
+  return stats;
+}
+
+/**
+ * Trains a model on windows and publishes it as the model's next version. The window shape (nIn,
+ * features) comes from the newest window; windows of another shape are left out.
+ */
+export async function trainAndPublish(
+  data: TrainJobData,
+  windows: readonly Window[],
+  defaults: ModelConfigInput,
+  registry: ModelRegistry,
+  options: { onEpoch?: (p: EpochProgress) => void | Promise<void>; signal?: AbortSignal } = {},
+): Promise<TrainJobResult> {
+  const newest = windows.at(-1);
+  if (!newest)
+    throw new ValidationError(`model ${data.modelId}: no windows to train on`, 'too_short');
+  const model = SequenceAutoencoder.create({
+    ...defaults,
+    ...data.model,
+    nIn: newest.values.length,
+    features: newest.values[0]!.length,
+  });
+  try {
+    const dataset = datasetFromStreams(model, windows);
+    const summary = await model.train(dataset, {
+      onEpoch: options.onEpoch,
+      signal: options.signal,
+    });
+    const errorStats = await trainingErrorStats(model, dataset);
+    const streams = [...new Set(windows.map((w) => w.streamId))].slice(0, 1000);
+    const version = await registry.publish(data.modelId, await model.save(), {
+      variant: model.config.variant,
+      config: { ...model.config },
+      summary,
+      streams,
+      errorStats,
+      createdAt: Date.now(),
+    });
+    return {
+      modelId: data.modelId,
+      version,
+      variant: model.config.variant,
+      samples: dataset.count,
+      summary,
+      streams,
+    };
+  } finally {
+    model.dispose();
+  }
+}

@@ -177,6 +177,11 @@ export class Windower {
     return structuredClone(snap);
   }
 
+  /** Forgets a stream (its partition moved to another consumer). */
+  forget(streamId: string): void {
+    this.streams.delete(streamId);
+  }
+
   /** Resumes a stream from a snapshot (replacing any state it had). */
   restore(streamId: string, snap: StreamSnapshot): void {
     this.streams.set(streamId, { id: streamId, ...structuredClone(snap) });

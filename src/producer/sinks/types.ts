@@ -1,0 +1,16 @@
+import type { Window } from '../../windows/contract.js';
+import type { DeadLetter } from '../../windows/dlq.js';
+
+/** Where windows go. `send` resolves once the destination has durably accepted every window. */
+export interface WindowSink {
+  /** `kafka` or `bullmq`: the `sink` label of the producer metrics. */
+  readonly name: string;
+  send(windows: Window[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where bad input goes (`seqae.dlq`). */
+export interface DeadLetterSink {
+  send(letters: DeadLetter[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -103,6 +103,18 @@ const settings = {
   normalisation: ['SEQAE_NORMALISATION', z.enum(['zscore', 'minmax', 'none']), 'zscore'],
   inferPublish: ['SEQAE_INFER_PUBLISH', bool, 'true'],
   shutdownTimeoutMs: ['SEQAE_SHUTDOWN_TIMEOUT_MS', int(100, 600000), '20000'],
+  // Producers (see SeqaeConfig['producer']).
+  sinks: ['SEQAE_SINKS', list.pipe(z.array(z.enum(['kafka', 'bullmq']))), 'kafka'],
+  window: ['SEQAE_WINDOW', int(1, 4096), '9'],
+  stride: ['SEQAE_STRIDE', int(1, 1_000_000), '1'],
+  reorder: ['SEQAE_REORDER', int(0, 100_000), '0'],
+  gaps: ['SEQAE_GAPS', z.enum(['ignore', 'skip', 'fill']), 'ignore'],
+  maxFill: ['SEQAE_MAX_FILL', int(0, 1_000_000), '10'],
+  maxLineBytes: ['SEQAE_MAX_LINE_BYTES', int(64, 64 * 1024 * 1024), '65536'],
+  producerBatch: ['SEQAE_PRODUCER_BATCH', int(1, 100_000), '500'],
+  producerInFlight: ['SEQAE_PRODUCER_IN_FLIGHT', int(1, 10_000_000), '5000'],
+  maxWaiting: ['SEQAE_MAX_WAITING', int(0), '100000'],
+  producerGroup: ['SEQAE_PRODUCER_GROUP', z.string().min(1), 'seqae-producer'],
 } as const;
 
 type Settings = typeof settings;
@@ -129,6 +141,32 @@ export interface SeqaeConfig {
   backend: Flat['backend'];
   http: { host: string; port: number };
   worker: WorkerSettings;
+  producer: ProducerSettings;
+}
+
+export interface ProducerSettings {
+  /** Where windows go: `kafka` (topic windows), `bullmq` (queue infer), or both. Default kafka. */
+  sinks: ('kafka' | 'bullmq')[];
+  /** Readings per window (nIn). Default 9, the seed model's. */
+  window: number;
+  /** Readings between the ends of consecutive windows. Default 1. */
+  stride: number;
+  /** Readings held per stream to reorder out-of-order input. Default 0. */
+  reorder: number;
+  /** Gap policy: ignore (readings as a sequence), skip (restart windows), fill (forward-fill). */
+  gaps: 'ignore' | 'skip' | 'fill';
+  /** Most readings forward-filled in one gap (gaps fill). Default 10. */
+  maxFill: number;
+  /** Longest CSV/NDJSON line or Kafka reading, bytes; longer goes to the DLQ. Default 65536. */
+  maxLineBytes: number;
+  /** Windows per send to a sink. Default 500. */
+  batch: number;
+  /** Windows sent and not yet acknowledged before reading pauses. Default 5000. */
+  inFlight: number;
+  /** Waiting jobs in the infer queue at which the producer waits; 0 = no ceiling. Default 100000. */
+  maxWaiting: number;
+  /** Consumer group of producers reading the readings topic. Default seqae-producer. */
+  groupId: string;
 }
 
 export type Role = 'train' | 'stream' | 'infer';
@@ -296,6 +334,19 @@ export function loadConfig(
       },
       inferPublish: f.inferPublish,
       shutdownTimeoutMs: f.shutdownTimeoutMs,
+    },
+    producer: {
+      sinks: [...new Set(f.sinks)],
+      window: f.window,
+      stride: f.stride,
+      reorder: f.reorder,
+      gaps: f.gaps,
+      maxFill: f.maxFill,
+      maxLineBytes: f.maxLineBytes,
+      batch: f.producerBatch,
+      inFlight: Math.max(f.producerInFlight, f.producerBatch),
+      maxWaiting: f.maxWaiting,
+      groupId: f.producerGroup,
     },
   };
 }

@@ -2,12 +2,13 @@ import type { Queue } from 'bullmq';
 import type { Window } from '../../windows/contract.js';
 
 /**
- * Payload of a `seqae-train` job requested by a producer. Minimal on purpose: the train workers own
- * the full job contract and may add options; these three fields are what a producer knows.
+ * Payload of a `seqae-train` job requested by a producer: a subset of the train workers' job contract
+ * (src/worker/training.ts TrainJobData, which owns it) plus the stream it came from.
  */
 export interface TrainRequest {
   modelId: string;
   streamId: string;
+  reason: 'request';
   windows: Window[];
 }
 
@@ -25,7 +26,7 @@ export class TrainingRequests {
   async requestTraining(streamId: string, windows: Window[], modelId = streamId): Promise<string> {
     const last = windows.at(-1)?.seq ?? 0;
     const jobId = `train@${modelId}@${last}`;
-    const data: TrainRequest = { modelId, streamId, windows };
+    const data: TrainRequest = { modelId, streamId, reason: 'request', windows };
     await this.queue.add(this.options.jobName ?? 'train', data, {
       jobId,
       attempts: this.options.attempts ?? 2,

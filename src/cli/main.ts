@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { SeqaeError } from '../errors/index.js';
 import { packageVersion } from '../metrics/registry.js';
+import { registerProduce } from './produce.js';
 import { registerWorker } from './worker.js';
 
 /** `seqae <command>`: each command registers itself from its own module. */
@@ -9,6 +10,7 @@ const program = new Command('seqae')
   .version(packageVersion())
   .showHelpAfterError();
 registerWorker(program);
+registerProduce(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -37,7 +37,6 @@ export class KafkaOutput {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
     });

@@ -1,0 +1,245 @@
+import { SingleBar } from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CancelledError } from '../errors/index.js';
+import { startHttpServer, type HttpServer } from '../http/index.js';
+import { createLogger } from '../log/index.js';
+import { createRegistry } from '../metrics/registry.js';
+import type { PipelineStats } from '../producer/pipeline.js';
+import { Producer, type ProduceOptions, type SinkName } from '../producer/producer.js';
+import type { CsvColumns } from '../producer/sources/csv.js';
+import { streamIdSchema } from '../windows/contract.js';
+import { addFlags, commonFlags, configFrom, type FlagSpec } from './options.js';
+
+/** Flags of `produce` that override settings (and so also have environment variables). */
+const produceFlags: FlagSpec[] = [
+  ...commonFlags,
+  ['--to <sinks>', 'SEQAE_SINKS', 'where windows go: kafka, bullmq or kafka,bullmq'],
+  ['--window <n>', 'SEQAE_WINDOW', 'readings per window (nIn)'],
+  ['--stride <n>', 'SEQAE_STRIDE', 'readings between consecutive windows'],
+  ['--reorder <n>', 'SEQAE_REORDER', 'readings held per stream to undo out-of-order input'],
+  ['--gaps <policy>', 'SEQAE_GAPS', 'ignore | skip (restart windows) | fill (forward-fill)'],
+  ['--max-fill <n>', 'SEQAE_MAX_FILL', 'most readings filled per gap with --gaps fill'],
+  ['--max-line-bytes <n>', 'SEQAE_MAX_LINE_BYTES', 'longer lines/messages go to the DLQ'],
+  ['--batch <n>', 'SEQAE_PRODUCER_BATCH', 'windows per send'],
+  ['--max-in-flight <n>', 'SEQAE_PRODUCER_IN_FLIGHT', 'unacknowledged windows before pausing'],
+  ['--max-waiting <n>', 'SEQAE_MAX_WAITING', 'waiting infer jobs at which to wait (0: no limit)'],
+  ['--group <id>', 'SEQAE_PRODUCER_GROUP', 'consumer group for a kafka source'],
+];
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name}: a whole number ≥ 1`);
+  return n;
+};
+
+/** `--speed`: max (0), realtime (1), or a factor. */
+export function parseSpeed(v: string): number {
+  if (v === 'max' || v === 'fast') return 0;
+  if (v === 'realtime' || v === 'real-time') return 1;
+  const n = Number(v.replace(/x$/i, ''));
+  if (!Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('max, realtime, or a factor such as 10 (0 = max)');
+  return n;
+}
+
+/** `--columns time,a,b`: the timestamp column, then the value columns (names or 0-based indices). */
+export function parseColumns(v: string): CsvColumns {
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length < 2)
+    throw new InvalidArgumentError('the timestamp column, then at least one value column');
+  const ref = (s: string) => (/^\d+$/.test(s) ? Number(s) : s);
+  return { timestamp: ref(parts[0]!), values: parts.slice(1).map(ref) };
+}
+
+function formatSummary(stats: PipelineStats, stopped: boolean) {
+  return {
+    source: stats.source,
+    readings: stats.readings,
+    windows: stats.windows,
+    sent: stats.sent,
+    rejected: stats.rejected,
+    deadLetters: stats.deadLetters,
+    gaps: stats.gaps,
+    filled: stats.filled,
+    restarts: stats.restarts,
+    trainingRequests: stats.trainingRequests,
+    seconds: Number(stats.seconds.toFixed(3)),
+    windowsPerSecond: Math.round(stats.windowsPerSecond),
+    stopped,
+  };
+}
+
+/** `seqae produce`: readings from a source, cut into windows, onto Kafka and/or BullMQ. */
+export function registerProduce(program: Command, fixedSource?: string): Command {
+  const command = program
+    .command('produce')
+    .description(
+      'cut sensor readings into sequence windows and send them to Kafka and/or BullMQ; bad input goes to the DLQ topic',
+    );
+  if (!fixedSource)
+    command.requiredOption(
+      '--source <spec>',
+      'csv:<path> | ndjson:- | ndjson:<path> | kafka[:<topic>] | synthetic:<shape>?key=value&…',
+    );
+  command
+    .option('--stream <id>', 'stream id (csv: default the file name; ndjson/kafka: when absent)')
+    .addOption(
+      new Option('--speed <x>', 'replay speed: max, realtime, or a factor such as 10')
+        .argParser(parseSpeed)
+        .default(0, 'max'),
+    )
+    .option(
+      '--columns <list>',
+      'csv: timestamp column, then value columns, by name or index',
+      parseColumns,
+    )
+    .option('--stream-column <col>', 'csv: the column holding each row’s stream id')
+    .option('--no-header', 'csv: the first line is data, name columns by index')
+    .option('--delimiter <c>', 'csv: field separator', ',')
+    .option(
+      '--step <ms>',
+      'milliseconds between readings (default: inferred per stream)',
+      positive('--step'),
+    )
+    .option(
+      '--train <n>',
+      'request training on the first n windows of each stream',
+      positive('--train'),
+    )
+    .option('--model-id <id>', 'model id of the training requests (default: the stream id)')
+    .option(
+      '--idle-exit <ms>',
+      'kafka source: stop after this long without a message',
+      positive('--idle-exit'),
+    )
+    .option('--no-dlq', 'do not send bad input to the DLQ topic, only count and log it')
+    .option('--no-progress', 'no progress bar, even on a terminal')
+    .option('--no-http', 'do not serve /metrics, /healthz, /readyz');
+  addFlags(command, produceFlags);
+  command.action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(opts, produceFlags);
+    const log = createLogger(config.logLevel, 'seqae-producer');
+    const source = fixedSource ?? (opts.source as string);
+    for (const id of [opts.stream, opts.modelId])
+      if (id !== undefined && !streamIdSchema.safeParse(id).success)
+        command.error(`seqae produce: "${String(id)}": 1-200 characters, no whitespace or ':'`, {
+          exitCode: 2,
+        });
+    const columns = opts.columns as CsvColumns | undefined;
+    const streamColumn = opts.streamColumn as string | undefined;
+    const registry = createRegistry({ role: 'producer' });
+    const options: ProduceOptions = {
+      source,
+      streamId: opts.stream as string | undefined,
+      sinks: config.producer.sinks as SinkName[],
+      speed: opts.speed as number,
+      columns:
+        columns || streamColumn !== undefined
+          ? {
+              ...columns,
+              stream:
+                streamColumn === undefined
+                  ? undefined
+                  : /^\d+$/.test(streamColumn)
+                    ? Number(streamColumn)
+                    : streamColumn,
+            }
+          : undefined,
+      header: opts.header as boolean,
+      delimiter: opts.delimiter as string,
+      windows: opts.step ? { step: opts.step as number } : undefined,
+      deadLetters: opts.dlq as boolean,
+      train: opts.train
+        ? { windows: opts.train as number, modelId: opts.modelId as string | undefined }
+        : undefined,
+      idleExitMs: opts.idleExit as number | undefined,
+      registry,
+      log,
+    };
+    let producer: Producer;
+    try {
+      producer = new Producer(config, options);
+    } catch (err) {
+      // a bad source spec, a missing file, an unknown column: the user's to fix, one line
+      return command.error(`seqae produce: ${(err as Error).message}`, { exitCode: 2 });
+    }
+
+    let http: HttpServer | undefined;
+    if (opts.http)
+      try {
+        http = await startHttpServer({
+          host: config.http.host,
+          port: config.http.port,
+          registry,
+        });
+        log.info({ url: `${http.url}/metrics` }, 'metrics served');
+      } catch (err) {
+        log.warn({ err: String(err) }, 'metrics not served');
+      }
+
+    let stopped = false;
+    const stop = (signal: string) => {
+      if (stopped) {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopped = true;
+      log.info({ signal }, 'stopping: no more reading, sending what was read');
+      producer.stop();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+
+    const progress = producer.source.progress;
+    let bar: SingleBar | undefined;
+    let tick: NodeJS.Timeout | undefined;
+    if (progress && opts.progress && process.stderr.isTTY) {
+      bar = new SingleBar({
+        format:
+          ' {bar} {percentage}% | readings {readings} | windows {windows} | {rate} windows/s | {rejected} rejected',
+        hideCursor: true,
+        stream: process.stderr,
+      });
+      const payload = () => {
+        const s = producer.pipeline.stats();
+        const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+        return {
+          readings: s.readings,
+          windows: Math.min(...Object.values(s.sent), s.windows),
+          rate: Math.round(s.windowsPerSecond),
+          rejected,
+        };
+      };
+      bar.start(progress.total, 0, payload());
+      tick = setInterval(() => bar!.update(progress.done(), payload()), 200);
+    }
+
+    let code = 0;
+    try {
+      const stats = await producer.run();
+      if (bar) bar.update(progress!.total, {});
+      process.stdout.write(`${JSON.stringify(formatSummary(stats, stopped))}\n`);
+    } catch (err) {
+      if (err instanceof CancelledError && stopped) {
+        log.warn(
+          { err: err.message },
+          'stopped while waiting on a full queue; unsent windows dropped',
+        );
+        process.stdout.write(`${JSON.stringify(formatSummary(producer.pipeline.stats(), true))}\n`);
+      } else {
+        log.error({ err }, 'producer failed');
+        code = 1;
+      }
+    } finally {
+      if (tick) clearInterval(tick);
+      bar?.stop();
+      await producer.close();
+      await http?.close();
+    }
+    process.exit(code);
+  });
+  return command;
+}

@@ -1,0 +1,255 @@
+import type { Readable } from 'node:stream';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { SeqaeConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { createKafka } from '../transport/kafka.js';
+import { createRedis } from '../transport/redis.js';
+import type { WindowerOptions } from '../windows/windower.js';
+import { RedisCheckpointStore } from './checkpoints.js';
+import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
+import { ProducerPipeline, type PipelineStats } from './pipeline.js';
+import { BullmqWindowSink } from './sinks/bullmq.js';
+import { KafkaDeadLetterSink, KafkaOutput, KafkaWindowSink } from './sinks/kafka.js';
+import { TrainingRequests } from './sinks/train.js';
+import type { DeadLetterSink, WindowSink } from './sinks/types.js';
+import { CsvSource, type CsvColumns } from './sources/csv.js';
+import { KafkaReadingSource } from './sources/kafka.js';
+import { NdjsonSource } from './sources/ndjson.js';
+import { SyntheticSource } from './sources/synthetic.js';
+import type { ReadingSource } from './sources/types.js';
+
+export type SinkName = 'kafka' | 'bullmq';
+
+export interface ProduceOptions {
+  /**
+   * `csv:<path>`, `ndjson:-` (stdin) or `ndjson:<path>`, `kafka` or `kafka:<topic>` (default topic:
+   * the readings topic), `synthetic:<spec>` (see sources/synthetic.ts).
+   */
+  source: string;
+  /** Stream id: of every CSV row; of NDJSON/Kafka readings that name none. */
+  streamId?: string;
+  /** Sinks; default config.producer.sinks. */
+  sinks?: SinkName[];
+  /** Windowing; defaults from config.producer (window, stride, reorder, gaps, maxFill). */
+  windows?: Partial<Omit<WindowerOptions, 'onDrop'>>;
+  /** Replay speed: 0 as fast as possible (default), 1 real time, x a factor. */
+  speed?: number;
+  /** CSV shape. */
+  columns?: CsvColumns;
+  header?: boolean;
+  delimiter?: string;
+  /** Send bad input to the DLQ topic (default true); false only counts and logs it. */
+  deadLetters?: boolean;
+  /** Explicit training requests: the first `windows` windows of each stream. */
+  train?: { windows: number; modelId?: string };
+  /** Kafka source: consumer group (default config.producer.groupId), start, idle stop. */
+  groupId?: string;
+  fromBeginning?: boolean;
+  idleExitMs?: number;
+  /** Metrics registry; default none (metrics off). */
+  registry?: Registry;
+  log?: Logger;
+  /** Input for `ndjson:-` (default stdin). */
+  stdin?: Readable;
+  /** Batching and in-flight bounds; defaults from config.producer. */
+  batchSize?: number;
+  maxInFlight?: number;
+  lingerMs?: number;
+  /** BullMQ waiting-job ceiling; default config.producer.maxWaiting. */
+  maxWaiting?: number;
+}
+
+/** Splits `kind:rest`; the rest may itself contain ':' (paths, specs). */
+export function parseSourceSpec(spec: string): { kind: ReadingSource['kind']; arg: string } {
+  const i = spec.indexOf(':');
+  const kind = (i === -1 ? spec : spec.slice(0, i)) as ReadingSource['kind'];
+  const arg = i === -1 ? '' : spec.slice(i + 1);
+  if (!['csv', 'ndjson', 'kafka', 'synthetic'].includes(kind))
+    throw new RangeError(
+      `source "${spec}": expected csv:<path>, ndjson:-|<path>, kafka[:<topic>] or synthetic:<spec>`,
+    );
+  if (kind === 'csv' && !arg) throw new RangeError('source csv: give a path, csv:<path>');
+  return { kind, arg };
+}
+
+/**
+ * A producer wired from configuration: the source named by a spec, the chosen sinks, the DLQ, the
+ * checkpoint store of a Kafka source, metrics. `run` until the source ends or the signal aborts,
+ * then `close`.
+ */
+export class Producer {
+  readonly pipeline: ProducerPipeline;
+  readonly source: ReadingSource;
+  readonly metrics?: ProducerMetrics;
+  private readonly closers: (() => Promise<unknown> | void)[] = [];
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly config: SeqaeConfig,
+    readonly options: ProduceOptions,
+  ) {
+    const p = config.producer;
+    const o = options;
+    const log = o.log;
+    const sinkNames = o.sinks ?? p.sinks;
+    const { kind, arg } = parseSourceSpec(o.source);
+    const useDlq = o.deadLetters ?? true;
+    const needKafka = sinkNames.includes('kafka') || useDlq || kind === 'kafka';
+    let kafka: Kafka | undefined;
+    if (needKafka)
+      kafka = createKafka(config, {
+        log: log ? (level, msg, extra) => log[level](extra, msg) : undefined,
+      });
+    let redis: Redis | undefined;
+    const needRedis = sinkNames.includes('bullmq') || o.train !== undefined || kind === 'kafka';
+    if (needRedis) {
+      redis = createRedis(config, { bullmq: true, name: 'seqae-producer' });
+      const r = redis;
+      this.closers.push(() => r.quit().catch(() => r.disconnect()));
+    }
+    this.metrics = o.registry ? createProducerMetrics(o.registry) : undefined;
+
+    let out: KafkaOutput | undefined;
+    if (kafka && (sinkNames.includes('kafka') || useDlq)) {
+      out = new KafkaOutput(kafka);
+      const k = out;
+      this.closers.unshift(() => k.close());
+    }
+    const sinks: WindowSink[] = [];
+    for (const name of new Set(sinkNames)) {
+      if (name === 'kafka') sinks.push(new KafkaWindowSink(out!, config.topics.windows));
+      else {
+        const queue = new Queue(config.queues.infer, {
+          connection: redis!,
+          prefix: config.queues.prefix,
+        });
+        this.closers.unshift(() => queue.close());
+        const metrics = this.metrics;
+        sinks.push(
+          new BullmqWindowSink(queue, {
+            maxWaiting: o.maxWaiting ?? p.maxWaiting,
+            signal: this.abort.signal,
+            onWaited: (seconds, waiting) => {
+              metrics?.backpressureSeconds.inc({ sink: 'bullmq' }, seconds);
+              log?.info({ seconds, waiting }, 'waited for the infer queue to drain');
+            },
+          }),
+        );
+      }
+    }
+    const deadLetters: DeadLetterSink | undefined =
+      useDlq && out ? new KafkaDeadLetterSink(out, config.topics.dlq) : undefined;
+
+    let train: ConstructorParameters<typeof ProducerPipeline>[0]['train'];
+    if (o.train) {
+      const queue = new Queue(config.queues.train, {
+        connection: redis!,
+        prefix: config.queues.prefix,
+      });
+      this.closers.unshift(() => queue.close());
+      const modelId = o.train.modelId;
+      train = {
+        requests: new TrainingRequests(queue),
+        windows: o.train.windows,
+        modelId: modelId ? () => modelId : undefined,
+      };
+    }
+
+    this.source = this.createSource(kind, arg, kafka);
+    const src = this.source;
+    this.closers.unshift(() => src.close());
+    const groupId = o.groupId ?? p.groupId;
+    this.pipeline = new ProducerPipeline({
+      windows: {
+        nIn: p.window,
+        stride: p.stride,
+        reorder: p.reorder,
+        gaps: p.gaps,
+        maxFill: p.maxFill,
+        ...o.windows,
+      },
+      sinks,
+      deadLetters,
+      metrics: this.metrics,
+      log,
+      speed: o.speed ?? 0,
+      batchSize: o.batchSize ?? p.batch,
+      maxInFlight: Math.max(o.maxInFlight ?? p.inFlight, o.batchSize ?? p.batch),
+      lingerMs: o.lingerMs,
+      checkpoints:
+        kind === 'kafka'
+          ? new RedisCheckpointStore(
+              redis!,
+              `${config.redis.keyPrefix}:producer:${groupId}:checkpoint`,
+            )
+          : undefined,
+      train,
+    });
+  }
+
+  private createSource(kind: ReadingSource['kind'], arg: string, kafka?: Kafka): ReadingSource {
+    const { config, options: o } = this;
+    const maxLineBytes = config.producer.maxLineBytes;
+    switch (kind) {
+      case 'csv':
+        return new CsvSource({
+          path: arg,
+          streamId: o.streamId,
+          columns: o.columns,
+          header: o.header,
+          delimiter: o.delimiter,
+          maxLineBytes,
+        });
+      case 'ndjson':
+        return new NdjsonSource({
+          path: arg || '-',
+          streamId: o.streamId,
+          maxLineBytes,
+          input: (arg || '-') === '-' ? o.stdin : undefined,
+        });
+      case 'synthetic':
+        return new SyntheticSource(arg);
+      case 'kafka':
+        return new KafkaReadingSource({
+          kafka: kafka!,
+          topic: arg || config.topics.readings,
+          groupId: o.groupId ?? config.producer.groupId,
+          fromBeginning: o.fromBeginning,
+          streamId: o.streamId,
+          maxMessageBytes: maxLineBytes,
+          idleExitMs: o.idleExitMs,
+        });
+    }
+  }
+
+  /** Produces until the source ends or `signal` aborts; resolves with the final stats. */
+  async run(signal?: AbortSignal): Promise<PipelineStats> {
+    const onAbort = () => this.abort.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) this.abort.abort();
+    try {
+      return await this.pipeline.run(this.source, this.abort.signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Stops reading (what was read is still sent by `run`). */
+  stop(): void {
+    this.abort.abort();
+  }
+
+  /** Closes the source, the sinks and the connections. */
+  async close(): Promise<void> {
+    for (const close of this.closers.splice(0)) {
+      try {
+        await close();
+      } catch (e) {
+        this.options.log?.warn({ err: String(e) }, 'close failed');
+      }
+    }
+  }
+}

@@ -6,6 +6,7 @@
 import type { SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
 import { loadConfig } from '../config/index.js';
+import { configFromParent } from './train-processor-config.js';
 import { SeqaeError } from '../errors/index.js';
 import { ModelRegistry } from '../registry/index.js';
 import { createRedis } from '../transport/redis.js';
@@ -17,7 +18,7 @@ import {
 } from './training.js';
 import { WindowStore } from './window-store.js';
 
-const config = loadConfig();
+const config = configFromParent() ?? loadConfig();
 const redis = createRedis(config, { name: 'seqae-train-child' });
 const registry = new ModelRegistry(redis, {
   prefix: config.redis.keyPrefix,

@@ -3,6 +3,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
+import { RESOLVED_CONFIG_VARIABLE } from './train-processor-config.js';
 import type { TrainJobData, TrainJobResult, TrainProgress } from './training.js';
 
 /**
@@ -35,7 +36,11 @@ export class TrainWorker {
       prefix: config.queues.prefix,
       concurrency: config.worker.trainPool,
       useWorkerThreads: false,
-      workerForkOptions: execArgv ? { execArgv: [...process.execArgv, ...execArgv] } : undefined,
+      workerForkOptions: {
+        ...(execArgv ? { execArgv: [...process.execArgv, ...execArgv] } : {}),
+        // The child trains with exactly its parent's settings, flags and test overrides included.
+        env: { ...process.env, [RESOLVED_CONFIG_VARIABLE]: JSON.stringify(config) },
+      },
       // Training can run for minutes; the lock is renewed by this (never blocked) parent.
       lockDuration: 60_000,
       autorun: false,

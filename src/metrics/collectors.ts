@@ -7,6 +7,7 @@ import { COLLECTOR_ERRORS, KAFKA_CONSUMER_LAG, QUEUE_JOBS, counterIn, gaugeIn } 
  * BullMQ queue depth per state and Kafka consumer lag per partition. A collection never throws (a
  * failed scrape would hide every other metric); failures count in `seqae_collector_errors_total` and
  * the affected series are dropped until the source answers again, so stale numbers never look live.
+ * (An error counted during a scrape shows from the next scrape: prom-client renders metrics concurrently.)
  */
 
 /** The BullMQ job states reported by `seqae_queue_jobs`. `prioritized` jobs are not in `waiting`. */

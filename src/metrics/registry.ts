@@ -26,7 +26,12 @@ export interface RegistryOptions {
  */
 export function createRegistry(options: RegistryOptions): Registry {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named like counters, which `promtool check metrics` rejects; each is only the sum of its
+    // per-type sibling (`nodejs_active_handles{type}`, …), so nothing is lost.
+    for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  }
   if (options.buildInfo ?? true) {
     const labels = {
       version: options.version ?? packageVersion(),
@@ -53,6 +58,12 @@ export function setActiveBackend(registry: Registry, backend: string): void {
 }
 
 const buildInfoLabels = new WeakMap<Registry, { version: string; backend: string; role: string }>();
+
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 let cachedVersion: string | undefined;
 

@@ -14,6 +14,7 @@ import type { ProducerMetrics } from './metrics.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
 import type { TrainingRequests } from './sinks/train.js';
 import type { BadInput, ReadingSource, SourceBatch, SourcePartition } from './sources/types.js';
+import { withDefaults } from '../windows/defaults.js';
 
 /** The structured logger the pipeline writes to (pino's shape). */
 export interface PipelineLog {
@@ -146,14 +147,10 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
 
   constructor(options: PipelineOptions) {
     super();
-    this.o = {
-      batchSize: 500,
-      lingerMs: 20,
-      maxInFlight: 5000,
-      checkpointIntervalMs: 1000,
-      speed: 0,
-      ...options,
-    };
+    this.o = withDefaults(
+      { batchSize: 500, lingerMs: 20, maxInFlight: 5000, checkpointIntervalMs: 1000, speed: 0 },
+      options,
+    );
     if (!(this.o.speed >= 0)) throw new RangeError('speed: expected ≥ 0');
     if (this.o.batchSize < 1 || this.o.maxInFlight < this.o.batchSize)
       throw new RangeError('batchSize ≥ 1 and maxInFlight ≥ batchSize');

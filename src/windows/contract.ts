@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
+import { withDefaults } from './defaults.js';
 
 /**
  * The window contract, version 1: what producers put on `seqae.windows` and into `seqae-infer` jobs,
@@ -101,7 +102,7 @@ export function tryParseWindow(
   input: Uint8Array | string | unknown,
   options: ParseWindowOptions = {},
 ): ParseResult<Window> {
-  const { maxBytes, maxNumbers } = { ...defaults, ...options };
+  const { maxBytes, maxNumbers } = withDefaults(defaults, options);
   let obj: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;

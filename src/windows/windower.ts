@@ -1,5 +1,6 @@
 import { WINDOW_VERSION, type Window } from './contract.js';
 import type { Reading } from './reading.js';
+import { withDefaults } from './defaults.js';
 
 /**
  * Cuts streams of readings into sliding windows, per stream, with no I/O: readings go in with `push`,
@@ -110,7 +111,7 @@ export class Windower {
   private readonly streams = new Map<string, Stream>();
 
   constructor(options: WindowerOptions) {
-    this.o = { ...defaults, ...options };
+    this.o = withDefaults(defaults, options);
     const o = this.o;
     positiveInt('nIn', o.nIn);
     positiveInt('stride', o.stride);

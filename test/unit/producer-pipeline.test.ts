@@ -145,6 +145,29 @@ describe('producer pipeline', () => {
     expect(sink.windows).toHaveLength(stats.windows);
   });
 
+  it('sends windows of a source that goes quiet without waiting for a full batch', async () => {
+    const sink = new ArraySink();
+    const ac = new AbortController();
+    const quiet: ReadingSource = {
+      kind: 'ndjson',
+      description: 'quiet',
+      async *batches(signal) {
+        yield {
+          items: Array.from({ length: 10 }, (_, i) => ({
+            reading: { streamId: 'q', ts: i * 1000, values: [i] },
+          })),
+        };
+        await new Promise((r) => signal.addEventListener('abort', r));
+      },
+      async close() {},
+    };
+    // lingerMs given as undefined keeps its default (options passed through from a CLI often are)
+    const p = new ProducerPipeline({ windows: { nIn: 3 }, sinks: [sink], lingerMs: undefined });
+    p.on('sent', () => ac.abort());
+    const stats = await p.run(quiet, ac.signal);
+    expect(stats.sent.memory).toBe(8);
+  });
+
   it('paces a replay by reading time', async () => {
     const sink = new ArraySink();
     const p = new ProducerPipeline({ windows: { nIn: 2 }, sinks: [sink], speed: 1000 });

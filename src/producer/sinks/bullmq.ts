@@ -2,6 +2,7 @@ import type { KeepJobs, Queue } from 'bullmq';
 import { CancelledError } from '../../errors/index.js';
 import { windowJobId, type Window } from '../../windows/contract.js';
 import type { WindowSink } from './types.js';
+import { withDefaults } from '../../windows/defaults.js';
 
 export interface BullmqWindowSinkOptions {
   /** Job name. Default 'window'. */
@@ -41,15 +42,17 @@ export class BullmqWindowSink implements WindowSink {
     readonly queue: Queue,
     options: BullmqWindowSinkOptions = {},
   ) {
-    this.o = {
-      jobName: 'window',
-      removeOnComplete: { age: 3600, count: 100_000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
-      attempts: 3,
-      maxWaiting: 100_000,
-      pollMs: 250,
-      ...options,
-    };
+    this.o = withDefaults(
+      {
+        jobName: 'window',
+        removeOnComplete: { age: 3600, count: 100_000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
+        attempts: 3,
+        maxWaiting: 100_000,
+        pollMs: 250,
+      },
+      options,
+    );
   }
 
   async send(windows: Window[]): Promise<void> {

@@ -5,6 +5,7 @@ import { parseNumber, parseTimestamp, type Reading } from '../../windows/reading
 import { streamIdSchema } from '../../windows/contract.js';
 import { readLines } from './lines.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourceProgress } from './types.js';
+import { withDefaults } from '../../windows/defaults.js';
 
 /** A column: its header name, or its 0-based index. */
 export type ColumnRef = string | number;
@@ -124,7 +125,7 @@ export class CsvSource implements ReadingSource {
   columns?: Resolved;
 
   constructor(options: CsvSourceOptions) {
-    this.o = { header: true, delimiter: ',', maxLineBytes: 65536, ...options };
+    this.o = withDefaults({ header: true, delimiter: ',', maxLineBytes: 65536 }, options);
     this.description = `csv:${options.path}`;
     if (!options.input) {
       const total = statSync(options.path).size;

@@ -79,6 +79,7 @@ const settings = {
   concurrency: ['SEQAE_CONCURRENCY', int(1, 256), '1'],
   trainPool: ['SEQAE_TRAIN_POOL', int(1, 64), '1'],
   groupId: ['SEQAE_GROUP_ID', z.string().min(1), 'seqae-stream'],
+  sessionTimeoutMs: ['SEQAE_SESSION_TIMEOUT_MS', int(6000, 3_600_000), '30000'],
   modelGroup: [
     'SEQAE_MODEL_GROUP',
     z
@@ -180,6 +181,8 @@ export interface WorkerSettings {
   trainPool: number;
   /** Kafka consumer group of the stream workers. Default `seqae-stream`. */
   groupId: string;
+  /** Kafka group session timeout: how soon a dead stream worker's partitions move, ms. Default 30000. */
+  sessionTimeoutMs: number;
   /** When set, every stream shares the model of this id; by default each stream has its own. */
   modelGroup?: string;
   /** Windows a stream's model waits for before its first training. Default 256. */
@@ -315,6 +318,7 @@ export function loadConfig(
       concurrency: f.concurrency,
       trainPool: f.trainPool,
       groupId: f.groupId,
+      sessionTimeoutMs: f.sessionTimeoutMs,
       modelGroup: f.modelGroup,
       warmupWindows: f.warmupWindows,
       retrainEvery: f.retrainEvery,

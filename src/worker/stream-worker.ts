@@ -52,8 +52,8 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     this.consumer = deps.kafka.consumer({
       groupId: w.groupId,
       maxWaitTimeInMs: w.batchWaitMs,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      sessionTimeout: w.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(w.sessionTimeoutMs / 3)),
     });
   }
 

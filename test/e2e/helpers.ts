@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
@@ -97,4 +98,32 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A `seqae worker` child process (the CLI, from source), its log kept for failure messages. */
+export interface WorkerChild {
+  proc: ChildProcess;
+  log: string[];
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+}
+
+export function spawnWorker(env: Record<string, string>, name: string): WorkerChild {
+  const root = new URL('../../', import.meta.url).pathname;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+    cwd: root,
+    env: { ...process.env, ...env, SEQAE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  const keep = (b: Buffer) => {
+    for (const line of b.toString('utf8').split('\n'))
+      if (line.trim()) log.push(`[${name}] ${line}`);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return { proc, log, exited };
 }

@@ -47,7 +47,10 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
     events.on('progress', ({ data }) => void progress.push(data as unknown as TrainProgress));
     await events.waitUntilReady();
     outputs = await collectOutputs(config, 'e2e-worker');
-    worker = await WorkerProcess.start(config, pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)));
+    worker = await WorkerProcess.start(
+      config,
+      pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)),
+    );
   });
 
   afterAll(async () => {

@@ -51,7 +51,8 @@ export function redisReady(
 ): ReadinessCheck {
   const ping = shared(() => redis.ping(), options.timeoutMs ?? 1000, 'PING');
   return async () => {
-    if (redis.status !== 'ready' && redis.status !== 'wait') {
+    // 'wait' (lazy, not connected yet) and 'connect' (connected, ready check running): PING tells.
+    if (!['ready', 'wait', 'connect'].includes(redis.status)) {
       return { ok: false, reason: `connection ${redis.status}` };
     }
     return ping();

@@ -164,7 +164,8 @@ export function registerProduce(program: Command, fixedSource?: string): Command
       producer = new Producer(config, options);
     } catch (err) {
       // a bad source spec, a missing file, an unknown column: the user's to fix, one line
-      return command.error(`seqae produce: ${(err as Error).message}`, { exitCode: 2 });
+      console.error(`seqae produce: ${(err as Error).message}`);
+      process.exit(2);
     }
 
     let http: HttpServer | undefined;
@@ -242,4 +243,25 @@ export function registerProduce(program: Command, fixedSource?: string): Command
     process.exit(code);
   });
   return command;
+}
+
+/**
+ * Runs `seqae produce` with `args` (the producers/ entry points): the same command, options and
+ * exit codes as the CLI.
+ */
+export async function runProduce(args: string[]): Promise<void> {
+  const { Command: CommandClass, CommanderError } = await import('commander');
+  const { SeqaeError } = await import('../errors/index.js');
+  const program = new CommandClass('seqae').showHelpAfterError();
+  registerProduce(program);
+  try {
+    await program.parseAsync(['produce', ...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof SeqaeError && err.code === 'config') {
+      console.error(`seqae: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
 }

@@ -65,19 +65,7 @@ export const COLLECTOR_ERRORS = declare(
   ['collector'],
 );
 
-// ── producers ──────────────────────────────────────────────────────────────────────────────────────
-export const READINGS_INGESTED = declare(
-  'counter',
-  'seqae_readings_ingested_total',
-  'Sensor readings accepted by a producer, by source (csv, ndjson, synthetic, kafka).',
-  ['source'],
-);
-export const WINDOWS_PRODUCED = declare(
-  'counter',
-  'seqae_windows_produced_total',
-  'Windows a producer handed to a sink (kafka, bullmq) and the sink acknowledged.',
-  ['sink'],
-);
+// Producer metrics (seqae_producer_*) are declared with the producer, in src/producer/metrics.ts.
 
 // ── workers ────────────────────────────────────────────────────────────────────────────────────────
 export const WINDOWS_CONSUMED = declare(
@@ -206,12 +194,13 @@ export const KAFKA_CONSUMER_LAG = declare(
   { aggregator: 'max' },
 );
 
-/** All declarations, for documentation and tests (default `process_*`/`nodejs_*` metrics aside). */
+/**
+ * All declarations, for documentation and tests (default `process_*`/`nodejs_*` metrics and the
+ * producer's `seqae_producer_*` aside).
+ */
 export const metricCatalog: readonly MetricDeclaration[] = [
   BUILD_INFO,
   COLLECTOR_ERRORS,
-  READINGS_INGESTED,
-  WINDOWS_PRODUCED,
   WINDOWS_CONSUMED,
   OUTPUTS_PUBLISHED,
   DLQ_MESSAGES,
@@ -413,24 +402,4 @@ export function createWorkerMetrics(
   };
   workerMetricsByRegistry.set(registry, metrics);
   return metrics;
-}
-
-// ── producer metrics ───────────────────────────────────────────────────────────────────────────────
-
-export interface ProducerMetrics {
-  /** `.inc({ source }, n)`: csv, ndjson, synthetic, kafka. */
-  readonly readingsIngested: Counter<'source'>;
-  /** `.inc({ sink }, n)`: kafka, bullmq; after the sink acknowledged. */
-  readonly windowsProduced: Counter<'sink'>;
-  /** `.inc({ reason })`: rejected readings/rows sent to the DLQ, by error code. */
-  readonly dlqMessages: Counter<'reason'>;
-}
-
-/** The producer metrics in `registry` (shares `seqae_dlq_messages_total` with the worker metrics). */
-export function createProducerMetrics(registry: Registry): ProducerMetrics {
-  return {
-    readingsIngested: counterIn(registry, READINGS_INGESTED),
-    windowsProduced: counterIn(registry, WINDOWS_PRODUCED),
-    dlqMessages: counterIn(registry, DLQ_MESSAGES),
-  };
 }

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { startHttpServer, type HttpServer } from '../../src/http/index.js';
+import { createProducerMetrics } from '../../src/producer/metrics.js';
 import {
   COLLECTOR_ERRORS,
   counterIn,
-  createProducerMetrics,
   createRegistry,
   createWorkerMetrics,
   metricCatalog,
@@ -38,8 +38,12 @@ async function populatedMetrics(): Promise<{ text: string; server: HttpServer }>
   const registry = createRegistry({ role: 'worker', backend: 'wasm' });
   const w = createWorkerMetrics(registry);
   const p = createProducerMetrics(registry);
-  p.readingsIngested.inc({ source: 'csv' }, 100);
-  p.windowsProduced.inc({ sink: 'kafka' }, 10);
+  p.readings.inc(100);
+  p.windows.inc({ sink: 'kafka' }, 10);
+  p.rejected.inc({ reason: 'bad_number' });
+  p.sendDuration.observe({ sink: 'kafka' }, 0.01);
+  p.inFlight.set(2);
+  p.backpressureSeconds.inc({ sink: 'bullmq' }, 0.5);
   w.windowsConsumed.inc({ source: 'kafka' }, 10);
   w.outputsPublished.inc({ topic: 'anomalies' }, 10);
   w.dlqMessages.inc({ reason: 'invalid' });
@@ -100,7 +104,10 @@ function queriedNames(expr: string, histograms: Set<string>): string[] {
 let text = '';
 let server: HttpServer | undefined;
 let names = new Set<string>();
-const histograms = new Set(metricCatalog.filter((d) => d.type === 'histogram').map((d) => d.name));
+const histograms = new Set([
+  ...metricCatalog.filter((d) => d.type === 'histogram').map((d) => d.name),
+  'seqae_producer_send_duration_seconds',
+]);
 
 beforeAll(async () => {
   ({ text, server } = await populatedMetrics());

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   QUEUE_STATES,
   consumerLag,
-  createProducerMetrics,
   createRegistry,
   createWorkerMetrics,
   metricCatalog,
@@ -51,7 +50,6 @@ describe('createWorkerMetrics', () => {
     const registry = createRegistry({ role: 'worker', defaultMetrics: false });
     const metrics = createWorkerMetrics(registry);
     expect(createWorkerMetrics(registry)).toBe(metrics);
-    createProducerMetrics(registry); // shares the DLQ counter instead of registering it twice
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
     for (const d of metricCatalog) {
       if (d.name.startsWith('seqae_queue_') || d.name.startsWith('seqae_kafka_')) continue;

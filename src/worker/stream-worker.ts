@@ -162,7 +162,11 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
 
   private async drainAll(): Promise<void> {
     try {
-      for (const modelId of await this.deps.store.pendingModels()) await this.drain(modelId);
+      const models = await this.deps.store.pendingModels();
+      let buffered = 0;
+      for (const modelId of models) buffered += await this.deps.store.pendingCount(modelId);
+      this.deps.metrics?.windowsBuffered.set(buffered);
+      for (const modelId of models) await this.drain(modelId);
     } catch (err) {
       this.emit('error', err as Error);
     }

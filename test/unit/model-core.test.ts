@@ -15,7 +15,10 @@ import {
 /** Three features: phase-shifted sines of different scales, so normalisation matters. */
 function series(rows: number, features = 3): number[][] {
   return Array.from({ length: rows }, (_, t) =>
-    Array.from({ length: features }, (_, f) => (f + 1) * 10 * Math.sin((2 * Math.PI * t) / 12 + f) + f * 5),
+    Array.from(
+      { length: features },
+      (_, f) => (f + 1) * 10 * Math.sin((2 * Math.PI * t) / 12 + f) + f * 5,
+    ),
   );
 }
 
@@ -157,7 +160,12 @@ describe('model core', () => {
     tf.dispose([x, y]);
     plain.dispose();
     // seqae's own step reduces each output to one value and trains the same model.
-    const model = SequenceAutoencoder.create({ ...small, nIn: 9, predictionTarget: 'seed', epochs: 2 });
+    const model = SequenceAutoencoder.create({
+      ...small,
+      nIn: 9,
+      predictionTarget: 'seed',
+      epochs: 2,
+    });
     const summary = await model.train(datasetFromSeries(model.config, series(30)));
     expect(Number.isFinite(summary.final.prediction!)).toBe(true);
     expect(Number.isFinite(summary.final.reconstruction!)).toBe(true);
@@ -203,9 +211,17 @@ describe('datasets and config', () => {
   it('rejects bad config and bad rows with a ValidationError naming the problem', () => {
     expect(() => resolveModelConfig({ nIn: 1 })).toThrow(/nIn/);
     expect(() => resolveModelConfig({ nIn: 4, nOut: 5 })).toThrow(/nOut/);
-    expect(() => resolveModelConfig({ nIn: 4, nOut: 4, predictionTarget: 'seed' })).toThrow(ValidationError);
+    expect(() => resolveModelConfig({ nIn: 4, nOut: 4, predictionTarget: 'seed' })).toThrow(
+      ValidationError,
+    );
     const config = resolveModelConfig({ nIn: 2, features: 2 });
     expect(() => datasetFromSeries(config, [[1, 2], [3], [4, 5]])).toThrow(/row 1/);
-    expect(() => datasetFromSeries(config, [[1, 2], [NaN, 1], [4, 5]])).toThrow(/non-finite/);
+    expect(() =>
+      datasetFromSeries(config, [
+        [1, 2],
+        [NaN, 1],
+        [4, 5],
+      ]),
+    ).toThrow(/non-finite/);
   });
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,48 @@ describe('a NAB file', () => {
       reason: 'request',
     });
     expect(train[0]!.data.windows).toHaveLength(50);
+  });
+});
+
+describe('backpressure', () => {
+  it('stops adding at the waiting-job ceiling and goes on as the queue drains', async () => {
+    const c = await setup('ceiling');
+    const registry = new Registry();
+    const run = produce(c, {
+      source: 'synthetic:sine?length=300',
+      sinks: ['bullmq'],
+      windows: { nIn: 5 },
+      deadLetters: false,
+      batchSize: 20,
+      maxWaiting: 50,
+      registry,
+    });
+    const waiting = () => queueOf(c, c.queues.infer, (q) => q.getWaitingCount());
+    await expect.poll(waiting, { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(50);
+    for (let i = 0; i < 10; i++) {
+      expect(await waiting()).toBeLessThan(50 + 20); // the ceiling, overshot by one batch at most
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const connection = createRedis(c, { bullmq: true });
+    const worker = new Worker(c.queues.infer, async () => 'done', {
+      connection,
+      prefix: c.queues.prefix,
+      concurrency: 10,
+    });
+    try {
+      const stats = await run;
+      expect(stats.sent).toEqual({ bullmq: 296 });
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    const counts = await queueOf(c, c.queues.infer, (q) =>
+      q.getJobCounts('waiting', 'active', 'completed'),
+    );
+    expect(counts.waiting + counts.active + counts.completed).toBe(296);
+    expect(await registry.metrics()).toMatch(
+      /seqae_producer_backpressure_seconds_total\{sink="bullmq"\} [1-9.]/,
+    );
   });
 });
 

@@ -197,6 +197,7 @@ export function registerProduce(program: Command, fixedSource?: string): Command
     const progress = producer.source.progress;
     let bar: SingleBar | undefined;
     let tick: NodeJS.Timeout | undefined;
+    let finalPayload: (() => object) | undefined;
     if (progress && opts.progress && process.stderr.isTTY) {
       bar = new SingleBar({
         format:
@@ -214,6 +215,7 @@ export function registerProduce(program: Command, fixedSource?: string): Command
           rejected,
         };
       };
+      finalPayload = payload;
       bar.start(progress.total, 0, payload());
       tick = setInterval(() => bar!.update(progress.done(), payload()), 200);
     }
@@ -221,7 +223,7 @@ export function registerProduce(program: Command, fixedSource?: string): Command
     let code = 0;
     try {
       const stats = await producer.run();
-      if (bar) bar.update(progress!.total, {});
+      if (bar) bar.update(progress!.total, finalPayload?.());
       process.stdout.write(`${JSON.stringify(formatSummary(stats, stopped))}\n`);
     } catch (err) {
       if (err instanceof CancelledError && stopped) {

@@ -244,6 +244,9 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
       }
       const r = item.reading;
       if (this.o.speed > 0) await this.wait(r.ts, signal);
+      // Stopped while pacing: the rest of a file's batch is left unread. A partitioned source's
+      // batch is finished instead (its offsets and checkpoint cover the whole batch).
+      if (signal.aborted && !part) break;
       this.stats_.readings++;
       this.o.metrics?.readings.inc();
       part?.streams.add(r.streamId);

@@ -4,20 +4,48 @@ import '@tensorflow/tfjs-backend-wasm';
 // The union package registers chained tensor methods and all gradients on the shared tfjs-core;
 // tfjs-layers needs both (orthogonal init calls rMat.flatten(), training needs LSTM gradients).
 import '@tensorflow/tfjs';
+import type * as Ort from 'onnxruntime-node';
 
-/** What a user asks for: `auto` tries native TensorFlow, then WebAssembly, then plain JavaScript. */
-export type BackendPreference = 'auto' | 'node' | 'wasm' | 'cpu';
+/**
+ * What a user asks for (SEQAE_BACKEND). Training always runs on tfjs; scoring (every window) runs on
+ * tfjs or on ONNX Runtime:
+ * - `auto`: train on the first tfjs backend that starts of tensorflow (tfjs-node), wasm, cpu; score
+ *   on ONNX Runtime when onnxruntime-node loads and tfjs-node is not the training backend (native
+ *   TensorFlow scores about as fast), else on the training backend.
+ * - `onnx`: train as `auto` does; score on ONNX Runtime, and fail when it does not load.
+ * - `node`, `wasm`, `cpu`: train and score on that tfjs backend alone (tfjs is the reference).
+ */
+export type BackendPreference = 'auto' | 'onnx' | 'node' | 'wasm' | 'cpu';
 /** tfjs' own names of the backends seqae can run on. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** Where windows are scored: ONNX Runtime, or a tfjs backend. */
+export type ScoringBackend = 'onnxruntime' | BackendName;
 
 export interface BackendInfo {
+  /** The tfjs backend: every training runs on it, and scoring too unless `scoring` says otherwise. */
   name: BackendName;
   /** Why the backends before it in the order were passed over (empty when the first one served). */
   skipped: { name: BackendName; reason: string }[];
+  /**
+   * Where windows are scored: `onnxruntime` or `name`. This is the `backend` label of
+   * seqae_build_info, since scoring is what a worker spends its time on.
+   */
+  scoring: ScoringBackend;
+  /** Why ONNX Runtime does not score under `auto` (absent when it does or was not considered). */
+  scoringNote?: string;
+}
+
+export interface InitBackendOptions {
+  /**
+   * Whether this process scores windows. Default true. A process that only trains passes false and
+   * never loads ONNX Runtime; its `scoring` is then its tfjs backend.
+   */
+  scoring?: boolean;
 }
 
 const order: Record<BackendPreference, BackendName[]> = {
   auto: ['tensorflow', 'wasm', 'cpu'],
+  onnx: ['tensorflow', 'wasm', 'cpu'],
   node: ['tensorflow'],
   wasm: ['wasm'],
   cpu: ['cpu'],
@@ -37,24 +65,72 @@ async function tryBackend(name: BackendName): Promise<void> {
   await tf.ready();
 }
 
+export type OnnxRuntime = typeof Ort;
+let onnxRuntime: Promise<OnnxRuntime> | undefined;
+
 /**
- * Chooses the compute backend once per process (later calls return the first result). With a forced
- * preference that cannot be met, throws instead of silently running slower.
+ * onnxruntime-node, imported on first use only: importing it loads its native library, which a
+ * process that never scores on it should not pay for. Rejects when the library does not load.
  */
-export function initBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+export function loadOnnxRuntime(): Promise<OnnxRuntime> {
+  onnxRuntime ??= import('onnxruntime-node').catch((err: unknown) => {
+    onnxRuntime = undefined;
+    throw err;
+  });
+  return onnxRuntime;
+}
+
+async function chooseScoring(
+  preference: BackendPreference,
+  training: BackendName,
+  scores: boolean,
+): Promise<Pick<BackendInfo, 'scoring' | 'scoringNote'>> {
+  if (!scores || (preference !== 'auto' && preference !== 'onnx')) return { scoring: training };
+  if (preference === 'auto' && training === 'tensorflow')
+    return { scoring: training, scoringNote: 'tfjs-node is active' };
+  try {
+    await loadOnnxRuntime();
+    return { scoring: 'onnxruntime' };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    if (preference === 'onnx')
+      throw new Error(`SEQAE_BACKEND=onnx: onnxruntime-node does not load (${reason})`);
+    return { scoring: training, scoringNote: `onnxruntime-node does not load: ${reason}` };
+  }
+}
+
+/**
+ * Chooses the compute backends once per process (later calls return the first result, whatever
+ * their arguments). With a forced preference that cannot be met, throws instead of silently running
+ * slower. The decision is made here alone; see BackendPreference for the rules.
+ */
+export function initBackend(
+  preference: BackendPreference = 'auto',
+  options: InitBackendOptions = {},
+): Promise<BackendInfo> {
   pending ??= (async () => {
     const skipped: BackendInfo['skipped'] = [];
     for (const name of order[preference]) {
       try {
         await tryBackend(name);
-        active = { name, skipped };
-        return active;
       } catch (err) {
         skipped.push({
           name,
           reason: err instanceof Error ? err.message.split('\n')[0]! : String(err),
         });
+        continue;
       }
+      try {
+        active = {
+          name,
+          skipped,
+          ...(await chooseScoring(preference, name, options.scoring ?? true)),
+        };
+      } catch (err) {
+        pending = undefined;
+        throw err;
+      }
+      return active;
     }
     pending = undefined;
     const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
@@ -63,7 +139,7 @@ export function initBackend(preference: BackendPreference = 'auto'): Promise<Bac
   return pending;
 }
 
-/** The backend chosen by initBackend, or undefined before it has run. */
+/** The backends chosen by initBackend, or undefined before it has run. */
 export function activeBackend(): BackendInfo | undefined {
   return active;
 }

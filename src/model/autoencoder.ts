@@ -11,28 +11,16 @@ import {
 } from './config.js';
 import { forward, forwardWeights, type ForwardWeights } from './forward.js';
 import { flattenWindows, type Dataset } from './dataset.js';
+import { fitNormalisation, normalise, type Normalisation } from './normalise.js';
 import {
-  denormaliseInPlace,
-  fitNormalisation,
-  normalise,
-  type Normalisation,
-} from './normalise.js';
+  runInference,
+  type InferenceResult,
+  type InferOptions,
+  type WindowBatch,
+} from './inference.js';
 import { trainModel, type TrainOptions, type TrainingSummary } from './train.js';
 
-/** Outputs for a batch of `count` windows, row-major typed arrays in the data's own units. */
-export interface InferenceResult {
-  count: number;
-  /** [count, nIn, features]; absent for the prediction variant. */
-  reconstruction?: Float32Array;
-  /** [count, nOut, features]; absent for the reconstruction variant. */
-  prediction?: Float32Array;
-  /** [count, units]: the encoder vector of each window. */
-  embedding: Float32Array;
-  /** Per window, the mean squared reconstruction error in normalised units (scale-free). */
-  reconstructionError?: Float32Array;
-}
-
-export type WindowBatch = ArrayLike<ArrayLike<ArrayLike<number>>> | Float32Array;
+export type { InferenceResult, InferOptions, WindowBatch } from './inference.js';
 
 /**
  * One of the seed's LSTM autoencoders with the normalisation fitted on its training data: train it,
@@ -118,48 +106,25 @@ export class SequenceAutoencoder {
    * Reconstruction, prediction and encoder vector of every window in one pass, computed by the fused
    * forward pass (forward.ts) in chunks of `batchSize` windows (default 256).
    */
-  async infer(
-    windows: WindowBatch,
-    options: { batchSize?: number } = {},
-  ): Promise<InferenceResult> {
-    const { nIn, nOut, features, units } = this.config;
-    const { count, data } = flattenWindows(windows, nIn, features);
-    const result: InferenceResult = { count, embedding: new Float32Array(count * units) };
-    if (count === 0) return result;
-    const input = normalise(this.normalisation, data);
-    const rec = hasReconstruction(this.config.variant)
-      ? new Float32Array(count * nIn * features)
-      : undefined;
-    const pred = hasPrediction(this.config.variant)
-      ? new Float32Array(count * nOut * features)
-      : undefined;
+  async infer(windows: WindowBatch, options: InferOptions = {}): Promise<InferenceResult> {
     this.weights ??= forwardWeights(this.model, this.config);
-    const chunk = Math.max(1, options.batchSize ?? 256);
-    for (let start = 0; start < count; start += chunk) {
-      const n = Math.min(chunk, count - start);
-      const outs = tf.tidy(() => {
-        const x = tf.tensor3d(
-          input.subarray(start * nIn * features, (start + n) * nIn * features),
-          [n, nIn, features],
+    const { nIn, features } = this.config;
+    return runInference(
+      this.config,
+      this.normalisation,
+      windows,
+      async (input, n) => {
+        const outs = tf.tidy(() =>
+          forward(this.weights!, this.config, tf.tensor3d(input, [n, nIn, features])),
         );
-        return forward(this.weights!, this.config, x);
-      });
-      try {
-        const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-        let k = 0;
-        if (rec) rec.set(values[k++]!, start * nIn * features);
-        if (pred) pred.set(values[k++]!, start * nOut * features);
-        result.embedding.set(values[k]!, start * units);
-      } finally {
-        outs.forEach((t) => t.dispose());
-      }
-    }
-    if (rec) {
-      result.reconstructionError = meanSquaredErrors(input, rec, count);
-      result.reconstruction = denormaliseInPlace(this.normalisation, rec);
-    }
-    if (pred) result.prediction = denormaliseInPlace(this.normalisation, pred);
-    return result;
+        try {
+          return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+        } finally {
+          outs.forEach((t) => t.dispose());
+        }
+      },
+      options,
+    );
   }
 
   /** The same outputs through the tfjs-layers graph: the reference the fused pass is tested against. */
@@ -223,17 +188,6 @@ export class SequenceAutoencoder {
     this.encoderModel = undefined;
     this.weights = undefined;
   }
-}
-
-function meanSquaredErrors(a: Float32Array, b: Float32Array, count: number): Float32Array {
-  const per = a.length / count;
-  const out = new Float32Array(count);
-  for (let w = 0; w < count; w++) {
-    let s = 0;
-    for (let i = w * per; i < (w + 1) * per; i++) s += (a[i]! - b[i]!) ** 2;
-    out[w] = s / per;
-  }
-  return out;
 }
 
 /** Row `index` of a [count, steps, features] result as nested arrays (for JSON messages). */

@@ -2,6 +2,7 @@ export {
   SequenceAutoencoder,
   toMatrix,
   type InferenceResult,
+  type InferOptions,
   type WindowBatch,
 } from './autoencoder.js';
 export {
@@ -15,3 +16,6 @@ export { datasetFromSeries, datasetFromWindows, type Dataset } from './dataset.j
 export type { EpochProgress, Losses, TrainOptions, TrainingSummary } from './train.js';
 export { ARTIFACT_FORMAT_VERSION } from './artifact.js';
 export { modelFlops } from './flops.js';
+export { createScorer, type Scorer, type ScorerOptions, type ScoringEngine } from './scorer.js';
+export { OnnxScorer, type OnnxScorerOptions } from './onnx/scorer.js';
+export { exportOnnx, ONNX_NAMES } from './onnx/export.js';

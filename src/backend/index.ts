@@ -139,6 +139,11 @@ export function initBackend(
   return pending;
 }
 
+/** The engine that scores windows under `info`: ONNX Runtime, or tfjs on its active backend. */
+export function scoringEngine(info: BackendInfo): 'onnxruntime' | 'tfjs' {
+  return info.scoring === 'onnxruntime' ? 'onnxruntime' : 'tfjs';
+}
+
 /** The backends chosen by initBackend, or undefined before it has run. */
 export function activeBackend(): BackendInfo | undefined {
   return active;

@@ -12,7 +12,11 @@ export const commonFlags: FlagSpec[] = [
   ['--topic-prefix <prefix>', 'SEQAE_TOPIC_PREFIX', 'prefix of every topic name'],
   ['--queue-prefix <prefix>', 'SEQAE_QUEUE_PREFIX', 'prefix of the BullMQ queue names'],
   ['--key-prefix <prefix>', 'SEQAE_KEY_PREFIX', 'prefix of seqae keys in Redis'],
-  ['--backend <name>', 'SEQAE_BACKEND', 'compute backend: auto, node, wasm, cpu'],
+  [
+    '--backend <name>',
+    'SEQAE_BACKEND',
+    'compute backend: auto, onnx (score on ONNX Runtime), node, wasm, cpu',
+  ],
   ['--http-host <host>', 'SEQAE_HTTP_HOST', 'bind address of /metrics, /healthz, /readyz'],
   [
     '--http-port <port>',

@@ -19,6 +19,11 @@ const workerFlags: FlagSpec[] = [
   ['--train-windows <n>', 'SEQAE_TRAIN_WINDOWS', 'recent windows kept per model for training'],
   ['--batch-max <n>', 'SEQAE_BATCH_MAX', 'most windows per scoring micro-batch'],
   ['--batch-wait-ms <ms>', 'SEQAE_BATCH_WAIT_MS', 'longest wait for a micro-batch to fill'],
+  [
+    '--onnx-threads <n>',
+    'SEQAE_ONNX_THREADS',
+    'ONNX Runtime threads when it scores (0: one per CPU)',
+  ],
   ['--variant <name>', 'SEQAE_VARIANT', 'model trained: composite, reconstruction, prediction'],
   ['--units <n>', 'SEQAE_UNITS', 'LSTM units (and embedding length)'],
   ['--epochs <n>', 'SEQAE_EPOCHS', 'training epochs'],

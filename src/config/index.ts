@@ -67,7 +67,7 @@ const settings = {
     z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
     'seqae',
   ],
-  backend: ['SEQAE_BACKEND', z.enum(['auto', 'node', 'wasm', 'cpu']), 'auto'],
+  backend: ['SEQAE_BACKEND', z.enum(['auto', 'onnx', 'node', 'wasm', 'cpu']), 'auto'],
   httpHost: ['SEQAE_HTTP_HOST', z.string().min(1), '127.0.0.1'],
   httpPort: ['SEQAE_HTTP_PORT', int(0, 65535), '9464'],
   // Workers (see SeqaeConfig['worker'] for what each means).
@@ -96,6 +96,7 @@ const settings = {
   batchWaitMs: ['SEQAE_BATCH_WAIT_MS', int(1, 60000), '100'],
   modelCache: ['SEQAE_MODEL_CACHE', int(1, 100000), '64'],
   modelKeep: ['SEQAE_MODEL_KEEP', int(1, 1000), '5'],
+  onnxThreads: ['SEQAE_ONNX_THREADS', int(0, 1024), '0'],
   variant: ['SEQAE_VARIANT', z.enum(['reconstruction', 'prediction', 'composite']), 'composite'],
   units: ['SEQAE_UNITS', int(1, 4096), '100'],
   epochs: ['SEQAE_EPOCHS', int(1, 100000), '50'],
@@ -201,6 +202,8 @@ export interface WorkerSettings {
   modelCache: number;
   /** Versions kept per model in the registry. Default 5. */
   modelKeep: number;
+  /** ONNX Runtime's threads per scoring pass when it scores (see SEQAE_BACKEND); 0 = one per CPU. */
+  onnxThreads: number;
   /** The model trained for streams (defaults of training jobs). */
   model: {
     variant: 'reconstruction' | 'prediction' | 'composite';
@@ -328,6 +331,7 @@ export function loadConfig(
       batchWaitMs: f.batchWaitMs,
       modelCache: f.modelCache,
       modelKeep: f.modelKeep,
+      onnxThreads: f.onnxThreads,
       model: {
         variant: f.variant,
         units: f.units,

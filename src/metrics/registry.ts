@@ -7,7 +7,10 @@ import { BUILD_INFO } from './catalog.js';
 export interface RegistryOptions {
   /** Process role, a bounded label of `seqae_build_info`: worker, producer, demo, … */
   role: string;
-  /** Active compute backend (tfjs-node, wasm, cpu, none for processes without a model). Default `none`. */
+  /**
+   * The backend that scores windows: onnxruntime, tensorflow (tfjs-node), wasm, cpu; none for
+   * processes without a model. Default `none`.
+   */
   backend?: string;
   /** seqae's version; default: the `version` of the package.json this module ships in. */
   version?: string;
@@ -46,7 +49,7 @@ export function createRegistry(options: RegistryOptions): Registry {
 
 /**
  * Changes the `backend` label of `seqae_build_info` once the compute backend is known (it is chosen
- * after the registry exists: `auto` tries tfjs-node, then wasm, then cpu).
+ * after the registry exists; see BackendPreference in src/backend/).
  */
 export function setActiveBackend(registry: Registry, backend: string): void {
   const info = registry.getSingleMetric(BUILD_INFO.name) as Gauge | undefined;

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { initBackend, type BackendInfo } from '../backend/index.js';
+import { initBackend, scoringEngine, type BackendInfo } from '../backend/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { composeReady, kafkaReady, redisReady } from '../http/readiness.js';
 import { startHttpServer, type HttpServer } from '../http/server.js';
@@ -66,11 +66,17 @@ export class WorkerProcess {
     const w = config.worker;
     const backend = await initBackend(config.backend);
     log.info(
-      { backend: backend.name, skipped: backend.skipped, roles: w.roles },
+      {
+        backend: backend.scoring,
+        training: backend.name,
+        skipped: backend.skipped,
+        scoringNote: backend.scoringNote,
+        roles: w.roles,
+      },
       'compute backend ready',
     );
-    const registry = createRegistry({ role: 'worker', backend: backend.name });
-    setActiveBackend(registry, backend.name);
+    const registry = createRegistry({ role: 'worker', backend: backend.scoring });
+    setActiveBackend(registry, backend.scoring);
     const metrics = createWorkerMetrics(registry);
 
     const redis = createRedis(config, { name: 'seqae-worker' });
@@ -82,7 +88,10 @@ export class WorkerProcess {
     await ensureTopics(admin, Object.values(config.topics));
 
     const models = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: w.modelKeep });
-    const cache = new ModelCache(models, { max: w.modelCache });
+    const cache = new ModelCache(models, {
+      max: w.modelCache,
+      scorer: { engine: scoringEngine(backend), threads: w.onnxThreads },
+    });
     models.on('updated', (n) => {
       cache.invalidate(n.modelId, n.version);
       log.info(n, 'model updated');

@@ -69,10 +69,10 @@ export class WindowScorer {
   }
 
   private async scoreChunk(loaded: LoadedModel, windows: Window[]): Promise<WindowOutputs[]> {
-    const { model, meta } = loaded;
+    const { model, scorer, meta } = loaded;
     const { nIn, nOut, features, predictionTarget } = model.config;
     const stop = this.options.metrics?.inferenceDuration.startTimer();
-    const r = await model.infer(
+    const r = await scorer.infer(
       windows.map((w) => w.values),
       { batchSize: windows.length },
     );

@@ -29,7 +29,8 @@ const store = new WindowStore(redis, {
   trainWindows: config.worker.trainWindows,
   pendingLimit: config.worker.pendingLimit,
 });
-const backend = initBackend(config.backend);
+// Training only: this process never scores, so it never loads ONNX Runtime.
+const backend = initBackend(config.backend, { scoring: false });
 
 /** Leases are held while training and renewed every epoch; a crashed trainer's lease runs out. */
 const LEASE_MS = 5 * 60_000;

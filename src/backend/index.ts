@@ -80,24 +80,34 @@ export function loadOnnxRuntime(): Promise<OnnxRuntime> {
   return onnxRuntime;
 }
 
-async function chooseScoring(
+/**
+ * The scoring decision (the rules of BackendPreference), given the training backend: `onnxRuntime` says whether
+ * onnxruntime-node loads (true) or why not (a string); it is only asked for when it matters.
+ * Throws for `onnx` when ONNX Runtime does not load.
+ */
+export async function chooseScoring(
   preference: BackendPreference,
   training: BackendName,
-  scores: boolean,
+  onnxRuntime: () => Promise<true | string>,
 ): Promise<Pick<BackendInfo, 'scoring' | 'scoringNote'>> {
-  if (!scores || (preference !== 'auto' && preference !== 'onnx')) return { scoring: training };
+  if (preference !== 'auto' && preference !== 'onnx') return { scoring: training };
   if (preference === 'auto' && training === 'tensorflow')
     return { scoring: training, scoringNote: 'tfjs-node is active' };
-  try {
-    await loadOnnxRuntime();
-    return { scoring: 'onnxruntime' };
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    if (preference === 'onnx')
-      throw new Error(`SEQAE_BACKEND=onnx: onnxruntime-node does not load (${reason})`);
-    return { scoring: training, scoringNote: `onnxruntime-node does not load: ${reason}` };
-  }
+  const loads = await onnxRuntime();
+  if (loads === true) return { scoring: 'onnxruntime' };
+  if (preference === 'onnx')
+    throw new Error(`SEQAE_BACKEND=onnx: onnxruntime-node does not load (${loads})`);
+  return { scoring: training, scoringNote: `onnxruntime-node does not load: ${loads}` };
 }
+
+const firstLine = (err: unknown) =>
+  err instanceof Error ? err.message.split('\n')[0]! : String(err);
+
+const onnxRuntimeLoads = () =>
+  loadOnnxRuntime().then(
+    () => true as const,
+    (err: unknown) => firstLine(err),
+  );
 
 /**
  * Chooses the compute backends once per process (later calls return the first result, whatever
@@ -114,17 +124,16 @@ export function initBackend(
       try {
         await tryBackend(name);
       } catch (err) {
-        skipped.push({
-          name,
-          reason: err instanceof Error ? err.message.split('\n')[0]! : String(err),
-        });
+        skipped.push({ name, reason: firstLine(err) });
         continue;
       }
       try {
         active = {
           name,
           skipped,
-          ...(await chooseScoring(preference, name, options.scoring ?? true)),
+          ...((options.scoring ?? true)
+            ? await chooseScoring(preference, name, onnxRuntimeLoads)
+            : { scoring: name }),
         };
       } catch (err) {
         pending = undefined;

@@ -202,8 +202,11 @@ describe('SEQAE_BACKEND: where windows are scored', () => {
   const never = async (): Promise<true> => {
     throw new Error('ONNX Runtime should not be asked about here');
   };
-  const decide = (p: BackendPreference, training: 'tensorflow' | 'wasm' | 'cpu', o = loads) =>
-    chooseScoring(p, training, o);
+  const decide = (
+    p: BackendPreference,
+    training: 'tensorflow' | 'wasm' | 'cpu',
+    o: () => Promise<true | string> = loads,
+  ) => chooseScoring(p, training, o);
 
   it('auto scores on ONNX Runtime when it loads and tfjs-node is not active', async () => {
     expect(await decide('auto', 'wasm')).toEqual({ scoring: 'onnxruntime' });

@@ -1,5 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { SeqaeError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
@@ -45,8 +46,9 @@ export class InferWorker {
     void this.worker.run();
   }
 
-  async stop(force = false): Promise<void> {
-    await this.worker.close(force);
+  /** Lets running jobs finish until `deadlineMs`, then hands them back; true when it had to. */
+  stop(deadlineMs: number): Promise<boolean> {
+    return closeWorker(this.worker, deadlineMs);
   }
 
   private count(job: Job, status: 'completed' | 'failed'): void {

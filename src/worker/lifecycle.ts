@@ -6,6 +6,8 @@ import type { DeadLetter } from '../windows/dlq.js';
 import type { TrainJobData, TrainJobResult } from './training.js';
 import type { WindowStore } from './window-store.js';
 
+const RETRY_FAILED_AFTER_MS = 60_000;
+
 /**
  * A model's lifecycle on its streams, shared by the stream and infer workers: remember the windows a
  * model sees, hold the ones it cannot score yet, and ask for training after warm-up and every
@@ -60,8 +62,11 @@ export class ModelLifecycle {
     const next = ((await this.registry.latestVersion(modelId)) ?? 0) + 1;
     const jobId = `train@${modelId}@v${next}`;
     const existing = await this.trainQueue.getJob(jobId);
-    if (existing && (await existing.isFailed())) await existing.retry();
-    else if (!existing) {
+    if (existing) {
+      // A job that used up its attempts is tried again, but not more often than once a minute.
+      const failedFor = Date.now() - (existing.finishedOn ?? Date.now());
+      if ((await existing.isFailed()) && failedFor > RETRY_FAILED_AFTER_MS) await existing.retry();
+    } else {
       await this.trainQueue.add(
         'train',
         { modelId, reason, ...extra },

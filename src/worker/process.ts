@@ -203,26 +203,26 @@ export class WorkerProcess {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const { stream, infer, train, producer, admin, models, cache, trainQueue, redis, bullRedis } =
+      const { stream, infer, train, producer, admin, models, cache, trainQueue, inferQueue } =
         this.parts;
       const deadline = this.config.worker.shutdownTimeoutMs;
-      const graceful = Promise.all([stream?.stop(), infer?.stop(), train?.stop()]);
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), deadline).unref()),
+      const [, inferBack, trainBack] = await Promise.all([
+        stream?.stop(),
+        infer?.stop(deadline),
+        train?.stop(deadline),
       ]);
-      if (timedOut) {
-        this.log.warn({ deadline }, 'shutdown deadline reached: handing in-flight jobs back');
-        await Promise.all([infer?.stop(true), train?.stop(true)]);
+      if (inferBack || trainBack) {
+        this.log.warn({ deadline }, 'shutdown deadline reached: in-flight jobs handed back');
       }
       await Promise.allSettled([
         producer.disconnect(),
         admin.disconnect(),
         models.close(),
         trainQueue.close(),
+        inferQueue.close(),
       ]);
       cache.clear();
-      await Promise.allSettled([redis.quit(), bullRedis.quit()]);
+      await Promise.allSettled([this.parts.redis.quit(), this.parts.bullRedis.quit()]);
       await this.http.close();
       this.log.info('worker stopped');
     })();

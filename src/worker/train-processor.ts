@@ -3,11 +3,10 @@
  * training, which holds the CPU for seconds to minutes, never stalls the parent's event loop: its lock
  * renewals, Kafka heartbeats and health endpoints. The child reads the same environment as its parent.
  */
-import type { SandboxedJob } from 'bullmq';
+import { DelayedError, type SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
 import { loadConfig } from '../config/index.js';
 import { configFromParent } from './train-processor-config.js';
-import { SeqaeError } from '../errors/index.js';
 import { ModelRegistry } from '../registry/index.js';
 import { createRedis } from '../transport/redis.js';
 import {
@@ -32,21 +31,30 @@ const store = new WindowStore(redis, {
 // Training only: this process never scores, so it never loads ONNX Runtime.
 const backend = initBackend(config.backend, { scoring: false });
 
+// The parent's shutdown deadline ends with SIGTERM to this child: stop training at the next batch,
+// so the job goes back to the queue (to be retried) instead of holding the parent's exit.
+const shutdown = new AbortController();
+process.on('SIGTERM', () => shutdown.abort());
+
 /** Leases are held while training and renewed every epoch; a crashed trainer's lease runs out. */
-const LEASE_MS = 5 * 60_000;
+const LEASE_MS = 2 * 60_000;
+
+/** How long a job for a model under training waits before it looks again. */
+const BUSY_DELAY_MS = 5000;
 
 export default async function trainJob(
   job: SandboxedJob<TrainJobData, TrainJobResult>,
+  token?: string,
 ): Promise<TrainJobResult> {
   await backend;
   const { modelId } = job.data;
-  // One training per model at a time, whichever worker holds the job: a second waits for a retry.
+  // One training per model at a time, whichever worker holds the job. A second one waits: it is
+  // delayed, which does not spend one of its attempts.
   const lease = await store.lease(`train:${modelId}`, LEASE_MS);
-  if (!lease)
-    throw new SeqaeError(`model ${modelId} is being trained already`, {
-      code: 'busy',
-      retriable: true,
-    });
+  if (!lease) {
+    await job.moveToDelayed(Date.now() + BUSY_DELAY_MS, token);
+    throw new DelayedError(`model ${modelId} is being trained already`);
+  }
   try {
     const windows = job.data.windows ?? (await store.recent(modelId));
     const m = config.worker.model;
@@ -63,6 +71,7 @@ export default async function trainJob(
       },
       registry,
       {
+        signal: shutdown.signal,
         onEpoch: async (p) => {
           const progress: TrainProgress = {
             epoch: p.epoch,

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { RESOLVED_CONFIG_VARIABLE } from './train-processor-config.js';
@@ -54,9 +55,9 @@ export class TrainWorker {
     void this.worker.run();
   }
 
-  /** Waits for running trainings unless `force`, in which case their jobs go back to the queue. */
-  async stop(force = false): Promise<void> {
-    await this.worker.close(force);
+  /** Lets running jobs finish until `deadlineMs`, then hands them back; true when it had to. */
+  stop(deadlineMs: number): Promise<boolean> {
+    return closeWorker(this.worker, deadlineMs);
   }
 
   private onProgress(job: Job<TrainJobData>, p: TrainProgress): void {

@@ -252,18 +252,9 @@ export function registerProduce(program: Command, fixedSource?: string): Command
  * exit codes as the CLI.
  */
 export async function runProduce(args: string[]): Promise<void> {
-  const { Command: CommandClass, CommanderError } = await import('commander');
-  const { SeqaeError } = await import('../errors/index.js');
+  const { Command: CommandClass } = await import('commander');
+  const { runCli } = await import('./run.js');
   const program = new CommandClass('seqae').showHelpAfterError();
   registerProduce(program);
-  try {
-    await program.parseAsync(['produce', ...args], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode);
-    if (err instanceof SeqaeError && err.code === 'config') {
-      console.error(`seqae: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  await runCli(program, ['produce', ...args], 'user');
 }

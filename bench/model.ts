@@ -1,28 +1,37 @@
 /**
  * Model throughput per (backend, variant, batch size): one JSON line each, keys stable for tools:
  * {"bench":"model","backend","variant","batch","trainSamplesPerSec","inferWindowsPerSec","inferGflops"}.
- * Usage: npm run bench:model -- [--backend wasm,cpu] [--variant composite] [--batch 1,32,256]
- *        [--nIn 9] [--units 100] [--features 1] [--repeats 5]
+ * Backends: tfjs's `tensorflow` (tfjs-node, when installed), `wasm`, `cpu`, and `onnxruntime`, which
+ * scores with ONNX Runtime a model trained on wasm (training stays on tfjs: its lines have
+ * trainSamplesPerSec null and "trainedOn":"wasm", plus "vsWasm", the median ratio to wasm's time).
+ * wasm and onnxruntime are timed on the same model, alternately, so both see the same machine load.
+ * Usage: npm run bench:model -- [--backend tensorflow,onnxruntime,wasm,cpu] [--variant composite]
+ *        [--batch 1,32,256] [--nIn 9] [--units 100] [--features 1] [--repeats 5] [--threads 0]
  */
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import {
+  OnnxScorer,
   SequenceAutoencoder,
   datasetFromSeries,
   modelFlops,
+  type InferenceResult,
   type Variant,
 } from '../src/model/index.js';
 
 const { values: args } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'tensorflow,wasm,cpu' },
+    backend: { type: 'string', default: 'tensorflow,onnxruntime,wasm,cpu' },
     variant: { type: 'string', default: 'reconstruction,prediction,composite' },
     batch: { type: 'string', default: '1,32,256' },
     nIn: { type: 'string', default: '9' },
     units: { type: 'string', default: '100' },
     features: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
+    /** ONNX Runtime's intra-op threads; 0 = one per CPU (the worker's default). */
+    threads: { type: 'string', default: '0' },
   },
 });
 const list = (s: string) =>
@@ -31,12 +40,29 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const seconds = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+};
 
-await initBackend('auto').catch(() => undefined);
+await initBackend('wasm').catch(() => undefined);
 const repeats = Number(args.repeats);
+const threads = Number(args.threads) || availableParallelism();
 const shape = { nIn: Number(args.nIn), units: Number(args.units), features: Number(args.features) };
+const requested = list(args.backend);
+const withOnnx = requested.includes('onnxruntime');
+// ONNX Runtime scores models trained on wasm: it runs in wasm's pass (reporting wasm only if asked).
+const tfjsBackends = requested.filter((b) => b !== 'onnxruntime');
+if (withOnnx && !tfjsBackends.includes('wasm')) tfjsBackends.push('wasm');
+const load = () => loadavg().map((x) => +x.toFixed(2));
+console.error(
+  `# ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, node ${process.version}, load average ${load().join(' ')}`,
+);
 
-for (const backend of list(args.backend)) {
+for (const backend of tfjsBackends) {
+  const reportTfjs = requested.includes(backend);
+  const onnxHere = withOnnx && backend === 'wasm';
   if (backend === 'tensorflow') {
     try {
       await import('@tensorflow/tfjs-node' as string);
@@ -62,39 +88,60 @@ for (const backend of list(args.backend)) {
         Array.from({ length: shape.features }, (_, f) => Math.sin(t / 5 + f)),
       );
       const data = datasetFromSeries(model.config, rows);
-      // The CPU backend is two orders slower: fewer samples keep a run within minutes.
-      const trainRepeats = backend === 'cpu' ? 1 : repeats;
-      const trainTimes: number[] = [];
       await model.train(data); // warm-up: kernels compiled, weights allocated
-      for (let r = 0; r < trainRepeats; r++) {
-        const t0 = performance.now();
-        await model.train(data);
-        trainTimes.push((performance.now() - t0) / 1000);
-      }
+      const trainTimes: number[] = [];
+      // The CPU backend is two orders slower: fewer samples keep a run within minutes.
+      const trainRepeats = !reportTfjs ? 0 : backend === 'cpu' ? 1 : repeats;
+      for (let r = 0; r < trainRepeats; r++)
+        trainTimes.push(await seconds(() => model.train(data)));
+
       const windows = data.inputs.subarray(0, batch * shape.nIn * shape.features);
-      await model.infer(windows, { batchSize: batch });
-      const inferTimes: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        await model.infer(windows, { batchSize: batch });
-        inferTimes.push((performance.now() - t0) / 1000);
+      const engines: { name: string; infer: () => Promise<InferenceResult>; times: number[] }[] =
+        [];
+      if (reportTfjs)
+        engines.push({
+          name: backend,
+          infer: () => model.infer(windows, { batchSize: batch }),
+          times: [],
+        });
+      const onnx = onnxHere ? await OnnxScorer.create(model, { threads }) : undefined;
+      if (onnx)
+        engines.push({
+          name: 'onnxruntime',
+          infer: () => onnx.infer(windows, { batchSize: batch }),
+          times: [],
+        });
+      for (const e of engines) await e.infer(); // warm-up
+      // Alternately, so that a burst of load from elsewhere hits every engine alike.
+      for (let r = 0; r < repeats; r++)
+        for (const e of engines) e.times.push(await seconds(e.infer));
+
+      const wasm = engines.find((e) => e.name === 'wasm');
+      for (const e of engines) {
+        const inferWindowsPerSec = batch / median(e.times);
+        const isOnnx = e.name === 'onnxruntime';
+        console.log(
+          JSON.stringify({
+            bench: 'model',
+            backend: e.name,
+            variant,
+            batch,
+            trainSamplesPerSec: isOnnx ? null : Math.round(data.count / median(trainTimes)),
+            inferWindowsPerSec: Math.round(inferWindowsPerSec),
+            inferGflops: +((inferWindowsPerSec * modelFlops(model.config)) / 1e9).toFixed(3),
+            ...(isOnnx ? { trainedOn: backend, threads } : {}),
+            ...(isOnnx && wasm
+              ? { vsWasm: +median(wasm.times.map((w, i) => w / e.times[i]!)).toFixed(1) }
+              : {}),
+            nIn: shape.nIn,
+            units: shape.units,
+            features: shape.features,
+          }),
+        );
       }
-      const inferWindowsPerSec = batch / median(inferTimes);
-      console.log(
-        JSON.stringify({
-          bench: 'model',
-          backend: tf.getBackend(),
-          variant,
-          batch,
-          trainSamplesPerSec: Math.round(data.count / median(trainTimes)),
-          inferWindowsPerSec: Math.round(inferWindowsPerSec),
-          inferGflops: +((inferWindowsPerSec * modelFlops(model.config)) / 1e9).toFixed(3),
-          nIn: shape.nIn,
-          units: shape.units,
-          features: shape.features,
-        }),
-      );
+      onnx?.dispose();
       model.dispose();
     }
   }
 }
+console.error(`# load average at the end ${load().join(' ')}`);

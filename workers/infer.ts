@@ -1,6 +1,6 @@
 /**
- * A infer-only worker: `tsx workers/infer.ts [seqae worker options]`, the same as
- * `seqae worker --roles infer …`. Scale it on its own (containers, replicas) when infer work dominates.
+ * An infer-only worker: `tsx workers/infer.ts [seqae worker options]`, the same as
+ * `seqae worker --roles infer …`. Scale it on its own (containers, replicas) when BullMQ scoring dominates.
  */
 import { runWorker } from '../src/cli/worker.js';
 

@@ -1,6 +1,6 @@
 /**
  * A stream-only worker: `tsx workers/stream.ts [seqae worker options]`, the same as
- * `seqae worker --roles stream …`. Scale it on its own (containers, replicas) when stream work dominates.
+ * `seqae worker --roles stream …`. Scale it on its own (containers, replicas) when Kafka scoring dominates.
  */
 import { runWorker } from '../src/cli/worker.js';
 

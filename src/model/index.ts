@@ -18,4 +18,4 @@ export { ARTIFACT_FORMAT_VERSION } from './artifact.js';
 export { modelFlops } from './flops.js';
 export { createScorer, type Scorer, type ScorerOptions, type ScoringEngine } from './scorer.js';
 export { OnnxScorer, type OnnxScorerOptions } from './onnx/scorer.js';
-export { exportOnnx, ONNX_NAMES } from './onnx/export.js';
+export { exportOnnx, ONNX_NAMES, type ExportOptions } from './onnx/export.js';

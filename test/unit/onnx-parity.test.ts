@@ -129,23 +129,32 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
       // 37 windows in passes of 16: the graph's batch dimension takes 16 and the last 5 alike.
       const windows = randomWindows(37, nIn, features, 100 + i);
       const reference = await model.infer(windows, { batchSize: 16 });
-      const scorer = await OnnxScorer.create(model, { threads: 1 });
       try {
-        const onnx = await scorer.infer(windows, { batchSize: 16 });
-        const diffs = expectSameOutputs(reference, onnx);
-        expect(onnx.embedding.length).toBe(37 * units);
-        if (onnx.reconstruction) expect(onnx.reconstruction.length).toBe(37 * nIn * features);
-        if (onnx.prediction) expect(onnx.prediction.length).toBe(37 * nOut * features);
+        // Both decoder forms: unrolled step by step (the default here) and ONNX's LSTM operator.
+        for (const [form, unrollUpTo] of [
+          ['unrolled', undefined],
+          ['lstm operator', 0],
+        ] as const) {
+          const scorer = await OnnxScorer.create(model, { threads: 1, unrollUpTo });
+          try {
+            const onnx = await scorer.infer(windows, { batchSize: 16 });
+            const diffs = expectSameOutputs(reference, onnx);
+            expect(onnx.embedding.length).toBe(37 * units);
+            if (onnx.reconstruction) expect(onnx.reconstruction.length).toBe(37 * nIn * features);
+            if (onnx.prediction) expect(onnx.prediction.length).toBe(37 * nOut * features);
+            console.log(JSON.stringify({ parity: name, decoders: form, ...diffs }));
+            // One window alone, through a batch of one.
+            const one = windows.subarray(0, nIn * features);
+            expectSameOutputs(await model.infer(one), await scorer.infer(one));
+          } finally {
+            scorer.dispose();
+          }
+        }
         // Outputs that are not all (near) zero, so agreement means something.
         expect(maxAbs(reference.embedding)).toBeGreaterThan(1e-3);
         for (const key of ['reconstruction', 'prediction'] as const)
           if (reference[key]) expect(maxAbs(reference[key])).toBeGreaterThan(1e-2);
-        console.log(JSON.stringify({ parity: name, ...diffs }));
-        // One window alone, through a batch of one.
-        const one = windows.subarray(0, nIn * features);
-        expectSameOutputs(await model.infer(one), await scorer.infer(one));
       } finally {
-        scorer.dispose();
         model.dispose();
       }
     });

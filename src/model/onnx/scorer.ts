@@ -11,9 +11,9 @@ import {
 } from '../inference.js';
 import type { Normalisation } from '../normalise.js';
 import type { Scorer } from '../scorer.js';
-import { exportOnnx, ONNX_NAMES } from './export.js';
+import { exportOnnx, ONNX_NAMES, type ExportOptions } from './export.js';
 
-export interface OnnxScorerOptions {
+export interface OnnxScorerOptions extends ExportOptions {
   /** ONNX Runtime's intra-op threads (one operator split across cores). Default: the CPUs there are. */
   threads?: number;
 }
@@ -39,7 +39,7 @@ export class OnnxScorer implements Scorer {
     options: OnnxScorerOptions = {},
   ): Promise<OnnxScorer> {
     const ort = await loadOnnxRuntime();
-    const bytes = exportOnnx(model);
+    const bytes = exportOnnx(model, options);
     const session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: Math.max(1, options.threads || availableParallelism()),
       // One graph node at a time: the LSTMs depend on each other, and a second pool would only

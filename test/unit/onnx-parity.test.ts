@@ -130,10 +130,12 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
       const windows = randomWindows(37, nIn, features, 100 + i);
       const reference = await model.infer(windows, { batchSize: 16 });
       try {
-        // Both decoder forms: unrolled step by step (the default here) and ONNX's LSTM operator.
+        // Both forms of each LSTM: unrolled step by step (the default here), ONNX's LSTM operator,
+        // and both in one graph (the operator for the nIn-step LSTMs, unrolled for shorter ones).
         for (const [form, unrollUpTo] of [
           ['unrolled', undefined],
           ['lstm operator', 0],
+          ['mixed', nIn - 1],
         ] as const) {
           const scorer = await OnnxScorer.create(model, { threads: 1, unrollUpTo });
           try {
@@ -142,7 +144,7 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
             expect(onnx.embedding.length).toBe(37 * units);
             if (onnx.reconstruction) expect(onnx.reconstruction.length).toBe(37 * nIn * features);
             if (onnx.prediction) expect(onnx.prediction.length).toBe(37 * nOut * features);
-            console.log(JSON.stringify({ parity: name, decoders: form, ...diffs }));
+            console.log(JSON.stringify({ parity: name, lstms: form, ...diffs }));
             // One window alone, through a batch of one.
             const one = windows.subarray(0, nIn * features);
             expectSameOutputs(await model.infer(one), await scorer.infer(one));

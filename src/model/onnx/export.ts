@@ -44,11 +44,10 @@ function values(t: tf.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as Float32Array);
 }
 
-function lstmInitializers(
-  prefix: string,
-  w: { kernel: tf.Tensor2D; recurrent: tf.Tensor2D; bias: tf.Tensor1D },
-  units: number,
-): Initializer[] {
+type LstmWeights = ForwardWeights['encoder'];
+
+/** Initializers `<prefix>_W`, `_R`, `_B` of ONNX's LSTM operator. */
+function lstmInitializers(prefix: string, w: LstmWeights, units: number): Initializer[] {
   const input = w.kernel.shape[0];
   // ONNX has two biases (input and recurrent) that it adds; Keras has one: the recurrent one is zero.
   const bias = new Float32Array(8 * units);
@@ -68,103 +67,61 @@ function lstmInitializers(
   ];
 }
 
-function lstmAttributes(config: ModelConfig): Attribute[] {
-  // Gates f (input, output, forget: sigmoid), g (cell input) and h (cell output): Keras' recurrent
-  // activation, then its activation twice.
-  const act = config.activation === 'relu' ? 'Relu' : 'Tanh';
-  return [
-    { name: 'hidden_size', i: config.units },
-    { name: 'activations', strings: ['Sigmoid', act, act] },
-  ];
-}
-
 const int64 = (...xs: number[]) => BigInt64Array.from(xs.map((x) => BigInt(x)));
 
-type Decoder = ForwardWeights['decoders'][number];
 type DecoderName = 'reconstruction' | 'prediction';
 
 export interface ExportOptions {
   /**
-   * Decoders of at most this many steps are written out step by step (see `unrolledDecoder`); longer
+   * Decoders of at most this many steps are written out step by step (see `unrolledLstm`); longer
    * ones use ONNX's LSTM operator, which keeps the graph small. Default 128.
    */
   unrollUpTo?: number;
 }
 
-/**
- * A decoder through ONNX's LSTM operator: Expand (RepeatVector) → LSTM → back to batch-major. The
- * operator projects its input at every step although the input is the same at every step.
- */
-function lstmDecoder(
-  config: ModelConfig,
-  name: DecoderName,
-  d: Decoder,
-): { nodes: GraphNode[]; initializers: Initializer[]; hidden: string } {
-  const p = `${name}_lstm`;
-  return {
-    initializers: [
-      ...lstmInitializers(p, d.lstm, config.units),
-      { name: `${name}_steps`, dims: [3], data: int64(d.steps, 1, 1) },
-    ],
-    nodes: [
-      // RepeatVector: [1, batch, units] → [steps, batch, units], time-major as LSTM wants it.
-      { op: 'Expand', inputs: ['encoder_h', `${name}_steps`], outputs: [`${name}_repeat`] },
-      {
-        op: 'LSTM',
-        name: p,
-        inputs: [`${name}_repeat`, `${p}_W`, `${p}_R`, `${p}_B`],
-        outputs: [`${p}_y`],
-        attributes: lstmAttributes(config),
-      },
-      // Y is [steps, directions = 1, batch, units].
-      { op: 'Squeeze', inputs: [`${p}_y`, 'axis1'], outputs: [`${p}_tbu`] },
-      {
-        op: 'Transpose',
-        inputs: [`${p}_tbu`],
-        outputs: [`${name}_hidden`],
-        attributes: [{ name: 'perm', ints: [1, 0, 2] }],
-      },
-    ],
-    hidden: `${name}_hidden`,
-  };
+/** Nodes and initializers under construction; names are unique by their prefixes. */
+interface Builder {
+  config: ModelConfig;
+  nodes: GraphNode[];
+  initializers: Initializer[];
 }
 
 /**
- * A decoder written out step by step, as forward.ts computes it: the input projection of the repeated
- * encoder vector is one MatMul for all steps (the LSTM operator would redo it at every step), then per
- * step h·R + projection, the gates (Keras' order i, f, c, o, so no reordering) and the new c and h;
- * h and c start at zero, so step 0 skips the recurrent product and the forget gate. About 1.4 times
- * faster than the LSTM operator for the seed's shapes, with more nodes (13 per step).
+ * A decoder's LSTM written out step by step, as forward.ts computes it. Its input is the same at
+ * every step (RepeatVector), so `projected`, x·W + b [batch, 4u], is computed once; ONNX's LSTM
+ * operator would project it again at every step, and this is about 1.4 times faster for the seed's
+ * shapes. Per step: h·R + projection (one fused Gemm), the gates in Keras' order (i, f, c, o, so no
+ * reordering), the new c and h; h and c start at zero, so step 0 has no recurrent product and no
+ * forget gate. Returns the name of h [batch, units] at every step.
  */
-function unrolledDecoder(
-  config: ModelConfig,
-  name: DecoderName,
-  d: Decoder,
-): { nodes: GraphNode[]; initializers: Initializer[]; hidden: string } {
-  const { units } = config;
-  const act = config.activation === 'relu' ? 'Relu' : 'Tanh';
-  const p = `${name}_lstm`;
-  const nodes: GraphNode[] = [
-    { op: 'MatMul', inputs: [ONNX_NAMES.embedding, `${p}_kernel`], outputs: [`${p}_xw`] },
-    { op: 'Add', inputs: [`${p}_xw`, `${p}_bias`], outputs: [`${p}_projected`] },
-  ];
-  let h = '';
-  let c = '';
+function unrolledLstm(
+  b: Builder,
+  p: string,
+  w: LstmWeights,
+  steps: number,
+  projected: string,
+): string[] {
+  const { units } = b.config;
+  const act = b.config.activation === 'relu' ? 'Relu' : 'Tanh';
+  b.initializers.push(
+    { name: `${p}_recurrent`, dims: [units, 4 * units], data: values(w.recurrent) },
+    { name: `${p}_split`, dims: [4], data: int64(units, units, units, units) },
+  );
   const hs: string[] = [];
-  for (let t = 0; t < d.steps; t++) {
+  let c = '';
+  for (let t = 0; t < steps; t++) {
     const q = `${p}_${t}`;
-    if (t === 0) {
-      nodes.push({ op: 'Identity', inputs: [`${p}_projected`], outputs: [`${q}_z`] });
-    } else {
-      nodes.push(
-        { op: 'MatMul', inputs: [h, `${p}_recurrent`], outputs: [`${q}_hr`] },
-        { op: 'Add', inputs: [`${q}_hr`, `${p}_projected`], outputs: [`${q}_z`] },
+    const z = t === 0 ? projected : `${q}_z`;
+    if (t > 0) {
+      b.nodes.push(
+        { op: 'MatMul', inputs: [hs[t - 1]!, `${p}_recurrent`], outputs: [`${q}_hr`] },
+        { op: 'Add', inputs: [`${q}_hr`, projected], outputs: [z] },
       );
     }
-    nodes.push(
+    b.nodes.push(
       {
         op: 'Split',
-        inputs: [`${q}_z`, `${p}_split`],
+        inputs: [z, `${p}_split`],
         outputs: [`${q}_zi`, `${q}_zf`, `${q}_zc`, `${q}_zo`],
         attributes: [{ name: 'axis', i: 1 }],
       },
@@ -174,37 +131,116 @@ function unrolledDecoder(
       { op: 'Mul', inputs: [`${q}_i`, `${q}_g`], outputs: [t === 0 ? `${q}_c` : `${q}_ig`] },
     );
     if (t > 0) {
-      nodes.push(
+      b.nodes.push(
         { op: 'Sigmoid', inputs: [`${q}_zf`], outputs: [`${q}_f`] },
         { op: 'Mul', inputs: [`${q}_f`, c], outputs: [`${q}_fc`] },
         { op: 'Add', inputs: [`${q}_fc`, `${q}_ig`], outputs: [`${q}_c`] },
       );
     }
-    nodes.push(
+    b.nodes.push(
       { op: act, inputs: [`${q}_c`], outputs: [`${q}_ac`] },
       { op: 'Mul', inputs: [`${q}_o`, `${q}_ac`], outputs: [`${q}_h`] },
-      { op: 'Unsqueeze', inputs: [`${q}_h`, 'axis1'], outputs: [`${q}_h1`] },
     );
-    h = `${q}_h`;
     c = `${q}_c`;
-    hs.push(`${q}_h1`);
+    hs.push(`${q}_h`);
   }
-  nodes.push({
-    op: 'Concat',
-    inputs: hs,
-    outputs: [`${name}_hidden`],
-    attributes: [{ name: 'axis', i: 1 }],
+  return hs;
+}
+
+/** ONNX's LSTM operator over time-major `x` [steps, batch, input]; returns its Y and Y_h. */
+function lstmOperator(b: Builder, p: string, w: LstmWeights, x: string): [string, string] {
+  const { config } = b;
+  const act = config.activation === 'relu' ? 'Relu' : 'Tanh';
+  b.initializers.push(...lstmInitializers(p, w, config.units));
+  // Activations of gates f (input, output, forget), g (cell input) and h (cell output): Keras'
+  // recurrent activation, then its activation twice.
+  const attributes: Attribute[] = [
+    { name: 'hidden_size', i: config.units },
+    { name: 'activations', strings: ['Sigmoid', act, act] },
+  ];
+  b.nodes.push({
+    op: 'LSTM',
+    name: p,
+    inputs: [x, `${p}_W`, `${p}_R`, `${p}_B`],
+    outputs: [`${p}_y`, `${p}_yh`],
+    attributes,
   });
-  return {
-    nodes,
-    initializers: [
+  return [`${p}_y`, `${p}_yh`];
+}
+
+/**
+ * The encoder: `window` [batch, nIn, features] → `embedding` [batch, units], through ONNX's LSTM
+ * operator (unrolling it measured no faster: its input projection is small and done once).
+ */
+function encoder(b: Builder, w: LstmWeights): void {
+  b.nodes.push({
+    op: 'Transpose',
+    inputs: [ONNX_NAMES.input],
+    outputs: ['encoder_x'],
+    attributes: [{ name: 'perm', ints: [1, 0, 2] }],
+  });
+  const [, yh] = lstmOperator(b, 'encoder', w, 'encoder_x');
+  b.nodes.push({ op: 'Squeeze', inputs: [yh, 'axis0'], outputs: [ONNX_NAMES.embedding] });
+}
+
+/**
+ * A decoder: the LSTM over the embedding repeated `steps` times (RepeatVector), then the Dense layer
+ * over every step at once (TimeDistributed), to its output [batch, steps, features].
+ */
+function decoder(
+  b: Builder,
+  name: DecoderName,
+  d: ForwardWeights['decoders'][number],
+  unroll: boolean,
+): void {
+  const { units, features } = b.config;
+  const p = `${name}_lstm`;
+  const hidden = `${name}_hidden`; // [batch, steps, units]
+  if (unroll) {
+    // The input is the same at every step: its projection is one product, shared by every step.
+    b.initializers.push(
       { name: `${p}_kernel`, dims: [units, 4 * units], data: values(d.lstm.kernel) },
-      { name: `${p}_recurrent`, dims: [units, 4 * units], data: values(d.lstm.recurrent) },
       { name: `${p}_bias`, dims: [4 * units], data: values(d.lstm.bias) },
-      { name: `${p}_split`, dims: [4], data: int64(units, units, units, units) },
-    ],
-    hidden: `${name}_hidden`,
-  };
+    );
+    b.nodes.push(
+      { op: 'MatMul', inputs: [ONNX_NAMES.embedding, `${p}_kernel`], outputs: [`${p}_xw`] },
+      { op: 'Add', inputs: [`${p}_xw`, `${p}_bias`], outputs: [`${p}_projected`] },
+    );
+    const hs = unrolledLstm(b, p, d.lstm, d.steps, `${p}_projected`);
+    hs.forEach((h) => b.nodes.push({ op: 'Unsqueeze', inputs: [h, 'axis1'], outputs: [`${h}1`] }));
+    b.nodes.push({
+      op: 'Concat',
+      inputs: hs.map((h) => `${h}1`),
+      outputs: [hidden],
+      attributes: [{ name: 'axis', i: 1 }],
+    });
+  } else {
+    b.initializers.push({ name: `${name}_steps`, dims: [3], data: int64(d.steps, 1, 1) });
+    b.nodes.push(
+      { op: 'Unsqueeze', inputs: [ONNX_NAMES.embedding, 'axis0'], outputs: [`${name}_h`] },
+      // [1, batch, units] → [steps, batch, units], time-major as the operator wants it.
+      { op: 'Expand', inputs: [`${name}_h`, `${name}_steps`], outputs: [`${name}_repeat`] },
+    );
+    const [y] = lstmOperator(b, p, d.lstm, `${name}_repeat`);
+    // Y is [steps, directions = 1, batch, units].
+    b.nodes.push(
+      { op: 'Squeeze', inputs: [y, 'axis1'], outputs: [`${p}_tbu`] },
+      {
+        op: 'Transpose',
+        inputs: [`${p}_tbu`],
+        outputs: [hidden],
+        attributes: [{ name: 'perm', ints: [1, 0, 2] }],
+      },
+    );
+  }
+  b.initializers.push(
+    { name: `${name}_kernel`, dims: [units, features], data: values(d.kernel) },
+    { name: `${name}_bias`, dims: [features], data: values(d.bias) },
+  );
+  b.nodes.push(
+    { op: 'MatMul', inputs: [hidden, `${name}_kernel`], outputs: [`${name}_mm`] },
+    { op: 'Add', inputs: [`${name}_mm`, `${name}_bias`], outputs: [ONNX_NAMES[name]] },
+  );
 }
 
 /**
@@ -213,63 +249,41 @@ function unrolledDecoder(
  * [batch, nOut, features] as the variant has them, and `embedding` [batch, units]. The batch size is
  * free. Weights are copied, so later training of `model` does not change the exported graph.
  *
- * Graph: Transpose to time-major → LSTM operator (encoder) → its last hidden state is the
- * embedding; per decoder: the LSTM over the repeated embedding (RepeatVector), unrolled or as the
- * LSTM operator (see ExportOptions), then MatMul + Add over all steps (TimeDistributed Dense).
+ * Graph: the encoder LSTM over the window, whose last hidden state is the embedding; per decoder,
+ * the LSTM over the repeated embedding (RepeatVector), unrolled or ONNX's LSTM operator (see
+ * ExportOptions), then MatMul + Add over all steps (TimeDistributed Dense).
  */
 export function exportOnnx(model: SequenceAutoencoder, options: ExportOptions = {}): Uint8Array {
   const { config } = model;
   const { nIn, nOut, features, units } = config;
   const unrollUpTo = options.unrollUpTo ?? 128;
   const weights = forwardWeights(model.model, config);
-  const initializers: Initializer[] = [
-    ...lstmInitializers('encoder', weights.encoder, units),
-    { name: 'axis0', dims: [1], data: int64(0) },
-    { name: 'axis1', dims: [1], data: int64(1) },
-  ];
-  const nodes: GraphNode[] = [
-    {
-      op: 'Transpose',
-      inputs: [ONNX_NAMES.input],
-      outputs: ['x_tbf'],
-      attributes: [{ name: 'perm', ints: [1, 0, 2] }],
-    },
-    // Outputs Y (every step, unused) and Y_h [1, batch, units] (the last step).
-    {
-      op: 'LSTM',
-      name: 'encoder',
-      inputs: ['x_tbf', 'encoder_W', 'encoder_R', 'encoder_B'],
-      outputs: ['', 'encoder_h'],
-      attributes: lstmAttributes(config),
-    },
-    { op: 'Squeeze', inputs: ['encoder_h', 'axis0'], outputs: [ONNX_NAMES.embedding] },
-  ];
+  const b: Builder = {
+    config,
+    nodes: [],
+    initializers: [
+      { name: 'axis0', dims: [1], data: int64(0) },
+      { name: 'axis1', dims: [1], data: int64(1) },
+    ],
+  };
+  encoder(b, weights.encoder);
   const outputs: Graph['outputs'] = [];
-  const decoders: DecoderName[] = [];
-  if (hasReconstruction(config.variant)) decoders.push('reconstruction');
-  if (hasPrediction(config.variant)) decoders.push('prediction');
-  decoders.forEach((name, i) => {
+  const names: DecoderName[] = [];
+  if (hasReconstruction(config.variant)) names.push('reconstruction');
+  if (hasPrediction(config.variant)) names.push('prediction');
+  names.forEach((name, i) => {
     const d = weights.decoders[i]!;
-    const steps = name === 'reconstruction' ? nIn : nOut;
-    const decoder = (steps <= unrollUpTo ? unrolledDecoder : lstmDecoder)(config, name, d);
-    initializers.push(
-      ...decoder.initializers,
-      { name: `${name}_kernel`, dims: [units, features], data: values(d.kernel) },
-      { name: `${name}_bias`, dims: [features], data: values(d.bias) },
-    );
-    nodes.push(
-      ...decoder.nodes,
-      // TimeDistributed Dense: [batch, steps, units]·[units, features].
-      { op: 'MatMul', inputs: [decoder.hidden, `${name}_kernel`], outputs: [`${name}_mm`] },
-      { op: 'Add', inputs: [`${name}_mm`, `${name}_bias`], outputs: [ONNX_NAMES[name]] },
-    );
-    outputs.push({ name: ONNX_NAMES[name], dims: [BATCH, steps, features] });
+    decoder(b, name, d, d.steps <= unrollUpTo);
+    outputs.push({
+      name: ONNX_NAMES[name],
+      dims: [BATCH, name === 'reconstruction' ? nIn : nOut, features],
+    });
   });
   outputs.push({ name: ONNX_NAMES.embedding, dims: [BATCH, units] });
   return encodeModel({
     name: `seqae_${config.variant}`,
-    nodes,
-    initializers,
+    nodes: b.nodes,
+    initializers: b.initializers,
     inputs: [{ name: ONNX_NAMES.input, dims: [BATCH, nIn, features] }],
     outputs,
   });

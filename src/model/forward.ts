@@ -95,13 +95,13 @@ export function forward(weights: ForwardWeights, config: ModelConfig, x: tf.Tens
     tf.add(tf.matMul(tf.reshape(x, [batch * nIn, features]), encoder.kernel), encoder.bias),
     [batch, nIn, 4 * units],
   );
-  const encoded = run(
-    encoder,
-    nIn,
-    batch,
-    (t) => tf.reshape(tf.slice(xw, [0, t, 0], [batch, 1, 4 * units]), [batch, 4 * units]),
-    act,
-  ).at(-1)!;
+  // Step t's slice, all cut by one unstack. Not a slice per step: tfjs' gradient of each slice is a
+  // pad back to the full [batch, nIn, 4u], and the tape keeps every one of them until the step ends,
+  // so training memory grew with nIn² (nIn 64 at batch 256 overran wasm's 4 GB heap, where
+  // tfjs-backend-wasm does not check for a failed allocation and crashes later). Unstack's gradient
+  // is one stack.
+  const xwSteps = tf.unstack(xw, 1) as tf.Tensor2D[];
+  const encoded = run(encoder, nIn, batch, (t) => xwSteps[t]!, act).at(-1)!;
   const outputs: tf.Tensor[] = [];
   for (const d of weights.decoders) {
     const projected = tf.add(tf.matMul(encoded, d.lstm.kernel), d.lstm.bias) as tf.Tensor2D;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
@@ -7,6 +8,7 @@ import { ModelRegistry } from '../../src/registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import type { Window } from '../../src/windows/contract.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
+import { WorkerProcess } from '../../src/worker/process.js';
 import { WindowScorer } from '../../src/worker/scoring.js';
 import { datasetFromStreams, trainingErrorStats } from '../../src/worker/training.js';
 import { cleanupRedis, testConfig } from '../helpers/services.js';
@@ -136,5 +138,29 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
     expect(unloaded).toEqual([1]);
     // A released ONNX Runtime session refuses to run.
     await expect(scorer!.infer(windows(1, 1).map((w) => w.values))).rejects.toThrow();
+  });
+
+  it('a worker process on SEQAE_BACKEND=onnx says so in its log and seqae_build_info', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const worker = await WorkerProcess.start(
+      testConfig('onnx-scoring-worker', {
+        SEQAE_BACKEND: 'onnx',
+        SEQAE_ROLES: 'infer',
+        SEQAE_HTTP_PORT: '0',
+      }),
+      log,
+    );
+    try {
+      expect(worker.backend.scoring).toBe('onnxruntime');
+      const ready = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'compute backend ready');
+      expect(ready.backend).toBe('onnxruntime');
+      // Training stays on tfjs: tfjs-node where it is installed, else WebAssembly.
+      expect(['tensorflow', 'wasm']).toContain(ready.training);
+      const metrics = await worker.registry.metrics();
+      expect(metrics).toMatch(/^seqae_build_info\{[^}]*backend="onnxruntime"[^}]*\} 1$/m);
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -39,6 +39,8 @@ const list = (s: string) =>
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
+/** Phases per engine. */
+const ROUNDS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now();
@@ -112,9 +114,13 @@ for (const backend of tfjsBackends) {
           times: [],
         });
       for (const e of engines) await e.infer(); // warm-up
-      // Alternately, so that a burst of load from elsewhere hits every engine alike.
-      for (let r = 0; r < repeats; r++)
-        for (const e of engines) e.times.push(await seconds(e.infer));
+      // Each engine scores a phase of back-to-back batches, as a worker does, and each batch is a
+      // sample; phases alternate between engines (three rounds), so that a burst of load from
+      // elsewhere hits all alike. (Timing single batches in strict alternation measures mostly
+      // ONNX Runtime's idle threads waking up after the other engine's turn: half its throughput.)
+      for (let round = 0; round < ROUNDS; round++)
+        for (const e of engines)
+          for (let r = 0; r < repeats; r++) e.times.push(await seconds(e.infer));
 
       const wasm = engines.find((e) => e.name === 'wasm');
       for (const e of engines) {
@@ -131,7 +137,7 @@ for (const backend of tfjsBackends) {
             inferGflops: +((inferWindowsPerSec * modelFlops(model.config)) / 1e9).toFixed(3),
             ...(isOnnx ? { trainedOn: backend, threads } : {}),
             ...(isOnnx && wasm
-              ? { vsWasm: +median(wasm.times.map((w, i) => w / e.times[i]!)).toFixed(1) }
+              ? { vsWasm: +(median(wasm.times) / median(e.times)).toFixed(1) }
               : {}),
             nIn: shape.nIn,
             units: shape.units,

@@ -87,26 +87,18 @@ interface Builder {
 }
 
 /**
- * A decoder's LSTM written out step by step, as forward.ts computes it. Its input is the same at
- * every step (RepeatVector), so `projected`, x·W + b [batch, 4u], is computed once; ONNX's LSTM
+ * A decoder's LSTM written out step by step, as forward.ts computes it, with its recurrent kernel in
+ * the initializer `<p>_recurrent`. Its input is the same at every step (RepeatVector), so
+ * `projected`, x·W + b [..., batch, 4u], is computed once; ONNX's LSTM
  * operator would project it again at every step, and this is about 1.4 times faster for the seed's
  * shapes. Per step: h·R + projection (one fused Gemm), the gates in Keras' order (i, f, c, o, so no
  * reordering), the new c and h; h and c start at zero, so step 0 has no recurrent product and no
  * forget gate. Returns the name of h [batch, units] at every step.
  */
-function unrolledLstm(
-  b: Builder,
-  p: string,
-  w: LstmWeights,
-  steps: number,
-  projected: string,
-): string[] {
+function unrolledLstm(b: Builder, p: string, steps: number, projected: string): string[] {
   const { units } = b.config;
   const act = b.config.activation === 'relu' ? 'Relu' : 'Tanh';
-  b.initializers.push(
-    { name: `${p}_recurrent`, dims: [units, 4 * units], data: values(w.recurrent) },
-    { name: `${p}_split`, dims: [4], data: int64(units, units, units, units) },
-  );
+  b.initializers.push({ name: `${p}_split`, dims: [4], data: int64(units, units, units, units) });
   const hs: string[] = [];
   let c = '';
   for (let t = 0; t < steps; t++) {
@@ -123,7 +115,7 @@ function unrolledLstm(
         op: 'Split',
         inputs: [z, `${p}_split`],
         outputs: [`${q}_zi`, `${q}_zf`, `${q}_zc`, `${q}_zo`],
-        attributes: [{ name: 'axis', i: 1 }],
+        attributes: [{ name: 'axis', i: -1 }],
       },
       { op: 'Sigmoid', inputs: [`${q}_zi`], outputs: [`${q}_i`] },
       { op: 'Sigmoid', inputs: [`${q}_zo`], outputs: [`${q}_o`] },
@@ -196,17 +188,25 @@ function decoder(
   const { units, features } = b.config;
   const p = `${name}_lstm`;
   const hidden = `${name}_hidden`; // [batch, steps, units]
+  if (!b.initializers.some((i) => i.name === 'axis1')) {
+    b.initializers.push({ name: 'axis1', dims: [1], data: int64(1) });
+  }
   if (unroll) {
     // The input is the same at every step: its projection is one product, shared by every step.
     b.initializers.push(
       { name: `${p}_kernel`, dims: [units, 4 * units], data: values(d.lstm.kernel) },
       { name: `${p}_bias`, dims: [4 * units], data: values(d.lstm.bias) },
     );
+    b.initializers.push({
+      name: `${p}_recurrent`,
+      dims: [units, 4 * units],
+      data: values(d.lstm.recurrent),
+    });
     b.nodes.push(
       { op: 'MatMul', inputs: [ONNX_NAMES.embedding, `${p}_kernel`], outputs: [`${p}_xw`] },
       { op: 'Add', inputs: [`${p}_xw`, `${p}_bias`], outputs: [`${p}_projected`] },
     );
-    const hs = unrolledLstm(b, p, d.lstm, d.steps, `${p}_projected`);
+    const hs = unrolledLstm(b, p, d.steps, `${p}_projected`);
     hs.forEach((h) => b.nodes.push({ op: 'Unsqueeze', inputs: [h, 'axis1'], outputs: [`${h}1`] }));
     b.nodes.push({
       op: 'Concat',
@@ -243,6 +243,85 @@ function decoder(
   );
 }
 
+const stack = (...parts: Float32Array[]) => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+/**
+ * The composite model's two decoders as one: when both have the same number of steps, their LSTMs
+ * run side by side as one batched product per step ([2, batch, units] · [2, units, 4u]) and one set
+ * of gate operations, which halves the graph's nodes (on two cores, per-node overhead is a good part
+ * of a step), and their Dense layers as one batched product, split into the two outputs at the end.
+ */
+function pairedDecoders(
+  b: Builder,
+  r: ForwardWeights['decoders'][number],
+  q: ForwardWeights['decoders'][number],
+): void {
+  const { units, features } = b.config;
+  const p = 'decoders_lstm';
+  b.initializers.push(
+    {
+      name: `${p}_kernel`,
+      dims: [2, units, 4 * units],
+      data: stack(values(r.lstm.kernel), values(q.lstm.kernel)),
+    },
+    {
+      name: `${p}_bias`,
+      dims: [2, 1, 4 * units],
+      data: stack(values(r.lstm.bias), values(q.lstm.bias)),
+    },
+    {
+      name: `${p}_recurrent`,
+      dims: [2, units, 4 * units],
+      data: stack(values(r.lstm.recurrent), values(q.lstm.recurrent)),
+    },
+    {
+      name: 'decoders_kernel',
+      dims: [2, 1, units, features],
+      data: stack(values(r.kernel), values(q.kernel)),
+    },
+    {
+      name: 'decoders_bias',
+      dims: [2, 1, 1, features],
+      data: stack(values(r.bias), values(q.bias)),
+    },
+    { name: 'axis2', dims: [1], data: int64(2) },
+  );
+  // [batch, u] · [2, u, 4u] → [2, batch, 4u]: both decoders' input projections in one product.
+  b.nodes.push(
+    { op: 'MatMul', inputs: [ONNX_NAMES.embedding, `${p}_kernel`], outputs: [`${p}_xw`] },
+    { op: 'Add', inputs: [`${p}_xw`, `${p}_bias`], outputs: [`${p}_projected`] },
+  );
+  const hs = unrolledLstm(b, p, r.steps, `${p}_projected`);
+  hs.forEach((h) => b.nodes.push({ op: 'Unsqueeze', inputs: [h, 'axis2'], outputs: [`${h}2`] }));
+  b.nodes.push(
+    // [2, batch, steps, u] · [2, 1, u, f] + [2, 1, 1, f] → [2, batch, steps, f]
+    {
+      op: 'Concat',
+      inputs: hs.map((h) => `${h}2`),
+      outputs: ['decoders_hidden'],
+      attributes: [{ name: 'axis', i: 2 }],
+    },
+    { op: 'MatMul', inputs: ['decoders_hidden', 'decoders_kernel'], outputs: ['decoders_mm'] },
+    { op: 'Add', inputs: ['decoders_mm', 'decoders_bias'], outputs: ['decoders_out'] },
+    {
+      op: 'Split',
+      inputs: ['decoders_out'],
+      outputs: ['decoders_r', 'decoders_p'],
+      attributes: [{ name: 'axis', i: 0 }],
+    },
+    { op: 'Squeeze', inputs: ['decoders_r', 'axis0'], outputs: [ONNX_NAMES.reconstruction] },
+    { op: 'Squeeze', inputs: ['decoders_p', 'axis0'], outputs: [ONNX_NAMES.prediction] },
+  );
+}
+
 /**
  * The scoring graph of a model as an ONNX model (opset 17): input `window` [batch, nIn, features]
  * (normalised values), outputs `reconstruction` [batch, nIn, features] and/or `prediction`
@@ -261,19 +340,20 @@ export function exportOnnx(model: SequenceAutoencoder, options: ExportOptions = 
   const b: Builder = {
     config,
     nodes: [],
-    initializers: [
-      { name: 'axis0', dims: [1], data: int64(0) },
-      { name: 'axis1', dims: [1], data: int64(1) },
-    ],
+    initializers: [{ name: 'axis0', dims: [1], data: int64(0) }],
   };
   encoder(b, weights.encoder);
   const outputs: Graph['outputs'] = [];
   const names: DecoderName[] = [];
   if (hasReconstruction(config.variant)) names.push('reconstruction');
   if (hasPrediction(config.variant)) names.push('prediction');
+  const [first, second] = weights.decoders;
+  const paired =
+    second !== undefined && first!.steps === second.steps && first!.steps <= unrollUpTo;
+  if (paired) pairedDecoders(b, first!, second);
   names.forEach((name, i) => {
     const d = weights.decoders[i]!;
-    decoder(b, name, d, d.steps <= unrollUpTo);
+    if (!paired) decoder(b, name, d, d.steps <= unrollUpTo);
     outputs.push({
       name: ONNX_NAMES[name],
       dims: [BATCH, name === 'reconstruction' ? nIn : nOut, features],

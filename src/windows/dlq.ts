@@ -57,6 +57,20 @@ export function dlqMessage(letter: DeadLetter): DlqMessage {
   };
 }
 
+/** The Kafka message of a dead letter: key = its stream id when known, header `seqae-reason`. */
+export function dlqKafkaMessage(letter: DeadLetter): {
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+} {
+  const m = dlqMessage(letter);
+  return {
+    key: letter.streamId ?? null,
+    value: encodeDlq(m),
+    headers: { 'seqae-reason': m.reason },
+  };
+}
+
 export function encodeDlq(m: DlqMessage): Buffer {
   return Buffer.from(JSON.stringify(m));
 }

@@ -58,10 +58,6 @@ export class WorkerProcess {
     },
   ) {}
 
-  get stream(): StreamWorker | undefined {
-    return this.parts.stream;
-  }
-
   static async start(config: SeqaeConfig, log: Logger): Promise<WorkerProcess> {
     const w = config.worker;
     const backend = await initBackend(config.backend);

@@ -2,7 +2,7 @@ import type { Producer } from 'kafkajs';
 import type { Topics } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { outputMessages, type WindowOutputs } from '../outputs/index.js';
-import { dlqMessage, encodeDlq, type DeadLetter } from '../windows/dlq.js';
+import { dlqKafkaMessage, type DeadLetter } from '../windows/dlq.js';
 
 /**
  * Sends outputs and dead letters with the worker's idempotent producer (acks from all replicas) and
@@ -33,14 +33,7 @@ export class OutputPublisher {
     await this.producer.send({
       topic: this.topics.dlq,
       acks: -1,
-      messages: letters.map((l) => {
-        const m = dlqMessage(l);
-        return {
-          key: l.streamId ?? null,
-          value: encodeDlq(m),
-          headers: { 'seqae-reason': m.reason },
-        };
-      }),
+      messages: letters.map(dlqKafkaMessage),
     });
     for (const l of letters) this.metrics?.dlqMessages.inc({ reason: l.reason });
   }

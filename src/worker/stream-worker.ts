@@ -80,11 +80,6 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     await this.consumer.disconnect();
   }
 
-  /** The consumer's own events (GROUP_JOIN, CRASH, …), for readiness and tests. */
-  get events(): Consumer['events'] {
-    return this.consumer.events;
-  }
-
   private async handleBatch({
     batch,
     heartbeat,

@@ -8,7 +8,7 @@ import {
 } from 'kafkajs';
 import { ServiceError } from '../../errors/index.js';
 import { encodeWindow, windowId, WINDOW_VERSION, type Window } from '../../windows/contract.js';
-import { dlqMessage, encodeDlq, type DeadLetter } from '../../windows/dlq.js';
+import { dlqKafkaMessage, type DeadLetter } from '../../windows/dlq.js';
 import type { DeadLetterSink, WindowSink } from './types.js';
 
 export interface KafkaOutputOptions {
@@ -124,12 +124,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   send(letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return Promise.resolve();
-    const messages = letters.map((l) => ({
-      key: l.streamId ?? null,
-      value: encodeDlq(dlqMessage(l)),
-      headers: { 'seqae-reason': l.reason },
-    }));
-    return this.out.send([{ topic: this.topic, messages }]);
+    return this.out.send([{ topic: this.topic, messages: letters.map(dlqKafkaMessage) }]);
   }
 
   close(): Promise<void> {

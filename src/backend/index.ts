@@ -51,7 +51,6 @@ const order: Record<BackendPreference, BackendName[]> = {
   cpu: ['cpu'],
 };
 
-let active: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
 
 async function tryBackend(name: BackendName): Promise<void> {
@@ -128,7 +127,7 @@ export function initBackend(
         continue;
       }
       try {
-        active = {
+        return {
           name,
           skipped,
           ...((options.scoring ?? true)
@@ -139,7 +138,6 @@ export function initBackend(
         pending = undefined;
         throw err;
       }
-      return active;
     }
     pending = undefined;
     const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
@@ -151,11 +149,6 @@ export function initBackend(
 /** The engine that scores windows under `info`: ONNX Runtime, or tfjs on its active backend. */
 export function scoringEngine(info: BackendInfo): 'onnxruntime' | 'tfjs' {
   return info.scoring === 'onnxruntime' ? 'onnxruntime' : 'tfjs';
-}
-
-/** The backends chosen by initBackend, or undefined before it has run. */
-export function activeBackend(): BackendInfo | undefined {
-  return active;
 }
 
 export { tf };

@@ -73,17 +73,16 @@ function formatSummary(stats: PipelineStats, stopped: boolean) {
 }
 
 /** `seqae produce`: readings from a source, cut into windows, onto Kafka and/or BullMQ. */
-export function registerProduce(program: Command, fixedSource?: string): Command {
+export function registerProduce(program: Command): Command {
   const command = program
     .command('produce')
     .description(
       'cut sensor readings into sequence windows and send them to Kafka and/or BullMQ; bad input goes to the DLQ topic',
     );
-  if (!fixedSource)
-    command.requiredOption(
-      '--source <spec>',
-      'csv:<path> | ndjson:- | ndjson:<path> | kafka[:<topic>] | synthetic:<shape>?key=value&…',
-    );
+  command.requiredOption(
+    '--source <spec>',
+    'csv:<path> | ndjson:- | ndjson:<path> | kafka[:<topic>] | synthetic:<shape>?key=value&…',
+  );
   command
     .option('--stream <id>', 'stream id (csv: default the file name; ndjson/kafka: when absent)')
     .addOption(
@@ -122,7 +121,7 @@ export function registerProduce(program: Command, fixedSource?: string): Command
   command.action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts, produceFlags);
     const log = createLogger(config.logLevel, 'seqae-producer');
-    const source = fixedSource ?? (opts.source as string);
+    const source = opts.source as string;
     for (const id of [opts.stream, opts.modelId])
       if (id !== undefined && !streamIdSchema.safeParse(id).success)
         command.error(`seqae produce: "${String(id)}": 1-200 characters, no whitespace or ':'`, {

@@ -4,7 +4,7 @@ import { prometheusContentType } from 'prom-client';
 import { withTimeout } from '../metrics/collectors.js';
 import type { Readiness } from './readiness.js';
 
-/** Anything that renders metrics with its content type: a prom-client Registry, a MetricsAggregator. */
+/** Anything that renders metrics with its content type, such as a prom-client Registry. */
 export interface MetricsSource {
   metrics(): Promise<string>;
   readonly contentType: string;
@@ -15,7 +15,7 @@ export interface HttpServerOptions {
   host?: string;
   /** Port; 0 picks a free one (see `HttpServer.port`). Default 9464 (SEQAE_HTTP_PORT). */
   port?: number;
-  /** What `/metrics` serves: a registry or an aggregator. */
+  /** What `/metrics` serves: a metrics registry. */
   registry?: MetricsSource;
   /** Alternatively, a function producing the exposition text (served as `contentType`). */
   metricsSource?: () => Promise<string>;
@@ -40,8 +40,8 @@ export interface HttpServer {
 /**
  * The HTTP endpoints of every seqae process, on node:http alone:
  * - `GET /metrics`: Prometheus text format;
- * - `GET /healthz`: `200 ok` while the event loop turns (training runs in threads, so this answers
- *   during training);
+ * - `GET /healthz`: `200 ok` while the event loop turns (training runs in child processes, so
+ *   this answers during training);
  * - `GET /readyz`: `200` when connected and ready to take work, else `503` with the reason (JSON);
  * - anything else: 404 (405 for other methods on these paths).
  */

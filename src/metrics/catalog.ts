@@ -4,11 +4,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 /**
  * Every metric seqae defines, declared once here: names carry their unit, label sets are bounded
  * (no stream or window ids, except `seqae_stream_anomaly_score`, whose streams are capped by an LRU).
- * `aggregator` says how values from several worker threads or child processes merge into the parent's
- * `/metrics` (see aggregate.ts): counters and histograms add up; gauges say what makes sense.
  */
 
-type Aggregator = 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit';
 type Kind = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricDeclaration<L extends string = string> {
@@ -17,7 +14,6 @@ export interface MetricDeclaration<L extends string = string> {
   readonly help: string;
   readonly labelNames: readonly L[];
   readonly buckets?: readonly number[];
-  readonly aggregator?: Aggregator;
 }
 
 const declare = <L extends string = never>(
@@ -25,7 +21,7 @@ const declare = <L extends string = never>(
   name: string,
   help: string,
   labelNames: readonly L[] = [],
-  extra: { buckets?: readonly number[]; aggregator?: Aggregator } = {},
+  extra: { buckets?: readonly number[] } = {},
 ): MetricDeclaration<L> => ({ type, name, help, labelNames, ...extra });
 
 /** Histogram buckets. Seconds unless the metric says otherwise. */
@@ -56,7 +52,6 @@ export const BUILD_INFO = declare(
   'seqae_build_info',
   'Always 1; labels say which seqae version, compute backend and role this process runs.',
   ['version', 'backend', 'role'],
-  { aggregator: 'first' },
 );
 export const COLLECTOR_ERRORS = declare(
   'counter',
@@ -116,7 +111,6 @@ export const TRAINING_LOSS = declare(
   'seqae_training_loss',
   'Loss after the last epoch of the last training per model and output (total, reconstruction, prediction); label sets leave with the model (LRU).',
   ['model', 'output'],
-  { aggregator: 'average' },
 );
 export const INFERENCE_BATCH_SIZE = declare(
   'histogram',
@@ -158,7 +152,6 @@ export const STREAM_ANOMALY_SCORE = declare(
   'seqae_stream_anomaly_score',
   'Last anomaly score per stream, for the most recently active streams only (capped LRU; evicted streams disappear).',
   ['stream'],
-  { aggregator: 'max' },
 );
 export const MODELS_LOADED = declare(
   'gauge',
@@ -170,7 +163,6 @@ export const MODEL_VERSION = declare(
   'seqae_model_version',
   'Version of the model in use per model id; label sets leave with the model (LRU).',
   ['model'],
-  { aggregator: 'max' },
 );
 export const WINDOWS_BUFFERED = declare(
   'gauge',
@@ -184,14 +176,12 @@ export const QUEUE_JOBS = declare(
   'seqae_queue_jobs',
   'BullMQ jobs per queue and state, read from Redis on every scrape.',
   ['queue', 'state'],
-  { aggregator: 'max' },
 );
 export const KAFKA_CONSUMER_LAG = declare(
   'gauge',
   'seqae_kafka_consumer_lag',
   'Messages between a consumer group committed offset and the partition end (high watermark), per partition; cached a few seconds.',
   ['group', 'topic', 'partition'],
-  { aggregator: 'max' },
 );
 
 /**
@@ -235,7 +225,6 @@ export function counterIn<L extends string>(
     name: d.name,
     help: d.help,
     labelNames: d.labelNames,
-    aggregator: d.aggregator ?? 'sum',
     registers: [registry],
   });
 }
@@ -251,7 +240,6 @@ export function gaugeIn<L extends string>(
     name: d.name,
     help: d.help,
     labelNames: d.labelNames,
-    aggregator: d.aggregator ?? 'sum',
     registers: [registry],
     collect,
   });
@@ -268,7 +256,6 @@ export function histogramIn<L extends string>(
     help: d.help,
     labelNames: d.labelNames,
     buckets: [...(d.buckets ?? [])],
-    aggregator: d.aggregator ?? 'sum',
     registers: [registry],
   });
 }
@@ -287,7 +274,10 @@ export interface WorkerMetricsOptions {
   streamLabelCap?: number;
 }
 
-/** Handles a worker (stream, infer, train roles and training threads) records its work with. */
+/**
+ * Handles a worker (stream, infer and train roles) records its work with. Training runs in child
+ * processes: the train role records their progress and results here, in the parent.
+ */
 export interface WorkerMetrics {
   /** `.inc({ source })` per valid window taken. */
   readonly windowsConsumed: Counter<'source'>;
@@ -324,8 +314,7 @@ const workerMetricsByRegistry = new WeakMap<Registry, WorkerMetrics>();
 
 /**
  * The worker metrics in `registry` (created once per registry; a second call returns the same
- * handles). Use the same factory inside training threads with a registry made by
- * `createRegistry({ role, defaultMetrics: false, buildInfo: false })`, and let the parent merge it.
+ * handles).
  */
 export function createWorkerMetrics(
   registry: Registry,

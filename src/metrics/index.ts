@@ -1,4 +1,3 @@
 export * from './catalog.js';
 export * from './registry.js';
 export * from './collectors.js';
-export * from './aggregate.js';

@@ -14,12 +14,9 @@ export interface RegistryOptions {
   backend?: string;
   /** seqae's version; default: the `version` of the package.json this module ships in. */
   version?: string;
-  /**
-   * Node and process metrics (`process_*`, `nodejs_*`). Default true. Turn off in worker threads and
-   * pool children whose metrics are merged into a parent's: process-wide figures would be counted twice.
-   */
+  /** Node and process metrics (`process_*`, `nodejs_*`). Default true; tests turn them off. */
   defaultMetrics?: boolean;
-  /** The `seqae_build_info` gauge. Default true; off in children whose metrics a parent merges. */
+  /** The `seqae_build_info` gauge. Default true. */
   buildInfo?: boolean;
 }
 

@@ -14,8 +14,7 @@ export {
 } from './config.js';
 export { datasetFromSeries, datasetFromWindows, type Dataset } from './dataset.js';
 export type { EpochProgress, Losses, TrainOptions, TrainingSummary } from './train.js';
-export { ARTIFACT_FORMAT_VERSION } from './artifact.js';
 export { modelFlops } from './flops.js';
 export { createScorer, type Scorer, type ScorerOptions, type ScoringEngine } from './scorer.js';
 export { OnnxScorer, type OnnxScorerOptions } from './onnx/scorer.js';
-export { exportOnnx, ONNX_NAMES, type ExportOptions } from './onnx/export.js';
+export { exportOnnx, type ExportOptions } from './onnx/export.js';

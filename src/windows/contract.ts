@@ -31,8 +31,6 @@ const envelope = z.strictObject({
   values: z.array(z.array(z.number()).min(1)).min(1),
 });
 
-/** The documented schema (for docs and tools); `parseWindow` is the fast path that applies it. */
-export const windowSchema = envelope;
 const envelopeWithoutValues = envelope.omit({ values: true });
 
 export interface Window {
@@ -171,9 +169,4 @@ export function parseWindow(input: Uint8Array | string | unknown, options?: Pars
   const r = tryParseWindow(input, options);
   if (!r.ok) throw r.error;
   return r.value;
-}
-
-/** Number of features of a (valid) window. */
-export function windowFeatures(w: Window): number {
-  return w.values[0]?.length ?? 0;
 }

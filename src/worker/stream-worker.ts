@@ -22,8 +22,6 @@ export interface StreamWorkerDeps {
 }
 
 export interface StreamWorkerEvents {
-  /** A partition batch was handled and its offsets committed. */
-  batch: [{ topic: string; partition: number; windows: number; outputs: number; rejected: number }];
   /** Pending windows of a model were scored after its first version arrived. */
   drained: [{ modelId: string; windows: number }];
   error: [Error];
@@ -111,13 +109,11 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     }
     metrics?.windowsConsumed.inc({ source: 'kafka' }, batch.messages.length - letters.length);
 
-    let outputs = 0;
     const scoredModels: string[] = [];
     for (const [modelId, windows] of byModel) {
       const result = await scorer.score(modelId, windows, config.worker.batchMax);
       if (result) {
         await publisher.publish(result.outputs);
-        outputs += result.outputs.length;
         for (const r of result.rejected) {
           letters.push({
             reason: r.error.code,
@@ -145,13 +141,6 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
         { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
       ]);
     }
-    this.emit('batch', {
-      topic: batch.topic,
-      partition: batch.partition,
-      windows: batch.messages.length,
-      outputs,
-      rejected: letters.length,
-    });
     for (const modelId of scoredModels) void this.drain(modelId);
   }
 

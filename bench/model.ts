@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import {
-  OnnxScorer,
+  OnnxEngine,
   SequenceAutoencoder,
   datasetFromSeries,
   modelFlops,
@@ -106,7 +106,7 @@ for (const backend of tfjsBackends) {
           infer: () => model.infer(windows, { batchSize: batch }),
           times: [],
         });
-      const onnx = onnxHere ? await OnnxScorer.create(model, { threads }) : undefined;
+      const onnx = onnxHere ? await OnnxEngine.create(model, { threads }) : undefined;
       if (onnx)
         engines.push({
           name: 'onnxruntime',

@@ -1,4 +1,4 @@
-import type { ErrorStats } from '../registry/index.js';
+import type { ErrorStats } from '../model-registry/index.js';
 
 /** The raw errors of one window, in normalised units (scale-free across streams). */
 export interface WindowErrors {
@@ -10,9 +10,9 @@ export interface WindowErrors {
 
 /**
  * Turns a window's errors into an anomaly score in [0, 1]. One interface, so that a calibrated
- * scorer can replace this first one without touching the workers.
+ * scoring can replace this first one without touching the workers.
  */
-export interface AnomalyScorer {
+export interface AnomalyScoring {
   readonly name: string;
   score(errors: WindowErrors, stats: ErrorStats | undefined): number;
 }
@@ -52,7 +52,7 @@ export function erf(x: number): number {
  * of the two z-scores, mapped to [0, 1] by erf(z/√2): 0 at or below the training median, 0.68 one
  * standard deviation above, 0.997 three above.
  */
-export const trainingZScorer: AnomalyScorer = {
+export const trainingZScoring: AnomalyScoring = {
   name: 'training-z',
   score(errors, stats) {
     let z = -Infinity;

@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CancelledError } from '../errors/index.js';
 import { startHttpServer, type HttpServer } from '../http/index.js';
 import { createLogger } from '../log/index.js';
-import { createRegistry } from '../metrics/registry.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
 import type { PipelineStats } from '../producer/pipeline.js';
 import { Producer, type ProduceOptions, type SinkName } from '../producer/producer.js';
 import type { CsvColumns } from '../producer/sources/csv.js';
@@ -129,7 +129,7 @@ export function registerProduce(program: Command): Command {
         });
     const columns = opts.columns as CsvColumns | undefined;
     const streamColumn = opts.streamColumn as string | undefined;
-    const registry = createRegistry({ role: 'producer' });
+    const registry = createMetricsRegistry({ role: 'producer' });
     const options: ProduceOptions = {
       source,
       streamId: opts.stream as string | undefined,
@@ -173,7 +173,7 @@ export function registerProduce(program: Command): Command {
         http = await startHttpServer({
           host: config.http.host,
           port: config.http.port,
-          registry,
+          metricsRegistry: registry,
         });
         log.info({ url: `${http.url}/metrics` }, 'metrics served');
       } catch (err) {

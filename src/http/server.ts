@@ -16,7 +16,7 @@ export interface HttpServerOptions {
   /** Port; 0 picks a free one (see `HttpServer.port`). Default 9464 (SEQAE_HTTP_PORT). */
   port?: number;
   /** What `/metrics` serves: a metrics registry. */
-  registry?: MetricsSource;
+  metricsRegistry?: MetricsSource;
   /** Alternatively, a function producing the exposition text (served as `contentType`). */
   metricsSource?: () => Promise<string>;
   /** Content type for `metricsSource`. Default Prometheus text format 0.0.4. */
@@ -48,10 +48,13 @@ export interface HttpServer {
 export async function startHttpServer(options: HttpServerOptions = {}): Promise<HttpServer> {
   const host = options.host ?? '127.0.0.1';
   const readyTimeoutMs = options.readyTimeoutMs ?? 5000;
-  const { registry, metricsSource } = options;
-  if (registry && metricsSource) throw new Error('give either registry or metricsSource, not both');
-  const render = registry ? () => registry.metrics() : (metricsSource ?? (async () => ''));
-  const contentType = registry?.contentType ?? options.contentType ?? prometheusContentType;
+  const { metricsRegistry, metricsSource } = options;
+  if (metricsRegistry && metricsSource)
+    throw new Error('give either metricsRegistry or metricsSource, not both');
+  const render = metricsRegistry
+    ? () => metricsRegistry.metrics()
+    : (metricsSource ?? (async () => ''));
+  const contentType = metricsRegistry?.contentType ?? options.contentType ?? prometheusContentType;
   const ready = options.ready ?? (async () => ({ ok: true }));
 
   const routes: Record<string, (res: ServerResponse) => Promise<void>> = {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BUILD_INFO } from './catalog.js';
 
-export interface RegistryOptions {
+export interface MetricsRegistryOptions {
   /** Process role, a bounded label of `seqae_build_info`: worker, producer, demo, … */
   role: string;
   /**
@@ -24,7 +24,7 @@ export interface RegistryOptions {
  * A fresh prom-client registry for one process (never the global one, so that tests and several
  * components in one process stay apart), with Node's default metrics and `seqae_build_info`.
  */
-export function createRegistry(options: RegistryOptions): Registry {
+export function createMetricsRegistry(options: MetricsRegistryOptions): Registry {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });

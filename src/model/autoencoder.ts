@@ -33,7 +33,7 @@ export class SequenceAutoencoder {
   normalisation: Normalisation;
   summary?: TrainingSummary;
   createdAt: number;
-  private scorer?: tfl.LayersModel;
+  private scoringGraph?: tfl.LayersModel;
   private encoderModel?: tfl.LayersModel;
   private weights?: ForwardWeights;
 
@@ -131,10 +131,10 @@ export class SequenceAutoencoder {
   async inferWithLayers(windows: WindowBatch): Promise<Float32Array[]> {
     const { nIn, features } = this.config;
     const { count, data } = flattenWindows(windows, nIn, features);
-    this.scorer ??= scoringModel(this.model);
+    this.scoringGraph ??= scoringModel(this.model);
     const outs = tf.tidy(
       () =>
-        this.scorer!.predict(
+        this.scoringGraph!.predict(
           tf.tensor3d(normalise(this.normalisation, data), [count, nIn, features]),
         ) as tf.Tensor[],
     );
@@ -184,7 +184,7 @@ export class SequenceAutoencoder {
     // The scoring and encoder graphs are views over the model's layers (they hold no tensors), so
     // disposing the model frees everything; disposing them too would dispose the layers twice.
     this.model.dispose();
-    this.scorer = undefined;
+    this.scoringGraph = undefined;
     this.encoderModel = undefined;
     this.weights = undefined;
   }

@@ -5,6 +5,7 @@ export {
   type InferOptions,
   type WindowBatch,
 } from './autoencoder.js';
+export type { EngineKind, InferenceEngine } from './inference.js';
 export {
   resolveModelConfig,
   type ModelConfig,
@@ -15,6 +16,6 @@ export {
 export { datasetFromSeries, datasetFromWindows, type Dataset } from './dataset.js';
 export type { EpochProgress, Losses, TrainOptions, TrainingSummary } from './train.js';
 export { modelFlops } from './flops.js';
-export { createScorer, type Scorer, type ScorerOptions, type ScoringEngine } from './scorer.js';
-export { OnnxScorer, type OnnxScorerOptions } from './onnx/scorer.js';
+export { createInferenceEngine, type InferenceEngineOptions } from './engine.js';
+export { OnnxEngine, type OnnxEngineOptions } from './onnx/engine.js';
 export { exportOnnx, type ExportOptions } from './onnx/export.js';

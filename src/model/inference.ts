@@ -22,6 +22,17 @@ export interface InferOptions {
   batchSize?: number;
 }
 
+/** Which runtime runs the forward pass: tfjs (the model itself, on the active tfjs backend) or ONNX Runtime. */
+export type EngineKind = 'tfjs' | 'onnxruntime';
+
+/** Runs the forward pass of one model version over windows: what the worker scores windows with. */
+export interface InferenceEngine {
+  readonly kind: EngineKind;
+  infer(windows: WindowBatch, options?: InferOptions): Promise<InferenceResult>;
+  /** Frees what the engine holds beyond the model (the model itself is disposed by its owner). */
+  dispose(): void;
+}
+
 /**
  * One forward pass over `n` normalised windows laid out [n, nIn, features]: each decoder's output in
  * model order (reconstruction, then prediction, as the variant has them), then the encoder vector.

@@ -8,7 +8,7 @@ import { outputPayloads } from '../outputs/index.js';
 import { tryParseWindow } from '../windows/contract.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
-import type { WindowScorer } from './scoring.js';
+import type { WindowScorer } from './window-scorer.js';
 
 export interface InferWorkerDeps {
   config: SeqaeConfig;

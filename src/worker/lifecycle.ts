@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { WorkerSettings } from '../config/index.js';
-import type { ModelRegistry } from '../registry/index.js';
+import type { ModelRegistry } from '../model-registry/index.js';
 import type { Window } from '../windows/contract.js';
 import type { DeadLetter } from '../windows/dlq.js';
 import type { TrainJobData, TrainJobResult } from './training.js';

@@ -2,18 +2,18 @@ import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import {
   SequenceAutoencoder,
-  createScorer,
-  type Scorer,
-  type ScorerOptions,
+  createInferenceEngine,
+  type InferenceEngine,
+  type InferenceEngineOptions,
 } from '../model/index.js';
-import type { ModelMeta, ModelRegistry } from '../registry/index.js';
+import type { ModelMeta, ModelRegistry } from '../model-registry/index.js';
 
 export interface LoadedModel {
   modelId: string;
   version: number;
   model: SequenceAutoencoder;
-  /** Scores this version's windows (tfjs or ONNX Runtime, per the cache's `scorer` option). */
-  scorer: Scorer;
+  /** Runs this version's forward pass (tfjs or ONNX Runtime, per the cache's `engine` option). */
+  engine: InferenceEngine;
   meta: ModelMeta;
 }
 
@@ -30,10 +30,10 @@ export interface ModelCacheOptions {
   /** How often a cached model's newest version is re-read, in case a notice was missed. Default 5 s. */
   recheckMs?: number;
   /**
-   * The engine that scores loaded models: tfjs (default) or ONNX Runtime, with its threads. One scorer
-   * is made per loaded version and disposed with it.
+   * The inference engine of loaded models: tfjs (default) or ONNX Runtime, with its threads. One
+   * engine is made per loaded version and disposed with it.
    */
-  scorer?: ScorerOptions;
+  engine?: InferenceEngineOptions;
 }
 
 /**
@@ -45,7 +45,7 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
   private readonly entries: LRUCache<string, Entry>;
   private readonly loading = new Map<string, Promise<Entry | undefined>>();
   private readonly recheckMs: number;
-  private readonly scorerOptions: ScorerOptions;
+  private readonly engineOptions: InferenceEngineOptions;
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -53,7 +53,7 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
   ) {
     super();
     this.recheckMs = options.recheckMs ?? 5000;
-    this.scorerOptions = options.scorer ?? {};
+    this.engineOptions = options.engine ?? {};
     this.entries = new LRUCache<string, Entry>({
       max: Math.max(1, options.max ?? 64),
       dispose: (entry) => this.retire(entry),
@@ -107,15 +107,15 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
     const found = await this.registry.get(modelId, latest);
     if (!found) return this.refresh(modelId, cached); // trimmed meanwhile: take the newer one
     const model = await SequenceAutoencoder.load(found.artifact);
-    let scorer: Scorer;
+    let engine: InferenceEngine;
     try {
-      scorer = await createScorer(model, this.scorerOptions);
+      engine = await createInferenceEngine(model, this.engineOptions);
     } catch (err) {
       model.dispose();
       throw err;
     }
     const entry: Entry = {
-      loaded: { modelId, version: found.meta.version, model, scorer, meta: found.meta },
+      loaded: { modelId, version: found.meta.version, model, engine, meta: found.meta },
       refs: 0,
       evicted: false,
       checkedAt: Date.now(),
@@ -133,7 +133,7 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
   private dispose(entry: Entry): void {
     if (!entry.evicted) return;
     entry.evicted = false; // dispose once
-    entry.loaded.scorer.dispose();
+    entry.loaded.engine.dispose();
     entry.loaded.model.dispose();
     this.emit('unloaded', entry.loaded);
   }

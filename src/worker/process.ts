@@ -8,21 +8,21 @@ import { composeReady, kafkaReady, redisReady } from '../http/readiness.js';
 import { startHttpServer, type HttpServer } from '../http/server.js';
 import type { Logger } from '../log/index.js';
 import {
-  createRegistry,
+  createMetricsRegistry,
   createWorkerMetrics,
   registerKafkaLagCollector,
   registerQueueDepthCollector,
   setActiveBackend,
   type WorkerMetrics,
 } from '../metrics/index.js';
-import { ModelRegistry } from '../registry/index.js';
+import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { createRedis } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from './lifecycle.js';
 import { ModelCache } from './model-cache.js';
 import { OutputPublisher } from './publisher.js';
-import { WindowScorer } from './scoring.js';
+import { WindowScorer } from './window-scorer.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from './train-worker.js';
 import type { TrainJobData, TrainJobResult } from './training.js';
@@ -40,7 +40,7 @@ export class WorkerProcess {
     readonly config: SeqaeConfig,
     readonly log: Logger,
     readonly backend: BackendInfo,
-    readonly registry: Registry,
+    readonly metricsRegistry: Registry,
     readonly metrics: WorkerMetrics,
     readonly http: HttpServer,
     private readonly parts: {
@@ -71,9 +71,9 @@ export class WorkerProcess {
       },
       'compute backend ready',
     );
-    const registry = createRegistry({ role: 'worker', backend: backend.scoring });
-    setActiveBackend(registry, backend.scoring);
-    const metrics = createWorkerMetrics(registry);
+    const metricsRegistry = createMetricsRegistry({ role: 'worker', backend: backend.scoring });
+    setActiveBackend(metricsRegistry, backend.scoring);
+    const metrics = createWorkerMetrics(metricsRegistry);
 
     const redis = createRedis(config, { name: 'seqae-worker' });
     const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
@@ -86,7 +86,7 @@ export class WorkerProcess {
     const models = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: w.modelKeep });
     const cache = new ModelCache(models, {
       max: w.modelCache,
-      scorer: { engine: scoringEngine(backend), threads: w.onnxThreads },
+      engine: { kind: scoringEngine(backend), threads: w.onnxThreads },
     });
     models.on('updated', (n) => {
       cache.invalidate(n.modelId, n.version);
@@ -153,7 +153,7 @@ export class WorkerProcess {
       stream = new StreamWorker({
         config,
         kafka,
-        registry: models,
+        modelRegistry: models,
         scorer,
         store,
         lifecycle,
@@ -165,18 +165,18 @@ export class WorkerProcess {
       await stream.start();
     }
 
-    registerQueueDepthCollector(registry, [trainQueue, inferQueue]);
-    registerKafkaLagCollector(registry, admin, [
+    registerQueueDepthCollector(metricsRegistry, [trainQueue, inferQueue]);
+    registerKafkaLagCollector(metricsRegistry, admin, [
       { groupId: w.groupId, topics: [config.topics.windows] },
     ]);
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
-      registry,
+      metricsRegistry,
       ready: composeReady({ redis: redisReady(redis), kafka: kafkaReady(admin) }),
     });
     log.info({ url: http.url }, 'worker ready');
-    const proc = new WorkerProcess(config, log, backend, registry, metrics, http, {
+    const proc = new WorkerProcess(config, log, backend, metricsRegistry, metrics, http, {
       redis,
       bullRedis,
       producer,

@@ -2,18 +2,18 @@ import { EventEmitter } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
-import type { ModelRegistry, ModelUpdated } from '../registry/index.js';
+import type { ModelRegistry, ModelUpdated } from '../model-registry/index.js';
 import { tryParseWindow, type Window } from '../windows/contract.js';
 import type { DeadLetter } from '../windows/dlq.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
-import type { WindowScorer } from './scoring.js';
+import type { WindowScorer } from './window-scorer.js';
 import type { WindowStore } from './window-store.js';
 
 export interface StreamWorkerDeps {
   config: SeqaeConfig;
   kafka: Kafka;
-  registry: ModelRegistry;
+  modelRegistry: ModelRegistry;
   scorer: WindowScorer;
   store: WindowStore;
   lifecycle: ModelLifecycle;
@@ -56,10 +56,10 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
   }
 
   async start(): Promise<void> {
-    const { config, registry } = this.deps;
+    const { config, modelRegistry } = this.deps;
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: config.topics.windows, fromBeginning: true });
-    registry.on('updated', this.onUpdated);
+    modelRegistry.on('updated', this.onUpdated);
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -73,7 +73,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    this.deps.registry.off('updated', this.onUpdated);
+    this.deps.modelRegistry.off('updated', this.onUpdated);
     await this.consumer.stop();
     await this.consumer.disconnect();
   }

@@ -7,7 +7,7 @@ import { DelayedError, type SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
 import { loadConfig } from '../config/index.js';
 import { configFromParent } from './train-processor-config.js';
-import { ModelRegistry } from '../registry/index.js';
+import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
 import {
   trainAndPublish,

@@ -9,7 +9,7 @@ import {
   type TrainingSummary,
   type Variant,
 } from '../model/index.js';
-import type { ErrorStats, ModelRegistry } from '../registry/index.js';
+import type { ErrorStats, ModelRegistry } from '../model-registry/index.js';
 import type { Window } from '../windows/contract.js';
 
 /** The payload of a `seqae-train` job. */

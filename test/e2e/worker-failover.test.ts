@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/windows/contract.js';
 import { datasetFromStreams } from '../../src/worker/training.js';

@@ -5,7 +5,7 @@ import { SequenceAutoencoder } from '../../src/model/index.js';
 import { CsvSource } from '../../src/producer/sources/csv.js';
 import { KafkaOutput, KafkaWindowSink } from '../../src/producer/sinks/kafka.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/windows/contract.js';

@@ -5,7 +5,7 @@
 import { Queue, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createRegistry,
+  createMetricsRegistry,
   registerKafkaLagCollector,
   registerQueueDepthCollector,
 } from '../../src/metrics/index.js';
@@ -39,7 +39,7 @@ describe('queue depth collector', () => {
       () => connection.quit(),
       () => queue.close(),
     );
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     registerQueueDepthCollector(registry, [queue]);
 
     await queue.add('infer', { n: 1 });
@@ -99,7 +99,7 @@ describe('Kafka consumer lag collector', () => {
 
     const admin = createKafka(config, { clientId: 'collectors-admin' }).admin();
     cleanup.push(() => admin.disconnect());
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const lag = registerKafkaLagCollector(registry, admin, [{ groupId, topics: [topic] }], {
       cacheMs: 0,
     });

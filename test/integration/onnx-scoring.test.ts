@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import type { WindowOutputs } from '../../src/outputs/index.js';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import type { Window } from '../../src/windows/contract.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { WindowScorer } from '../../src/worker/scoring.js';
+import { WindowScorer } from '../../src/worker/window-scorer.js';
 import { datasetFromStreams, trainingErrorStats } from '../../src/worker/training.js';
 import { cleanupRedis, testConfig } from '../helpers/services.js';
 
@@ -81,13 +81,13 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
     await cleanupRedis(config);
   });
 
-  it('scores through the ONNX scorer when asked, with the outputs of the tfjs path', async () => {
+  it('scores through the ONNX engine when asked, with the outputs of the tfjs path', async () => {
     const tfjsCache = new ModelCache(registry);
-    const onnxCache = new ModelCache(registry, { scorer: { engine: 'onnxruntime', threads: 1 } });
+    const onnxCache = new ModelCache(registry, { engine: { kind: 'onnxruntime', threads: 1 } });
     caches.push(tfjsCache, onnxCache);
-    expect(await tfjsCache.use('onnx-model', async (m) => m.scorer.engine)).toBe('tfjs');
-    expect(await onnxCache.use('onnx-model', async (m) => m.scorer.engine)).toBe('onnxruntime');
-    // Zero the tfjs weights of the ONNX cache's copy: only its ONNX scorer (which holds the weights
+    expect(await tfjsCache.use('onnx-model', async (m) => m.engine.kind)).toBe('tfjs');
+    expect(await onnxCache.use('onnx-model', async (m) => m.engine.kind)).toBe('onnxruntime');
+    // Zero the tfjs weights of the ONNX cache's copy: only its ONNX engine (which holds the weights
     // as exported) can still give the reference outputs below.
     await onnxCache.use('onnx-model', async (m) => {
       const layers = m.model.model;
@@ -128,16 +128,16 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
     expect(withForecastError).toBeGreaterThan(0);
   });
 
-  it('disposes the ONNX scorer with its model version', async () => {
-    const cache = new ModelCache(registry, { scorer: { engine: 'onnxruntime', threads: 1 } });
+  it('disposes the ONNX engine with its model version', async () => {
+    const cache = new ModelCache(registry, { engine: { kind: 'onnxruntime', threads: 1 } });
     caches.push(cache);
-    const scorer = await cache.use('onnx-model', async (m) => m.scorer);
+    const engine = await cache.use('onnx-model', async (m) => m.engine);
     const unloaded: number[] = [];
     cache.on('unloaded', (m) => unloaded.push(m.version));
     cache.clear();
     expect(unloaded).toEqual([1]);
     // A released ONNX Runtime session refuses to run.
-    await expect(scorer!.infer(windows(1, 1).map((w) => w.values))).rejects.toThrow();
+    await expect(engine!.infer(windows(1, 1).map((w) => w.values))).rejects.toThrow();
   });
 
   it('a worker process on SEQAE_BACKEND=onnx says so in its log and seqae_build_info', async () => {
@@ -157,7 +157,7 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
       expect(ready.backend).toBe('onnxruntime');
       // Training stays on tfjs: tfjs-node where it is installed, else WebAssembly.
       expect(['tensorflow', 'wasm']).toContain(ready.training);
-      const metrics = await worker.registry.metrics();
+      const metrics = await worker.metricsRegistry.metrics();
       expect(metrics).toMatch(/^seqae_build_info\{[^}]*backend="onnxruntime"[^}]*\} 1$/m);
     } finally {
       await worker.stop();

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import type { TrainJobData } from '../../src/worker/training.js';

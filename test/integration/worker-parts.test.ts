@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
-import { ModelRegistry, type ModelUpdated } from '../../src/registry/index.js';
+import { ModelRegistry, type ModelUpdated } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { parseDlq } from '../../src/windows/dlq.js';

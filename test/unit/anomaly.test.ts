@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { erf, logErrorStats, trainingZScorer } from '../../src/anomaly/index.js';
+import { erf, logErrorStats, trainingZScoring } from '../../src/anomaly/index.js';
 
 describe('anomaly scoring', () => {
   it('erf matches known values', () => {
@@ -13,9 +13,9 @@ describe('anomaly scoring', () => {
     const training = Array.from({ length: 1000 }, (_, i) => 0.01 * Math.exp(0.5 * Math.sin(i)));
     const stats = { reconstruction: logErrorStats(training)! };
     expect(stats.reconstruction.mean).toBeCloseTo(Math.log(0.01), 1);
-    const typical = trainingZScorer.score({ reconstructionError: 0.01 }, stats);
-    const high = trainingZScorer.score({ reconstructionError: 0.2 }, stats);
-    const low = trainingZScorer.score({ reconstructionError: 0.001 }, stats);
+    const typical = trainingZScoring.score({ reconstructionError: 0.01 }, stats);
+    const high = trainingZScoring.score({ reconstructionError: 0.2 }, stats);
+    const low = trainingZScoring.score({ reconstructionError: 0.001 }, stats);
     expect(typical).toBeLessThan(0.2);
     expect(low).toBe(0);
     expect(high).toBeGreaterThan(0.99);
@@ -27,13 +27,13 @@ describe('anomaly scoring', () => {
       reconstruction: { mean: Math.log(0.01), std: 0.5 },
       prediction: { mean: Math.log(0.01), std: 0.5 },
     };
-    const both = trainingZScorer.score({ reconstructionError: 0.01, predictionError: 0.1 }, stats);
-    const predOnly = trainingZScorer.score({ predictionError: 0.1 }, stats);
+    const both = trainingZScoring.score({ reconstructionError: 0.01, predictionError: 0.1 }, stats);
+    const predOnly = trainingZScoring.score({ predictionError: 0.1 }, stats);
     expect(both).toBe(predOnly);
     expect(both).toBeGreaterThan(0.9);
     expect(
-      trainingZScorer.score({ reconstructionError: 0.01, predictionError: null }, stats),
+      trainingZScoring.score({ reconstructionError: 0.01, predictionError: null }, stats),
     ).toBeLessThan(0.1);
-    expect(trainingZScorer.score({ reconstructionError: 5 }, undefined)).toBe(0);
+    expect(trainingZScoring.score({ reconstructionError: 5 }, undefined)).toBe(0);
   });
 });

@@ -8,7 +8,7 @@ import {
   type HttpServer,
   type Readiness,
 } from '../../src/http/index.js';
-import { createRegistry, createWorkerMetrics } from '../../src/metrics/index.js';
+import { createMetricsRegistry, createWorkerMetrics } from '../../src/metrics/index.js';
 
 const servers: HttpServer[] = [];
 afterEach(async () => {
@@ -23,9 +23,9 @@ async function start(options: Parameters<typeof startHttpServer>[0]): Promise<Ht
 
 describe('startHttpServer', () => {
   it('serves the registry on /metrics in the Prometheus text format on an ephemeral port', async () => {
-    const registry = createRegistry({ role: 'worker' });
+    const registry = createMetricsRegistry({ role: 'worker' });
     createWorkerMetrics(registry).windowsConsumed.inc({ source: 'kafka' }, 4);
-    const server = await start({ registry });
+    const server = await start({ metricsRegistry: registry });
     expect(server.port).toBeGreaterThan(0);
     expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
 

@@ -13,7 +13,7 @@ import { createProducerMetrics } from '../../src/producer/metrics.js';
 import {
   COLLECTOR_ERRORS,
   counterIn,
-  createRegistry,
+  createMetricsRegistry,
   createWorkerMetrics,
   metricCatalog,
   registerKafkaLagCollector,
@@ -35,7 +35,7 @@ function promtool(args: string[], input?: string) {
 
 /** A worker's /metrics with every seqae metric holding at least one sample, served over HTTP. */
 async function populatedMetrics(): Promise<{ text: string; server: HttpServer }> {
-  const registry = createRegistry({ role: 'worker', backend: 'wasm' });
+  const registry = createMetricsRegistry({ role: 'worker', backend: 'wasm' });
   const w = createWorkerMetrics(registry);
   const p = createProducerMetrics(registry);
   p.readings.inc(100);
@@ -74,7 +74,7 @@ async function populatedMetrics(): Promise<{ text: string; server: HttpServer }>
     },
     [{ groupId: 'seqae-stream', topics: ['seqae.windows'] }],
   );
-  const server = await startHttpServer({ registry, port: 0 });
+  const server = await startHttpServer({ metricsRegistry: registry, port: 0 });
   const text = await (await fetch(`${server.url}/metrics`)).text();
   return { text, server };
 }

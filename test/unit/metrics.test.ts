@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   QUEUE_STATES,
   consumerLag,
-  createRegistry,
+  createMetricsRegistry,
   createWorkerMetrics,
   metricCatalog,
   packageVersion,
@@ -16,9 +16,9 @@ import {
 const lines = (text: string, prefix: string) =>
   text.split('\n').filter((l) => l.startsWith(prefix));
 
-describe('createRegistry', () => {
+describe('createMetricsRegistry', () => {
   it('makes a private registry with default metrics and the build info', async () => {
-    const registry = createRegistry({ role: 'worker', backend: 'wasm' });
+    const registry = createMetricsRegistry({ role: 'worker', backend: 'wasm' });
     expect(registry).not.toBe(globalRegistry);
     const text = await registry.metrics();
     expect(text).toMatch(/^process_cpu_seconds_total \d/m);
@@ -31,7 +31,7 @@ describe('createRegistry', () => {
   });
 
   it('relabels the active backend, keeping one series', async () => {
-    const registry = createRegistry({ role: 'producer' });
+    const registry = createMetricsRegistry({ role: 'producer' });
     setActiveBackend(registry, 'tfjs-node');
     expect(lines(await registry.metrics(), 'seqae_build_info')).toEqual([
       `seqae_build_info{version="${packageVersion()}",backend="tfjs-node",role="producer"} 1`,
@@ -39,7 +39,11 @@ describe('createRegistry', () => {
   });
 
   it('leaves default metrics and build info out for pool children', async () => {
-    const registry = createRegistry({ role: 'pool', defaultMetrics: false, buildInfo: false });
+    const registry = createMetricsRegistry({
+      role: 'pool',
+      defaultMetrics: false,
+      buildInfo: false,
+    });
     expect(await registry.getMetricsAsJSON()).toEqual([]);
     expect(() => setActiveBackend(registry, 'cpu')).toThrow(/seqae_build_info/);
   });
@@ -47,7 +51,7 @@ describe('createRegistry', () => {
 
 describe('createWorkerMetrics', () => {
   it('registers every worker metric once, with units in histogram names', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const metrics = createWorkerMetrics(registry);
     expect(createWorkerMetrics(registry)).toBe(metrics);
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
@@ -65,7 +69,7 @@ describe('createWorkerMetrics', () => {
   });
 
   it('forgets a model’s loss and version label sets', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const m = createWorkerMetrics(registry);
     m.setTrainingLoss('a', 'total', 0.1);
     m.setTrainingLoss('a', 'reconstruction', 0.05);
@@ -80,7 +84,7 @@ describe('createWorkerMetrics', () => {
   });
 
   it('caps the models and streams that carry labels', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const m = createWorkerMetrics(registry, { modelLabelCap: 2, streamLabelCap: 2 });
     m.setModelVersion('m1', 1);
     m.setModelVersion('m2', 1);
@@ -105,7 +109,7 @@ describe('createWorkerMetrics', () => {
   });
 
   it('turns per-stream scores off with a zero cap and measures end-to-end latency in seconds', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const m = createWorkerMetrics(registry, { streamLabelCap: 0 });
     m.observeAnomalyScore('s1', 0.3);
     m.observeEndToEnd(10_000, 12_500);
@@ -148,7 +152,7 @@ describe('consumerLag', () => {
 // services in test/integration/observability-collectors.test.ts).
 describe('scrape-time collectors', () => {
   it('reports queue depth per state and survives a queue that fails', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const good: JobCountsSource = {
       name: 'seqae-infer',
       getJobCounts: async (...states) =>
@@ -172,7 +176,7 @@ describe('scrape-time collectors', () => {
   });
 
   it('caches Kafka lag between scrapes and drops it when the admin fails', async () => {
-    const registry = createRegistry({ role: 'worker', defaultMetrics: false });
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     let calls = 0;
     let fail = false;
     const admin = {
@@ -196,7 +200,7 @@ describe('scrape-time collectors', () => {
     // A forced refresh that fails leaves a still-fresh cached result in place.
     expect(lines(await registry.metrics(), 'seqae_kafka_consumer_lag{')).toEqual([expected]);
 
-    const fresh = createRegistry({ role: 'worker', defaultMetrics: false });
+    const fresh = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     registerKafkaLagCollector(fresh, admin, [{ groupId: 'g', topics: ['w'] }]);
     await fresh.metrics();
     const failed = await fresh.metrics();

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chooseScoring, initBackend, type BackendPreference } from '../../src/backend/index.js';
 import {
-  OnnxScorer,
+  OnnxEngine,
   SequenceAutoencoder,
-  createScorer,
+  createInferenceEngine,
   datasetFromSeries,
   exportOnnx,
   type InferenceResult,
@@ -110,7 +110,7 @@ const shapes: (ModelConfigInput & { name: string })[] = [
 
 describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () => {
   beforeAll(async () => {
-    // tfjs on wasm is the reference; ONNX Runtime is loaded by the scorer itself.
+    // tfjs on wasm is the reference; ONNX Runtime is loaded by the engine itself.
     expect((await initBackend('wasm')).name).toBe('wasm');
   });
 
@@ -137,9 +137,9 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
           ['lstm operator', 0],
           ['mixed', nIn - 1],
         ] as const) {
-          const scorer = await OnnxScorer.create(model, { threads: 1, unrollUpTo });
+          const engine = await OnnxEngine.create(model, { threads: 1, unrollUpTo });
           try {
-            const onnx = await scorer.infer(windows, { batchSize: 16 });
+            const onnx = await engine.infer(windows, { batchSize: 16 });
             const diffs = expectSameOutputs(reference, onnx);
             expect(onnx.embedding.length).toBe(37 * units);
             if (onnx.reconstruction) expect(onnx.reconstruction.length).toBe(37 * nIn * features);
@@ -147,9 +147,9 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
             console.log(JSON.stringify({ parity: name, lstms: form, ...diffs }));
             // One window alone, through a batch of one.
             const one = windows.subarray(0, nIn * features);
-            expectSameOutputs(await model.infer(one), await scorer.infer(one));
+            expectSameOutputs(await model.infer(one), await engine.infer(one));
           } finally {
-            scorer.dispose();
+            engine.dispose();
           }
         }
         // Outputs that are not all (near) zero, so agreement means something.
@@ -167,13 +167,13 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
     await model.train(datasetFromSeries(model.config, series(60, 2, 9)));
     const windows = randomWindows(4, 6, 2, 3);
     const before = await model.infer(windows);
-    const scorer = await OnnxScorer.create(model, { threads: 1 });
+    const engine = await OnnxEngine.create(model, { threads: 1 });
     await model.train(datasetFromSeries(model.config, series(60, 2, 10)));
     const after = await model.infer(windows);
     expect(maxAbsDiff(before.embedding, after.embedding)).toBeGreaterThan(TOLERANCE);
     model.dispose();
-    expectSameOutputs(before, await scorer.infer(windows));
-    scorer.dispose();
+    expectSameOutputs(before, await engine.infer(windows));
+    engine.dispose();
   });
 
   it('exports a graph ONNX Runtime reads, with the documented inputs and outputs', async () => {
@@ -193,13 +193,13 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
     }
   });
 
-  it('createScorer gives the engine asked for, with the same outputs', async () => {
+  it('createInferenceEngine gives the engine asked for, with the same outputs', async () => {
     const model = SequenceAutoencoder.create({ nIn: 6, units: 8, epochs: 1, features: 3 });
     await model.train(datasetFromSeries(model.config, series(40, 3, 4)));
     const windows = randomWindows(3, 6, 3, 8);
-    const tfjs = await createScorer(model);
-    const onnx = await createScorer(model, { engine: 'onnxruntime', threads: 1 });
-    expect([tfjs.engine, onnx.engine]).toEqual(['tfjs', 'onnxruntime']);
+    const tfjs = await createInferenceEngine(model);
+    const onnx = await createInferenceEngine(model, { kind: 'onnxruntime', threads: 1 });
+    expect([tfjs.kind, onnx.kind]).toEqual(['tfjs', 'onnxruntime']);
     expectSameOutputs(await tfjs.infer(windows), await onnx.infer(windows));
     tfjs.dispose();
     onnx.dispose();

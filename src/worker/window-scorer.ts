@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { trainingZScorer, type AnomalyScorer } from '../anomaly/index.js';
+import { trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
@@ -8,7 +8,8 @@ import type { Window } from '../windows/contract.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 
 export interface ScoringOptions {
-  scorer?: AnomalyScorer;
+  /** Turns a window's errors into its anomaly score. Default `trainingZScoring`. */
+  anomaly?: AnomalyScoring;
   /** Streams whose last forecast is remembered for the one-step prediction error. Default 10000. */
   forecastMemory?: number;
   metrics?: WorkerMetrics;
@@ -21,19 +22,20 @@ export interface ScoreResult {
 }
 
 /**
- * Scores windows with their model: reconstruction, prediction, embedding, and the anomaly inputs.
+ * Scores windows with their model: the model version's inference engine gives reconstruction,
+ * prediction and embedding, the anomaly scoring turns their errors into a score.
  * The one-step prediction error of a window is the error of the forecast made from the window just
  * before it (seq - 1) when this worker scored that one (in the same batch or recently); else null.
  */
 export class WindowScorer {
-  private readonly scorer: AnomalyScorer;
+  private readonly anomaly: AnomalyScoring;
   private readonly forecasts: LRUCache<string, { seq: number; version: string; row: number[] }>;
 
   constructor(
     private readonly cache: ModelCache,
     private readonly options: ScoringOptions = {},
   ) {
-    this.scorer = options.scorer ?? trainingZScorer;
+    this.anomaly = options.anomaly ?? trainingZScoring;
     this.forecasts = new LRUCache({ max: Math.max(1, options.forecastMemory ?? 10_000) });
   }
 
@@ -69,10 +71,10 @@ export class WindowScorer {
   }
 
   private async scoreChunk(loaded: LoadedModel, windows: Window[]): Promise<WindowOutputs[]> {
-    const { model, scorer, meta } = loaded;
+    const { model, engine, meta } = loaded;
     const { nIn, nOut, features, predictionTarget } = model.config;
     const stop = this.options.metrics?.inferenceDuration.startTimer();
-    const r = await scorer.infer(
+    const r = await engine.infer(
       windows.map((w) => w.values),
       { batchSize: windows.length },
     );
@@ -96,7 +98,7 @@ export class WindowScorer {
         this.forecasts.set(w.streamId, { seq: w.seq, version, row: prediction[nOut - 1]! });
       }
       const reconstructionError = r.reconstructionError ? r.reconstructionError[i]! : null;
-      const score = this.scorer.score(
+      const score = this.anomaly.score(
         { reconstructionError: reconstructionError ?? undefined, predictionError },
         meta.errorStats,
       );
@@ -115,7 +117,7 @@ export class WindowScorer {
         score,
         reconstructionError,
         predictionError,
-        scorer: this.scorer.name,
+        scorer: this.anomaly.name,
       };
     });
   }

@@ -35,7 +35,7 @@ export interface ModelUpdated {
   version: number;
 }
 
-export interface RegistryOptions {
+export interface ModelRegistryOptions {
   /** Redis key prefix; keys are `<prefix>:model:<id>:…`. Default `seqae`. */
   prefix?: string;
   /** Versions kept per model; older ones are deleted on publication. Default 5. */
@@ -57,7 +57,7 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
 
   constructor(
     private readonly redis: Redis,
-    options: RegistryOptions = {},
+    options: ModelRegistryOptions = {},
   ) {
     super();
     this.prefix = options.prefix ?? 'seqae';

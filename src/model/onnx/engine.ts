@@ -5,27 +5,27 @@ import type { SequenceAutoencoder } from '../autoencoder.js';
 import { hasPrediction, hasReconstruction, type ModelConfig } from '../config.js';
 import {
   runInference,
+  type InferenceEngine,
   type InferenceResult,
   type InferOptions,
   type WindowBatch,
 } from '../inference.js';
 import type { Normalisation } from '../normalise.js';
-import type { Scorer } from '../scorer.js';
 import { exportOnnx, ONNX_NAMES, type ExportOptions } from './export.js';
 
-export interface OnnxScorerOptions extends ExportOptions {
+export interface OnnxEngineOptions extends ExportOptions {
   /** ONNX Runtime's intra-op threads (one operator split across cores). Default: the CPUs there are. */
   threads?: number;
 }
 
 /**
- * Scores windows with a model exported to ONNX and run by ONNX Runtime: the same outputs, units and
- * reconstruction error as SequenceAutoencoder.infer (which stays the reference), natively. It holds a
- * copy of the model's weights and normalisation as they were at create(): later training of the model
- * needs a new scorer. Call dispose() when done.
+ * Runs a model exported to ONNX on ONNX Runtime: the same outputs, units and reconstruction error as
+ * SequenceAutoencoder.infer (which stays the reference), natively. It holds a copy of the model's
+ * weights and normalisation as they were at create(): later training of the model needs a new
+ * engine. Call dispose() when done.
  */
-export class OnnxScorer implements Scorer {
-  readonly engine = 'onnxruntime';
+export class OnnxEngine implements InferenceEngine {
+  readonly kind = 'onnxruntime';
 
   private constructor(
     private readonly ort: OnnxRuntime,
@@ -36,8 +36,8 @@ export class OnnxScorer implements Scorer {
 
   static async create(
     model: SequenceAutoencoder,
-    options: OnnxScorerOptions = {},
-  ): Promise<OnnxScorer> {
+    options: OnnxEngineOptions = {},
+  ): Promise<OnnxEngine> {
     const ort = await loadOnnxRuntime();
     const bytes = exportOnnx(model, options);
     const session = await ort.InferenceSession.create(bytes, {
@@ -49,7 +49,7 @@ export class OnnxScorer implements Scorer {
       graphOptimizationLevel: 'all',
     });
     const { kind, offset, scale } = model.normalisation;
-    return new OnnxScorer(ort, session, model.config, {
+    return new OnnxEngine(ort, session, model.config, {
       kind,
       offset: [...offset],
       scale: [...scale],
@@ -78,7 +78,7 @@ export class OnnxScorer implements Scorer {
     );
   }
 
-  /** Frees the session (native memory). The scorer is unusable afterwards. */
+  /** Frees the session (native memory). The engine is unusable afterwards. */
   dispose(): void {
     void this.session.release().catch(() => undefined);
   }

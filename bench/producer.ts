@@ -16,6 +16,7 @@ import { Producer, type SinkName } from '../src/producer/producer.js';
 import { SyntheticSource } from '../src/producer/sources/synthetic.js';
 import { createKafka } from '../src/transport/kafka.js';
 import { createRedis } from '../src/transport/redis.js';
+import { unlinkMatching } from '../test/support/redis.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,14 +45,7 @@ async function cleanup(config: SeqaeConfig) {
   if (mine.length > 0) await admin.deleteTopics({ topics: mine });
   await admin.disconnect();
   const redis = createRedis(config);
-  for (const pattern of [`${config.queues.prefix}:*`, `${config.redis.keyPrefix}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
+  await unlinkMatching(redis, [`${config.queues.prefix}:*`, `${config.redis.keyPrefix}:*`]);
   redis.disconnect();
 }
 

@@ -6,35 +6,22 @@ import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/windows/contract.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testServices, withKafkaAdmin } from '../helpers/services.js';
-import {
-  collectOutputs,
-  sendWindows,
-  sineWindows,
-  spawnWorker,
-  waitFor,
-  type Collected,
-  type WorkerChild,
-} from './helpers.js';
+import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
+import { spawnWorker, type Child } from '../support/processes.js';
+import { cleanupRedis, createTopics, testEnv, withKafkaAdmin } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
 
 // Two worker processes in one consumer group share a 4-partition windows topic; one is killed with
 // SIGKILL mid-stream; every window must still get every output (at least once, de-duplicated by id).
-const { redisUrl, kafkaBrokers, runId } = testServices();
-const env: Record<string, string> = {
-  REDIS_URL: redisUrl,
-  KAFKA_BROKERS: kafkaBrokers,
-  KAFKA_CLIENT_ID: 'seqae-test-failover',
-  SEQAE_TOPIC_PREFIX: `t${runId}.failover.`,
-  SEQAE_QUEUE_PREFIX: `t${runId}-failover-`,
-  SEQAE_BULL_PREFIX: `bull-t${runId}-failover`,
-  SEQAE_KEY_PREFIX: `t${runId}.failover`,
+const env = testEnv('failover', {
   SEQAE_MODEL_GROUP: 'fleet',
   SEQAE_ROLES: 'stream',
   SEQAE_BATCH_MAX: '16',
   SEQAE_SESSION_TIMEOUT_MS: '6000',
   SEQAE_HTTP_PORT: '0',
   SEQAE_BACKEND: 'wasm',
-};
+});
 const config = loadConfig(env);
 const NIN = 12;
 const STREAMS = 6;
@@ -42,7 +29,7 @@ const PER_STREAM = 250;
 
 describe('two stream workers, one killed mid-stream', () => {
   let outputs: Collected;
-  const workers: WorkerChild[] = [];
+  const workers: Child[] = [];
 
   beforeAll(async () => {
     await initBackend('wasm');

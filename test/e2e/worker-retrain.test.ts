@@ -4,8 +4,10 @@ import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/windows/contract.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { cleanupRedis, createTopics, testConfig } from '../helpers/services.js';
-import { collectOutputs, sendWindows, sineWindows, waitFor, type Collected } from './helpers.js';
+import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
+import { waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
 
 const NIN = 12;
 const config = testConfig('e2e-retrain', {

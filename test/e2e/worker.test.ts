@@ -11,8 +11,10 @@ import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/windows/contract.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import type { TrainProgress } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testConfig } from '../helpers/services.js';
-import { collectOutputs, sendWindows, sineWindows, waitFor, type Collected } from './helpers.js';
+import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
+import { waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
 
 const NIN = 16;
 const UNITS = 16;

@@ -11,7 +11,7 @@ import {
 } from '../../src/metrics/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../helpers/services.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 
 const config = testConfig('observability-collectors');
 const cleanup: Array<() => Promise<unknown>> = [];

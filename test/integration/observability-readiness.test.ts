@@ -9,7 +9,7 @@ import type { Readiness } from '../../src/http/index.js';
 import { composeReady, kafkaReady, redisReady, startHttpServer } from '../../src/http/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { testConfig } from '../helpers/services.js';
+import { testConfig } from '../support/services.js';
 
 const config = testConfig('observability-readiness');
 const cleanup: Array<() => Promise<unknown> | unknown> = [];

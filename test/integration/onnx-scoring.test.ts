@@ -11,7 +11,7 @@ import { ModelCache } from '../../src/worker/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { WindowScorer } from '../../src/worker/window-scorer.js';
 import { datasetFromStreams, trainingErrorStats } from '../../src/worker/training.js';
-import { cleanupRedis, testConfig } from '../helpers/services.js';
+import { cleanupRedis, testConfig } from '../support/services.js';
 
 const NIN = 8;
 const FEATURES = 3;

@@ -7,7 +7,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { Consumer, Producer } from 'kafkajs';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../helpers/services.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 
 const config = testConfig('plumbing');
 

@@ -19,7 +19,7 @@ import { createRedis } from '../../src/transport/redis.js';
 import { parseWindow, windowId, type Window } from '../../src/windows/contract.js';
 import { dlqOriginal, parseDlq } from '../../src/windows/dlq.js';
 import { parseTimestamp } from '../../src/windows/reading.js';
-import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../helpers/services.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 
 const NAB = 'test/fixtures/nab/realTraffic/speed_7578.csv';
 const NAB_ROWS = 1127;

@@ -4,85 +4,31 @@
  * query API that the target is up and that the worker's counters move once windows are processed.
  * Prometheus runs on a free port with its own config and storage under a temporary folder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from '../../src/transport/kafka.js';
-import { encodeWindow, windowId, type Window } from '../../src/windows/contract.js';
-import { cleanupRedis, createTopics, testConfig } from '../helpers/services.js';
+import type { Window } from '../../src/windows/contract.js';
+import { sendWindows } from '../support/kafka.js';
+import { freePort, spawnChild, stopChild, type Child } from '../support/processes.js';
+import { cleanupRedis, createTopics, testConfig, testEnv } from '../support/services.js';
+import { Fatal, waitFor } from '../support/wait.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const GROUP = `seqae-prometheus-${process.pid}`;
 const NIN = 9;
-const config = testConfig('prometheus-scrape', {
+const settings = {
   SEQAE_GROUP_ID: GROUP,
   SEQAE_WINDOW: String(NIN),
   SEQAE_WARMUP_WINDOWS: '100000', // windows wait for a model that is never trained: no CPU spent
   SEQAE_BACKEND: 'cpu',
-});
+};
+const config = testConfig('prometheus-scrape', settings);
 const JOB = 'seqae-worker';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Thrown by a probe to stop waiting at once (a process died). */
-class Fatal extends Error {}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      if (error instanceof Fatal) throw error;
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-function started(command: string, args: string[], env: NodeJS.ProcessEnv, log: string[]) {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk: Buffer) => {
-    log.push(chunk.toString('utf8'));
-    if (log.length > 200) log.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return child;
-}
-
-async function stop(child: ChildProcess | undefined): Promise<number | null> {
-  if (!child || child.exitCode !== null || child.signalCode !== null)
-    return child?.exitCode ?? null;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code] = (await exited) as [number | null];
-  clearTimeout(timer);
-  return code;
-}
 
 let workerPort = 0;
 let promUrl = '';
-let worker: ChildProcess | undefined;
-let prometheus: ChildProcess | undefined;
-const workerLog: string[] = [];
-const promLog: string[] = [];
+let worker: Child | undefined;
+let prometheus: Child | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'seqae-prometheus-'));
 
 /** One instant query; the vector's samples as `{ labels, value }`. */
@@ -111,33 +57,22 @@ beforeAll(async () => {
   // The worker, configured like a container would be: every setting through its variable.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    REDIS_URL: config.redis.url,
-    KAFKA_BROKERS: config.kafka.brokers.join(','),
+    ...testEnv('prometheus-scrape', settings),
     KAFKA_CLIENT_ID: 'seqae-prometheus-worker',
-    SEQAE_TOPIC_PREFIX: config.topics.windows.slice(0, -'windows'.length),
-    SEQAE_QUEUE_PREFIX: config.queues.infer.slice(0, -'infer'.length),
-    SEQAE_BULL_PREFIX: config.queues.prefix,
-    SEQAE_KEY_PREFIX: config.redis.keyPrefix,
-    SEQAE_GROUP_ID: GROUP,
-    SEQAE_WINDOW: String(NIN),
-    SEQAE_WARMUP_WINDOWS: '100000',
-    SEQAE_BACKEND: 'cpu',
     SEQAE_HTTP_HOST: '127.0.0.1',
     SEQAE_HTTP_PORT: String(workerPort),
     SEQAE_LOG_LEVEL: 'info',
   };
-  worker = started(
+  const w = spawnChild(
+    'worker',
     process.execPath,
     ['bin/seqae.js', 'worker', '--roles', 'stream,infer'],
     env,
-    workerLog,
   );
-  worker.on(
-    'exit',
-    (code) => code && console.error(`worker exited ${code}:\n${workerLog.join('')}`),
-  );
+  worker = w;
+  w.proc.on('exit', (code) => code && console.error(`worker exited ${code}:\n${w.log.join('\n')}`));
   await waitFor('the worker to be ready', async () => {
-    if (worker!.exitCode !== null) throw new Fatal(`worker exited: ${workerLog.join('')}`);
+    if (w.proc.exitCode !== null) throw new Fatal(`worker exited: ${w.log.join('\n')}`);
     const res = await fetch(`http://127.0.0.1:${workerPort}/readyz`);
     return res.status === 200 ? true : undefined;
   });
@@ -159,7 +94,8 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  prometheus = started(
+  const p = spawnChild(
+    'prometheus',
     'prometheus',
     [
       `--config.file=${configFile}`,
@@ -168,15 +104,14 @@ beforeAll(async () => {
       '--log.level=warn',
     ],
     process.env,
-    promLog,
   );
-  prometheus.on('error', (error) => promLog.push(String(error)));
+  prometheus = p;
   await waitFor(
     'Prometheus to be ready',
     async () => {
-      if (prometheus!.exitCode !== null || promLog.some((l) => l.includes('ENOENT')))
+      if (p.proc.exitCode !== null || p.log.some((l) => l.includes('ENOENT')))
         throw new Fatal(
-          `prometheus did not start (install Debian's prometheus package: apt-get install -y --no-install-recommends prometheus): ${promLog.join('')}`,
+          `prometheus did not start (install Debian's prometheus package: apt-get install -y --no-install-recommends prometheus): ${p.log.join('\n')}`,
         );
       return (await fetch(`${promUrl}/-/ready`)).ok ? true : undefined;
     },
@@ -185,11 +120,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stop(prometheus);
-  const code = await stop(worker);
+  await stopChild(prometheus);
+  const code = await stopChild(worker);
   rmSync(dir, { recursive: true, force: true });
   await cleanupRedis(config);
-  expect(code, `worker exit code; log:\n${workerLog.join('')}`).toBe(0);
+  expect(code, `worker exit code; log:\n${worker?.log.join('\n')}`).toBe(0);
 });
 
 describe('Prometheus scraping a running worker', () => {
@@ -215,18 +150,7 @@ describe('Prometheus scraping a running worker', () => {
       step: 1000,
       values: Array.from({ length: NIN }, (_, k) => [Math.sin(i + k)]),
     }));
-    const producer = createKafka(config, { clientId: 'prometheus-test-producer' }).producer();
-    await producer.connect();
-    await producer.send({
-      topic: config.topics.windows,
-      acks: -1,
-      messages: windows.map((w) => ({
-        key: w.streamId,
-        value: encodeWindow(w),
-        headers: { 'seqae-id': windowId(w) },
-      })),
-    });
-    await producer.disconnect();
+    await sendWindows(config, windows);
 
     const after = await waitFor('the counter to move by 40 in Prometheus', async () => {
       const v = (await scalar(expr)) ?? 0;

@@ -5,8 +5,8 @@ import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import type { TrainJobData } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testConfig } from '../helpers/services.js';
-import { sineWindows } from '../e2e/helpers.js';
+import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { sineWindows } from '../support/windows.js';
 
 // Two training jobs for one model, two training children: they must not train at the same time.
 const config = testConfig('train-exclusive', {

@@ -11,8 +11,10 @@ import { parseDlq } from '../../src/windows/dlq.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testConfig } from '../helpers/services.js';
-import { collectOutputs, sineWindows, waitFor, type Collected } from '../e2e/helpers.js';
+import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { collectOutputs, type Collected } from '../support/kafka.js';
+import { waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
 
 const NIN = 10;
 const config = testConfig('worker-parts', {

@@ -1,7 +1,7 @@
 /**
  * Vitest global setup of the `integration` project: finds or starts real Redis and Kafka (order in
  * test/setup/choose.ts), gives the run an id, and hands both to the test workers through vitest's
- * `provide` (read with `inject('seqaeServices')`, see test/helpers/services.ts) and through
+ * `provide` (read with `inject('seqaeServices')`, see test/support/services.ts) and through
  * REDIS_URL / KAFKA_BROKERS / SEQAE_TEST_RUN in process.env, which the forked workers inherit.
  * At teardown it deletes the run's Redis keys and Kafka topics (unless SEQAE_TEST_KEEP=1) and stops
  * what it started.
@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { hasJava, hasMaven, kafkaAnswers, kafkaJarsReady } from '../../scripts/services/kafka.js';
 import { hasRedisServer, redisAnswers } from '../../scripts/services/redis.js';
 import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/index.js';
+import { unlinkMatching } from '../support/redis.js';
 import { chooseServices, type ServicesChoice, type ServicesFacts } from './choose.js';
 
 export interface SeqaeTestServices {
@@ -146,14 +147,7 @@ async function cleanupRun(runId: string, redisUrl: string, brokers: string[]): P
   const tag = `t${runId}`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   try {
-    for (const pattern of [`${tag}*`, `bull-${tag}*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    await unlinkMatching(redis, [`${tag}*`, `bull-${tag}*`]);
   } finally {
     redis.disconnect();
   }

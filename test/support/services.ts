@@ -8,6 +8,7 @@ import type { Admin } from 'kafkajs';
 import { loadConfig, type SeqaeConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
+import { unlinkMatching } from './redis.js';
 
 export interface TestServices {
   redisUrl: string;
@@ -35,25 +36,32 @@ function safeName(name: string): string {
 }
 
 /**
- * A validated configuration for one test file (or test) named `name`, pointing at this run's
- * services: topics `t<run>.<name>.windows`…, queues `t<run>-<name>-infer`…, BullMQ prefix
- * `bull-t<run>-<name>`, Redis key prefix `t<run>.<name>`. `overrides` are variables, as for a CLI.
+ * The variables of one test file (or test) named `name`, pointing at this run's services: topics
+ * `t<run>.<name>.windows`…, queues `t<run>-<name>-infer`…, BullMQ prefix `bull-t<run>-<name>`, Redis
+ * key prefix `t<run>.<name>`, then `overrides`. For a child process configured like a container.
  */
-export function testConfig(name: string, overrides: Record<string, string> = {}): SeqaeConfig {
+export function testEnv(
+  name: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   const { redisUrl, kafkaBrokers, runId } = testServices();
   const tag = `t${runId}`;
   const safe = safeName(name);
-  return loadConfig(
-    { ...process.env, REDIS_URL: redisUrl, KAFKA_BROKERS: kafkaBrokers },
-    {
-      KAFKA_CLIENT_ID: `seqae-test-${safe}`,
-      SEQAE_TOPIC_PREFIX: `${tag}.${safe}.`,
-      SEQAE_QUEUE_PREFIX: `${tag}-${safe}-`,
-      SEQAE_BULL_PREFIX: `bull-${tag}-${safe}`,
-      SEQAE_KEY_PREFIX: `${tag}.${safe}`,
-      ...overrides,
-    },
-  );
+  return {
+    REDIS_URL: redisUrl,
+    KAFKA_BROKERS: kafkaBrokers,
+    KAFKA_CLIENT_ID: `seqae-test-${safe}`,
+    SEQAE_TOPIC_PREFIX: `${tag}.${safe}.`,
+    SEQAE_QUEUE_PREFIX: `${tag}-${safe}-`,
+    SEQAE_BULL_PREFIX: `bull-${tag}-${safe}`,
+    SEQAE_KEY_PREFIX: `${tag}.${safe}`,
+    ...overrides,
+  };
+}
+
+/** The validated configuration of testEnv(name, overrides), over this process's variables. */
+export function testConfig(name: string, overrides: Record<string, string> = {}): SeqaeConfig {
+  return loadConfig(process.env, testEnv(name, overrides));
 }
 
 /** Runs `fn` with a connected kafkajs admin client, disconnecting afterwards. */
@@ -87,38 +95,17 @@ export async function createTopics(
   });
 }
 
-/** Deletes `topics` (default: every topic of `config`) that exist. */
-export async function deleteTopics(
-  config: SeqaeConfig,
-  topics: string[] = Object.values(config.topics),
-): Promise<void> {
-  await withKafkaAdmin(config, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    const present = topics.filter((t) => existing.has(t));
-    if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
-  });
-}
-
 /**
  * Deletes the Redis keys of `config`: its BullMQ prefix and its key prefix. Returns how many.
  * (The global setup also deletes every key of the run at teardown.)
  */
 export async function cleanupRedis(config: SeqaeConfig): Promise<number> {
   const redis = createRedis(config, { name: 'seqae-test-cleanup' });
-  let deleted = 0;
   try {
     // `[:.]` so that the prefix `t1.foo` never matches the keys of a file named `foo2`.
     const k = config.redis.keyPrefix;
-    for (const pattern of [`${config.queues.prefix}:*`, k, `${k}[:.]*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) deleted += await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    return await unlinkMatching(redis, [`${config.queues.prefix}:*`, k, `${k}[:.]*`]);
   } finally {
     redis.disconnect();
   }
-  return deleted;
 }

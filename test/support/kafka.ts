@@ -1,0 +1,67 @@
+import type { Consumer, KafkaMessage } from 'kafkajs';
+import type { SeqaeConfig } from '../../src/config/index.js';
+import { windowMessage } from '../../src/producer/sinks/kafka.js';
+import { createKafka } from '../../src/transport/kafka.js';
+import type { Window } from '../../src/windows/contract.js';
+
+/** Output messages of a run, by topic name, collected by a plain kafkajs consumer. */
+export interface Collected {
+  messages: Map<string, { headers: Record<string, string>; value: Record<string, unknown> }[]>;
+  /** Distinct window ids seen per topic name. */
+  ids(name: string): Set<string>;
+  stop(): Promise<void>;
+}
+
+const names = ['reconstructions', 'predictions', 'embeddings', 'anomalies', 'dlq'] as const;
+
+function headers(m: KafkaMessage): Record<string, string> {
+  return Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+/** Subscribes to every output topic of `config` from the beginning. */
+export async function collectOutputs(config: SeqaeConfig, group: string): Promise<Collected> {
+  const consumer: Consumer = createKafka(config, { clientId: `${group}-collector` }).consumer({
+    groupId: `${group}-collector`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  const byTopic = new Map(names.map((n) => [config.topics[n], n]));
+  await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
+  const messages = new Map<
+    string,
+    { headers: Record<string, string>; value: Record<string, unknown> }[]
+  >(names.map((n) => [n, []]));
+  await consumer.run({
+    eachMessage: async ({ topic, message }) => {
+      messages.get(byTopic.get(topic)!)!.push({
+        headers: headers(message),
+        value: JSON.parse(message.value!.toString('utf8')) as Record<string, unknown>,
+      });
+    },
+  });
+  return {
+    messages,
+    ids: (name) => new Set(messages.get(name)!.map((m) => m.headers['seqae-id']!)),
+    stop: () => consumer.disconnect(),
+  };
+}
+
+/** Sends windows to the windows topic as the producer's Kafka sink writes them (windowMessage). */
+export async function sendWindows(config: SeqaeConfig, windows: readonly Window[]): Promise<void> {
+  const producer = createKafka(config, { clientId: 'seqae-test-window-sender' }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    for (let i = 0; i < windows.length; i += 500) {
+      await producer.send({
+        topic: config.topics.windows,
+        acks: -1,
+        messages: windows.slice(i, i + 500).map(windowMessage),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+/** Output lines kept per child: enough for a failure message, bounded for a chatty process. */
+const KEPT_LINES = 500;
+
+/** A child process started from the repository root, its output kept for failure messages. */
+export interface Child {
+  proc: ChildProcess;
+  /** Its last output lines, each as `[name] line`. */
+  log: string[];
+  /** Resolves with the exit code (or signal name) once it has exited; -1 when it never started. */
+  exited: Promise<number | string>;
+}
+
+export function spawnChild(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Child {
+  const proc = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  const keep = (line: string) => {
+    log.push(`[${name}] ${line}`);
+    if (log.length > KEPT_LINES) log.shift();
+  };
+  const lines = (b: Buffer) => {
+    for (const line of b.toString('utf8').split('\n')) if (line.trim()) keep(line);
+  };
+  proc.stdout!.on('data', lines);
+  proc.stderr!.on('data', lines);
+  const exited = new Promise<number | string>((resolve) => {
+    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    // A command that cannot start (ENOENT) emits 'error', and 'exit' perhaps never.
+    proc.on('error', (error) => {
+      keep(String(error));
+      if (proc.pid === undefined) resolve(-1);
+    });
+  });
+  return { proc, log, exited };
+}
+
+/** A `seqae worker` child process (the CLI, from source) with `env` over this process's. */
+export function spawnWorker(env: Record<string, string>, name: string): Child {
+  return spawnChild(name, process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
+    ...process.env,
+    ...env,
+    SEQAE_LOG_LEVEL: 'info',
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves with how the child exited (undefined: no child). */
+export async function stopChild(
+  child: Child | undefined,
+  graceMs = 30_000,
+): Promise<number | string | undefined> {
+  if (!child) return undefined;
+  const { proc } = child;
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  try {
+    return await child.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A TCP port that was free on 127.0.0.1 when asked. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -40,8 +40,8 @@ export function addFlags(command: Command, flags: FlagSpec[]): Command {
 }
 
 /**
- * The configuration from the environment with the given flags on top. The flags are also written into
- * this process's environment, so that child processes (training pools) see the same settings.
+ * The configuration from the environment with the given flags on top. This process's environment is
+ * left as it is: a training child gets the resolved configuration from its parent (TrainWorker).
  */
 export function configFrom(options: Record<string, unknown>, flags: FlagSpec[]): SeqaeConfig {
   const overrides: Record<string, string> = {};
@@ -49,7 +49,5 @@ export function configFrom(options: Record<string, unknown>, flags: FlagSpec[]):
     const value = options[attribute(flag)];
     if (value !== undefined) overrides[variable] = String(value);
   }
-  const config = loadConfig(process.env, overrides);
-  Object.assign(process.env, overrides);
-  return config;
+  return loadConfig(process.env, overrides);
 }

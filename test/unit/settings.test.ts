@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addSettingFlags, configFrom } from '../../src/cli/options.js';
+import { withSettingsTables } from '../../src/config/docs.js';
 import { loadConfig, readConfig } from '../../src/config/index.js';
 import {
   declarations,
@@ -253,5 +255,12 @@ describe('the training child', () => {
     const config = loadConfig({}, { SEQAE_EPOCHS: '7', SEQAE_BULL_PREFIX: 'b' });
     expect(configFromParent(trainingChildEnv(config))).toEqual(JSON.parse(JSON.stringify(config)));
     expect(() => configFromParent({})).toThrow(/SEQAE_RESOLVED_CONFIG/);
+  });
+});
+
+describe('README.md', () => {
+  it('has the settings tables of the declarations (npm run docs:settings)', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(withSettingsTables(readme), 'run npm run docs:settings').toBe(readme);
   });
 });

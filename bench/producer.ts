@@ -62,7 +62,7 @@ async function once(sink: string, streams: number): Promise<number> {
   const config = loadConfig(process.env, {
     SEQAE_TOPIC_PREFIX: `${tag}.`,
     SEQAE_QUEUE_PREFIX: `${tag}-`,
-    SEQAE_BULL_PREFIX: `bull-${tag}`,
+    SEQAE_BULLMQ_KEY_PREFIX: `bull-${tag}`,
     SEQAE_KEY_PREFIX: tag,
     SEQAE_LOG_LEVEL: 'warn',
   });

@@ -1,55 +1,78 @@
-import type { Command } from 'commander';
-import { loadConfig, type SeqaeConfig } from '../config/index.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { z } from 'zod';
+import { readConfig, type LoadedConfig } from '../config/index.js';
+import {
+  declarations,
+  settings,
+  takes,
+  type CommandName,
+  type Setting,
+} from '../config/settings.js';
 
-/** A CLI flag and the environment variable it overrides. */
-export type FlagSpec = [flag: string, variable: string, description: string];
+/** The help line of a setting: its meaning, then (unless left out) its variable, and its default. */
+function help(s: Setting, variable = true): string {
+  const where = [variable && s.env, s.default !== undefined && `default: ${s.default}`];
+  const notes = where.filter(Boolean).join(', ');
+  return notes ? `${s.description} [${notes}]` : s.description;
+}
 
-/** Flags every command takes: the connection and naming settings. */
-export const commonFlags: FlagSpec[] = [
-  ['--redis-url <url>', 'REDIS_URL', 'Redis URL (redis:// or rediss://)'],
-  ['--kafka-brokers <list>', 'KAFKA_BROKERS', 'Kafka bootstrap brokers, host:port,…'],
-  ['--client-id <id>', 'KAFKA_CLIENT_ID', 'Kafka client id'],
-  ['--topic-prefix <prefix>', 'SEQAE_TOPIC_PREFIX', 'prefix of every topic name'],
-  ['--queue-prefix <prefix>', 'SEQAE_QUEUE_PREFIX', 'prefix of the BullMQ queue names'],
-  ['--key-prefix <prefix>', 'SEQAE_KEY_PREFIX', 'prefix of seqae keys in Redis'],
-  [
-    '--backend <name>',
-    'SEQAE_BACKEND',
-    'compute backend: auto, onnx (score on ONNX Runtime), node, wasm, cpu',
-  ],
-  ['--http-host <host>', 'SEQAE_HTTP_HOST', 'bind address of /metrics, /healthz, /readyz'],
-  [
-    '--http-port <port>',
-    'SEQAE_HTTP_PORT',
-    'port of /metrics, /healthz, /readyz (0: any free one)',
-  ],
-  ['--log-level <level>', 'SEQAE_LOG_LEVEL', 'trace, debug, info, warn, error, fatal, silent'],
-];
+/** A flag of `s`: a variable's flag passes its text on to the loader, a run option parses it here. */
+function flagOption(s: Setting & { flag: string }): Option {
+  if (s.env) return new Option(s.flag, help(s));
+  const option = new Option(s.flag, s.description);
+  const parse = (text: string) => {
+    const result = (s.schema as z.ZodType).safeParse(text);
+    if (!result.success) throw new InvalidArgumentError(result.error.issues[0]?.message ?? '');
+    return result.data;
+  };
+  if (option.required || option.optional) option.argParser(parse);
+  if (s.default !== undefined) option.default(parse(s.default), s.default);
+  if (s.required) option.makeOptionMandatory();
+  return option;
+}
 
-const attribute = (flag: string) =>
-  flag
-    .replace(/^--/, '')
-    .replace(/ .*$/, '')
-    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const hasFlag = (s: Setting): s is Setting & { flag: string } => s.flag !== undefined;
 
-/** Declares the flags on a command, naming the variable each overrides in its help. */
-export function addFlags(command: Command, flags: FlagSpec[]): Command {
-  for (const [flag, variable, description] of flags)
-    command.option(flag, `${description} [${variable}]`);
+/** The settings of SeqaeConfig that `name` takes. */
+const configSettings = (name: CommandName) =>
+  [...declarations(settings)].map(([, s]) => s).filter((s) => takes(s, name));
+
+/**
+ * Declares on `command` the flags of every setting it takes (and of `runOptions`, flags only), and
+ * lists in its help the settings it reads from variables alone.
+ */
+export function addSettingFlags(
+  command: Command,
+  name: CommandName,
+  runOptions: object = {},
+): Command {
+  for (const [, s] of declarations(runOptions)) if (hasFlag(s)) command.addOption(flagOption(s));
+  const own = configSettings(name);
+  for (const s of own.filter(hasFlag)) command.addOption(flagOption(s));
+  const variablesOnly = own.filter((s) => !hasFlag(s));
+  const width = Math.max(...variablesOnly.map((s) => s.env!.length));
+  command.addHelpText(
+    'after',
+    `\nAlso read from the environment (no flag):\n${variablesOnly
+      .map((s) => `  ${s.env!.padEnd(width)}  ${help(s, false)}`)
+      .join('\n')}`,
+  );
   return command;
 }
 
 /**
- * The configuration from the environment with the given flags on top. The flags are also written into
- * this process's environment, so that child processes (training pools) see the same settings.
+ * The configuration from the environment with `name`'s flags on top. This process's environment is
+ * left as it is: a training child gets the resolved configuration from its parent (TrainWorker).
  */
-export function configFrom(options: Record<string, unknown>, flags: FlagSpec[]): SeqaeConfig {
+export function configFrom(
+  options: Record<string, unknown>,
+  name: CommandName,
+  env: Record<string, string | undefined> = process.env,
+): LoadedConfig {
   const overrides: Record<string, string> = {};
-  for (const [flag, variable] of flags) {
-    const value = options[attribute(flag)];
-    if (value !== undefined) overrides[variable] = String(value);
+  for (const s of configSettings(name).filter(hasFlag)) {
+    const value = options[new Option(s.flag).attributeName()];
+    if (value !== undefined) overrides[s.env!] = String(value);
   }
-  const config = loadConfig(process.env, overrides);
-  Object.assign(process.env, overrides);
-  return config;
+  return readConfig(env, overrides);
 }

@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CancelledError } from '../errors/index.js';
 import { startHttpServer, type HttpServer } from '../http/index.js';
 import { createLogger } from '../log/index.js';
@@ -8,51 +8,8 @@ import type { PipelineStats } from '../producer/pipeline.js';
 import { Producer, type ProduceOptions, type SinkName } from '../producer/producer.js';
 import type { CsvColumns } from '../producer/sources/csv.js';
 import { streamIdSchema } from '../windows/contract.js';
-import { addFlags, commonFlags, configFrom, type FlagSpec } from './options.js';
-
-/** Flags of `produce` that override settings (and so also have environment variables). */
-const produceFlags: FlagSpec[] = [
-  ...commonFlags,
-  ['--to <sinks>', 'SEQAE_SINKS', 'where windows go: kafka, bullmq or kafka,bullmq'],
-  ['--window <n>', 'SEQAE_WINDOW', 'readings per window (nIn)'],
-  ['--stride <n>', 'SEQAE_STRIDE', 'readings between consecutive windows'],
-  ['--reorder <n>', 'SEQAE_REORDER', 'readings held per stream to undo out-of-order input'],
-  ['--gaps <policy>', 'SEQAE_GAPS', 'ignore | skip (restart windows) | fill (forward-fill)'],
-  ['--max-fill <n>', 'SEQAE_MAX_FILL', 'most readings filled per gap with --gaps fill'],
-  ['--max-line-bytes <n>', 'SEQAE_MAX_LINE_BYTES', 'longer lines/messages go to the DLQ'],
-  ['--batch <n>', 'SEQAE_PRODUCER_BATCH', 'windows per send'],
-  ['--max-in-flight <n>', 'SEQAE_PRODUCER_IN_FLIGHT', 'unacknowledged windows before pausing'],
-  ['--max-waiting <n>', 'SEQAE_MAX_WAITING', 'waiting infer jobs at which to wait (0: no limit)'],
-  ['--group <id>', 'SEQAE_PRODUCER_GROUP', 'consumer group for a kafka source'],
-];
-
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name}: a whole number ≥ 1`);
-  return n;
-};
-
-/** `--speed`: max (0), realtime (1), or a factor. */
-export function parseSpeed(v: string): number {
-  if (v === 'max' || v === 'fast') return 0;
-  if (v === 'realtime' || v === 'real-time') return 1;
-  const n = Number(v.replace(/x$/i, ''));
-  if (!Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError('max, realtime, or a factor such as 10 (0 = max)');
-  return n;
-}
-
-/** `--columns time,a,b`: the timestamp column, then the value columns (names or 0-based indices). */
-export function parseColumns(v: string): CsvColumns {
-  const parts = v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (parts.length < 2)
-    throw new InvalidArgumentError('the timestamp column, then at least one value column');
-  const ref = (s: string) => (/^\d+$/.test(s) ? Number(s) : s);
-  return { timestamp: ref(parts[0]!), values: parts.slice(1).map(ref) };
-}
+import { produceOptions } from '../config/settings.js';
+import { addSettingFlags, configFrom } from './options.js';
 
 function formatSummary(stats: PipelineStats, stopped: boolean) {
   return {
@@ -79,48 +36,11 @@ export function registerProduce(program: Command): Command {
     .description(
       'cut sensor readings into sequence windows and send them to Kafka and/or BullMQ; bad input goes to the DLQ topic',
     );
-  command.requiredOption(
-    '--source <spec>',
-    'csv:<path> | ndjson:- | ndjson:<path> | kafka[:<topic>] | synthetic:<shape>?key=value&…',
-  );
-  command
-    .option('--stream <id>', 'stream id (csv: default the file name; ndjson/kafka: when absent)')
-    .addOption(
-      new Option('--speed <x>', 'replay speed: max, realtime, or a factor such as 10')
-        .argParser(parseSpeed)
-        .default(0, 'max'),
-    )
-    .option(
-      '--columns <list>',
-      'csv: timestamp column, then value columns, by name or index',
-      parseColumns,
-    )
-    .option('--stream-column <col>', 'csv: the column holding each row’s stream id')
-    .option('--no-header', 'csv: the first line is data, name columns by index')
-    .option('--delimiter <c>', 'csv: field separator', ',')
-    .option(
-      '--step <ms>',
-      'milliseconds between readings (default: inferred per stream)',
-      positive('--step'),
-    )
-    .option(
-      '--train <n>',
-      'request training on the first n windows of each stream',
-      positive('--train'),
-    )
-    .option('--model-id <id>', 'model id of the training requests (default: the stream id)')
-    .option(
-      '--idle-exit <ms>',
-      'kafka source: stop after this long without a message',
-      positive('--idle-exit'),
-    )
-    .option('--no-dlq', 'do not send bad input to the DLQ topic, only count and log it')
-    .option('--no-progress', 'no progress bar, even on a terminal')
-    .option('--no-http', 'do not serve /metrics, /healthz, /readyz');
-  addFlags(command, produceFlags);
+  addSettingFlags(command, 'produce', produceOptions);
   command.action(async (opts: Record<string, unknown>) => {
-    const config = configFrom(opts, produceFlags);
+    const { config, deprecations } = configFrom(opts, 'produce');
     const log = createLogger(config.logLevel, 'seqae-producer');
+    for (const line of deprecations) log.warn(line);
     const source = opts.source as string;
     for (const id of [opts.stream, opts.modelId])
       if (id !== undefined && !streamIdSchema.safeParse(id).success)

@@ -30,7 +30,10 @@ export interface ModelConfig {
   activation: 'relu' | 'tanh';
   predictionTarget: PredictionTarget;
   normalisation: NormalisationKind;
-  /** Training epochs. Default 300 (the notebook's). */
+  /**
+   * Training epochs. Default 300, the seed notebook's, for the seed examples and their parity tests;
+   * workers train every stream with their own default, SEQAE_EPOCHS (50).
+   */
   epochs: number;
   /** Mini-batch size. Default 32 (Keras' default). */
   batchSize: number;

@@ -1,11 +1,11 @@
 /**
  * The training job processor, run by BullMQ in a child process (a sandboxed processor) so that
  * training, which holds the CPU for seconds to minutes, never stalls the parent's event loop: its lock
- * renewals, Kafka heartbeats and health endpoints. The child reads the same environment as its parent.
+ * renewals, Kafka heartbeats and health endpoints. The child trains with its parent's resolved
+ * configuration (see train-processor-config.ts).
  */
 import { DelayedError, type SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
-import { loadConfig } from '../config/index.js';
 import { configFromParent } from './train-processor-config.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
@@ -17,7 +17,7 @@ import {
 } from './training.js';
 import { WindowStore } from './window-store.js';
 
-const config = configFromParent() ?? loadConfig();
+const config = configFromParent();
 const redis = createRedis(config, { name: 'seqae-train-child' });
 const registry = new ModelRegistry(redis, {
   prefix: config.redis.keyPrefix,

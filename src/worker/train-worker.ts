@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
-import { RESOLVED_CONFIG_VARIABLE } from './train-processor-config.js';
+import { trainingChildEnv } from './train-processor-config.js';
 import type { TrainJobData, TrainJobResult, TrainProgress } from './training.js';
 
 /**
@@ -40,7 +40,7 @@ export class TrainWorker {
       workerForkOptions: {
         ...(execArgv ? { execArgv: [...process.execArgv, ...execArgv] } : {}),
         // The child trains with exactly its parent's settings, flags and test overrides included.
-        env: { ...process.env, [RESOLVED_CONFIG_VARIABLE]: JSON.stringify(config) },
+        env: trainingChildEnv(config),
       },
       // Training can run for minutes; the lock is renewed by this (never blocked) parent.
       lockDuration: 60_000,

@@ -357,7 +357,7 @@ describe('seqae produce', () => {
         KAFKA_BROKERS: c.kafka.brokers.join(','),
         SEQAE_TOPIC_PREFIX: c.topics.windows.replace(/windows$/, ''),
         SEQAE_QUEUE_PREFIX: c.queues.infer.replace(/infer$/, ''),
-        SEQAE_BULL_PREFIX: c.queues.prefix,
+        SEQAE_BULLMQ_KEY_PREFIX: c.queues.prefix,
         SEQAE_KEY_PREFIX: c.redis.keyPrefix,
         SEQAE_LOG_LEVEL: 'warn',
       },

@@ -53,7 +53,7 @@ export function testEnv(
     KAFKA_CLIENT_ID: `seqae-test-${safe}`,
     SEQAE_TOPIC_PREFIX: `${tag}.${safe}.`,
     SEQAE_QUEUE_PREFIX: `${tag}-${safe}-`,
-    SEQAE_BULL_PREFIX: `bull-${tag}-${safe}`,
+    SEQAE_BULLMQ_KEY_PREFIX: `bull-${tag}-${safe}`,
     SEQAE_KEY_PREFIX: `${tag}.${safe}`,
     ...overrides,
   };

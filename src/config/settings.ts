@@ -1,0 +1,619 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of seqae, each declared once: where it sits in SeqaeConfig (its place in `settings`),
+ * its environment variable, its flag, how its text is parsed, its default and what it means. The
+ * config type, the environment loader, the flags and `--help` of each command and the README's
+ * settings tables (`npm run docs:settings`) all come from these declarations.
+ */
+
+/** The commands that take settings. */
+export type CommandName = 'worker' | 'produce';
+
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  /** Environment variable; absent for the options of one `produce` run, which are flags only. */
+  env?: string;
+  /** Former names of `env`: still read, with a deprecation line in the log. */
+  formerEnv?: readonly string[];
+  /** Flag of the commands that take it (`--batch <n>`); absent for variables only. */
+  flag?: string;
+  /** Parses the variable's or the flag's text. */
+  schema: S;
+  /** The default as the variable would be written; absent: unset. */
+  default?: string;
+  /** One line for `--help` and the README. */
+  description: string;
+  /** Which commands take it. */
+  commands: 'all' | CommandName;
+  /** The flag must be given (options of one run only). */
+  required?: boolean;
+}
+
+/** A setting of SeqaeConfig: it always has a variable. */
+type ConfigSetting<S extends z.ZodType> = Setting<S> & { env: string };
+const setting = <S extends z.ZodType>(s: ConfigSetting<S>): ConfigSetting<S> => s;
+/** An option of one `produce` run: a flag only, outside SeqaeConfig. */
+const runOption = <S extends z.ZodType>(
+  s: Omit<Setting<S>, 'env' | 'formerEnv' | 'commands'> & { flag: string },
+): Setting<S> => ({ ...s, commands: 'produce' });
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string()).min(1));
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+const name = (chars: RegExp, what: string) => z.string().regex(chars, what);
+const optionalText = z.string().min(1).optional();
+
+export const settings = {
+  logLevel: setting({
+    env: 'SEQAE_LOG_LEVEL',
+    flag: '--log-level <level>',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    default: 'info',
+    description:
+      'pino level: trace, debug, info, warn, error, fatal, silent (JSON lines on stderr)',
+    commands: 'all',
+  }),
+  redis: {
+    url: setting({
+      env: 'REDIS_URL',
+      flag: '--redis-url <url>',
+      schema: z.string().regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db] or rediss://…'),
+      default: 'redis://127.0.0.1:6379',
+      description: 'Redis URL (rediss:// for TLS)',
+      commands: 'all',
+    }),
+    password: setting({
+      env: 'REDIS_PASSWORD',
+      schema: optionalText,
+      description: 'Redis password',
+      commands: 'all',
+    }),
+    tls: setting({
+      env: 'REDIS_TLS',
+      schema: bool,
+      default: 'false',
+      description: 'Redis over TLS (always for rediss:// URLs)',
+      commands: 'all',
+    }),
+    tlsCa: setting({
+      env: 'REDIS_TLS_CA',
+      schema: optionalText,
+      description: "file of the CA certificate (PEM) that Redis's TLS certificate is checked with",
+      commands: 'all',
+    }),
+    keyPrefix: setting({
+      env: 'SEQAE_KEY_PREFIX',
+      flag: '--key-prefix <prefix>',
+      schema: name(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+      default: 'seqae',
+      description: "prefix of seqae's own Redis keys (model registry, window buffers, leases)",
+      commands: 'all',
+    }),
+  },
+  kafka: {
+    brokers: setting({
+      env: 'KAFKA_BROKERS',
+      flag: '--kafka-brokers <list>',
+      schema: list.pipe(z.array(hostPort)),
+      default: '127.0.0.1:9092',
+      description: 'Kafka bootstrap brokers, host:port,…',
+      commands: 'all',
+    }),
+    clientId: setting({
+      env: 'KAFKA_CLIENT_ID',
+      flag: '--client-id <id>',
+      schema: z.string().min(1),
+      default: 'seqae',
+      description: 'Kafka client id',
+      commands: 'all',
+    }),
+    ssl: setting({
+      env: 'KAFKA_SSL',
+      schema: bool,
+      default: 'false',
+      description: 'Kafka over TLS',
+      commands: 'all',
+    }),
+    sslCa: setting({
+      env: 'KAFKA_SSL_CA',
+      schema: optionalText,
+      description:
+        "file of the CA certificate (PEM) that Kafka's TLS certificates are checked with",
+      commands: 'all',
+    }),
+    // All three or none (checked when the configuration is resolved).
+    sasl: {
+      mechanism: setting({
+        env: 'KAFKA_SASL_MECHANISM',
+        schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+        description: 'Kafka SASL mechanism: plain, scram-sha-256, scram-sha-512',
+        commands: 'all',
+      }),
+      username: setting({
+        env: 'KAFKA_SASL_USERNAME',
+        schema: optionalText,
+        description: 'Kafka SASL user (required with a mechanism)',
+        commands: 'all',
+      }),
+      password: setting({
+        env: 'KAFKA_SASL_PASSWORD',
+        schema: optionalText,
+        description: 'Kafka SASL password (required with a mechanism)',
+        commands: 'all',
+      }),
+    },
+  },
+  topics: {
+    prefix: setting({
+      env: 'SEQAE_TOPIC_PREFIX',
+      flag: '--topic-prefix <prefix>',
+      schema: name(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only'),
+      default: 'seqae.',
+      description: 'prefix of every topic name (<prefix>windows, <prefix>dlq, …)',
+      commands: 'all',
+    }),
+  },
+  queues: {
+    namePrefix: setting({
+      env: 'SEQAE_QUEUE_PREFIX',
+      flag: '--queue-prefix <prefix>',
+      schema: name(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only'),
+      default: 'seqae-',
+      description: 'prefix of the BullMQ queue names (<prefix>infer, <prefix>train)',
+      commands: 'all',
+    }),
+    prefix: setting({
+      env: 'SEQAE_BULLMQ_KEY_PREFIX',
+      formerEnv: ['SEQAE_BULL_PREFIX'],
+      schema: name(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ - only'),
+      default: 'bull',
+      description: "Redis key prefix of BullMQ's queues (BullMQ's own `prefix` option)",
+      commands: 'all',
+    }),
+  },
+  backend: setting({
+    env: 'SEQAE_BACKEND',
+    flag: '--backend <name>',
+    schema: z.enum(['auto', 'onnx', 'node', 'wasm', 'cpu']),
+    default: 'auto',
+    description: 'compute backend: auto, onnx (score on ONNX Runtime), node, wasm, cpu',
+    commands: 'all',
+  }),
+  http: {
+    host: setting({
+      env: 'SEQAE_HTTP_HOST',
+      flag: '--http-host <host>',
+      schema: z.string().min(1),
+      default: '127.0.0.1',
+      description: 'bind address of /metrics, /healthz, /readyz',
+      commands: 'all',
+    }),
+    port: setting({
+      env: 'SEQAE_HTTP_PORT',
+      flag: '--http-port <port>',
+      schema: int(0, 65535),
+      default: '9464',
+      description: 'port of /metrics, /healthz, /readyz (0: any free one)',
+      commands: 'all',
+    }),
+  },
+  worker: {
+    roles: setting({
+      env: 'SEQAE_ROLES',
+      flag: '--roles <list>',
+      schema: list.pipe(z.array(z.enum(['train', 'stream', 'infer']))),
+      default: 'train,stream,infer',
+      description: 'roles of this process: train,stream,infer',
+      commands: 'worker',
+    }),
+    concurrency: setting({
+      env: 'SEQAE_CONCURRENCY',
+      flag: '--concurrency <n>',
+      schema: int(1, 256),
+      default: '1',
+      description: 'infer jobs processed at once',
+      commands: 'worker',
+    }),
+    trainPool: setting({
+      env: 'SEQAE_TRAIN_POOL',
+      flag: '--train-pool <n>',
+      schema: int(1, 64),
+      default: '1',
+      description: 'training child processes (parallel training jobs)',
+      commands: 'worker',
+    }),
+    groupId: setting({
+      env: 'SEQAE_GROUP_ID',
+      flag: '--group-id <id>',
+      schema: z.string().min(1),
+      default: 'seqae-stream',
+      description: 'Kafka consumer group of the stream workers',
+      commands: 'worker',
+    }),
+    sessionTimeoutMs: setting({
+      env: 'SEQAE_SESSION_TIMEOUT_MS',
+      schema: int(6000, 3_600_000),
+      default: '30000',
+      description:
+        "Kafka group session timeout: how soon a dead stream worker's partitions move, ms",
+      commands: 'worker',
+    }),
+    modelGroup: setting({
+      env: 'SEQAE_MODEL_GROUP',
+      flag: '--model-group <id>',
+      schema: z
+        .string()
+        .regex(/^[^\s:]+$/, 'no whitespace or ":"')
+        .optional(),
+      description: 'one shared model, with this id, for every stream instead of one per stream',
+      commands: 'worker',
+    }),
+    warmupWindows: setting({
+      env: 'SEQAE_WARMUP_WINDOWS',
+      flag: '--warmup-windows <n>',
+      schema: int(2),
+      default: '256',
+      description: "windows a stream's model waits for before its first training",
+      commands: 'worker',
+    }),
+    retrainEvery: setting({
+      env: 'SEQAE_RETRAIN_EVERY',
+      flag: '--retrain-every <n>',
+      schema: int(0),
+      default: '0',
+      description: 'retrain after this many further windows (0: never)',
+      commands: 'worker',
+    }),
+    trainWindows: setting({
+      env: 'SEQAE_TRAIN_WINDOWS',
+      flag: '--train-windows <n>',
+      schema: int(2),
+      default: '2048',
+      description: 'most recent windows kept per model for (re)training',
+      commands: 'worker',
+    }),
+    pendingLimit: setting({
+      env: 'SEQAE_PENDING_LIMIT',
+      schema: int(1),
+      default: '100000',
+      description: 'windows held per model before its first version; more go to the DLQ',
+      commands: 'worker',
+    }),
+    batchMax: setting({
+      env: 'SEQAE_BATCH_MAX',
+      flag: '--batch-max <n>',
+      schema: int(1, 65536),
+      default: '256',
+      description: 'most windows scored in one micro-batch',
+      commands: 'worker',
+    }),
+    batchWaitMs: setting({
+      env: 'SEQAE_BATCH_WAIT_MS',
+      flag: '--batch-wait-ms <ms>',
+      schema: int(1, 60000),
+      default: '100',
+      description: 'longest wait for a micro-batch to fill (the Kafka fetch wait), ms',
+      commands: 'worker',
+    }),
+    modelCache: setting({
+      env: 'SEQAE_MODEL_CACHE',
+      schema: int(1, 100000),
+      default: '64',
+      description: 'loaded models kept (LRU; evicted ones are disposed)',
+      commands: 'worker',
+    }),
+    modelKeep: setting({
+      env: 'SEQAE_MODEL_KEEP',
+      schema: int(1, 1000),
+      default: '5',
+      description: 'versions kept per model in the model registry',
+      commands: 'worker',
+    }),
+    onnxThreads: setting({
+      env: 'SEQAE_ONNX_THREADS',
+      flag: '--onnx-threads <n>',
+      schema: int(0, 1024),
+      default: '0',
+      description: 'ONNX Runtime threads per scoring pass when it scores (0: one per CPU)',
+      commands: 'worker',
+    }),
+    // The model trained for streams: the defaults of training jobs (nIn and features come from the
+    // windows).
+    model: {
+      variant: setting({
+        env: 'SEQAE_VARIANT',
+        flag: '--variant <name>',
+        schema: z.enum(['reconstruction', 'prediction', 'composite']),
+        default: 'composite',
+        description: 'model trained for streams: composite, reconstruction, prediction',
+        commands: 'worker',
+      }),
+      units: setting({
+        env: 'SEQAE_UNITS',
+        flag: '--units <n>',
+        schema: int(1, 4096),
+        default: '100',
+        description: 'LSTM units (and embedding length) of the model trained for streams',
+        commands: 'worker',
+      }),
+      // 50, not the 300 of src/model/config.ts (the seed notebook's, kept for the seed examples):
+      // a worker trains every stream and retrains it, where a model soon beats a slightly lower loss.
+      epochs: setting({
+        env: 'SEQAE_EPOCHS',
+        flag: '--epochs <n>',
+        schema: int(1, 100000),
+        default: '50',
+        description: 'training epochs of the model trained for streams',
+        commands: 'worker',
+      }),
+      batchSize: setting({
+        env: 'SEQAE_TRAIN_BATCH_SIZE',
+        schema: int(1, 65536),
+        default: '32',
+        description: 'training mini-batch size',
+        commands: 'worker',
+      }),
+      learningRate: setting({
+        env: 'SEQAE_LEARNING_RATE',
+        schema: z.coerce.number().positive().max(10),
+        default: '0.001',
+        description: 'Adam learning rate of training',
+        commands: 'worker',
+      }),
+      normalisation: setting({
+        env: 'SEQAE_NORMALISATION',
+        schema: z.enum(['zscore', 'minmax', 'none']),
+        default: 'zscore',
+        description: 'per-feature scaling fitted on the training windows: zscore, minmax, none',
+        commands: 'worker',
+      }),
+    },
+    inferPublish: setting({
+      env: 'SEQAE_INFER_PUBLISH',
+      schema: bool,
+      default: 'true',
+      description: 'infer workers also publish their outputs to the output topics',
+      commands: 'worker',
+    }),
+    shutdownTimeoutMs: setting({
+      env: 'SEQAE_SHUTDOWN_TIMEOUT_MS',
+      schema: int(100, 600000),
+      default: '20000',
+      description: 'longest graceful stop before in-flight jobs are handed back, ms',
+      commands: 'worker',
+    }),
+  },
+  producer: {
+    sinks: setting({
+      env: 'SEQAE_SINKS',
+      flag: '--to <sinks>',
+      schema: list.pipe(z.array(z.enum(['kafka', 'bullmq']))),
+      default: 'kafka',
+      description: 'where windows go: kafka (the windows topic), bullmq (the infer queue), or both',
+      commands: 'produce',
+    }),
+    window: setting({
+      env: 'SEQAE_WINDOW',
+      flag: '--window <n>',
+      schema: int(1, 4096),
+      default: '9',
+      description: "readings per window (nIn; 9 is the seed model's)",
+      commands: 'produce',
+    }),
+    stride: setting({
+      env: 'SEQAE_STRIDE',
+      flag: '--stride <n>',
+      schema: int(1, 1_000_000),
+      default: '1',
+      description: 'readings between the ends of consecutive windows',
+      commands: 'produce',
+    }),
+    reorder: setting({
+      env: 'SEQAE_REORDER',
+      flag: '--reorder <n>',
+      schema: int(0, 100_000),
+      default: '0',
+      description: 'readings held per stream to undo out-of-order input',
+      commands: 'produce',
+    }),
+    gaps: setting({
+      env: 'SEQAE_GAPS',
+      flag: '--gaps <policy>',
+      schema: z.enum(['ignore', 'skip', 'fill']),
+      default: 'ignore',
+      description: 'gaps: ignore, skip (restart windows), fill (forward-fill)',
+      commands: 'produce',
+    }),
+    maxFill: setting({
+      env: 'SEQAE_MAX_FILL',
+      flag: '--max-fill <n>',
+      schema: int(0, 1_000_000),
+      default: '10',
+      description: 'most readings forward-filled in one gap (gaps fill)',
+      commands: 'produce',
+    }),
+    maxLineBytes: setting({
+      env: 'SEQAE_MAX_LINE_BYTES',
+      flag: '--max-line-bytes <n>',
+      schema: int(64, 64 * 1024 * 1024),
+      default: '65536',
+      description: 'longest CSV/NDJSON line or Kafka reading, bytes; longer ones go to the DLQ',
+      commands: 'produce',
+    }),
+    batch: setting({
+      env: 'SEQAE_PRODUCER_BATCH',
+      flag: '--batch <n>',
+      schema: int(1, 100_000),
+      default: '500',
+      description: 'windows per send to a sink',
+      commands: 'produce',
+    }),
+    inFlight: setting({
+      env: 'SEQAE_PRODUCER_IN_FLIGHT',
+      flag: '--max-in-flight <n>',
+      schema: int(1, 10_000_000),
+      default: '5000',
+      description: 'windows sent and not yet acknowledged before reading pauses (at least --batch)',
+      commands: 'produce',
+    }),
+    maxWaiting: setting({
+      env: 'SEQAE_MAX_WAITING',
+      flag: '--max-waiting <n>',
+      schema: int(0),
+      default: '100000',
+      description: 'waiting jobs in the infer queue at which the producer waits (0: no ceiling)',
+      commands: 'produce',
+    }),
+    groupId: setting({
+      env: 'SEQAE_PRODUCER_GROUP',
+      flag: '--group <id>',
+      schema: z.string().min(1),
+      default: 'seqae-producer',
+      description: 'consumer group of producers reading the readings topic (kafka source)',
+      commands: 'produce',
+    }),
+  },
+};
+
+const positive = int(1);
+const text = z.string();
+
+/** `--speed`: max (0), realtime (1), or a factor such as 10 or 10x. */
+const speed = z.string().transform((v, ctx) => {
+  if (v === 'max' || v === 'fast') return 0;
+  if (v === 'realtime' || v === 'real-time') return 1;
+  const n = Number(v.replace(/x$/i, ''));
+  if (Number.isFinite(n) && n >= 0) return n;
+  ctx.addIssue({ code: 'custom', message: 'max, realtime, or a factor such as 10 (0 = max)' });
+  return z.NEVER;
+});
+
+/** `--columns time,a,b`: the timestamp column, then the value columns (names or 0-based indices). */
+const columns = list.transform((parts, ctx) => {
+  if (parts.length < 2) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'the timestamp column, then at least one value column',
+    });
+    return z.NEVER;
+  }
+  const ref = (s: string) => (/^\d+$/.test(s) ? Number(s) : s);
+  return { timestamp: ref(parts[0]!), values: parts.slice(1).map(ref) };
+});
+
+/**
+ * The options of one `seqae produce` run: flags only (no variables), not part of SeqaeConfig. Each
+ * key is the flag's attribute name in commander.
+ */
+export const produceOptions = {
+  source: runOption({
+    flag: '--source <spec>',
+    required: true,
+    schema: text,
+    description:
+      'csv:<path> | ndjson:- | ndjson:<path> | kafka[:<topic>] | synthetic:<shape>?key=value&…',
+  }),
+  stream: runOption({
+    flag: '--stream <id>',
+    schema: text,
+    description: 'stream id (csv: default the file name; ndjson/kafka: when absent)',
+  }),
+  speed: runOption({
+    flag: '--speed <x>',
+    schema: speed,
+    default: 'max',
+    description: 'replay speed: max, realtime, or a factor such as 10',
+  }),
+  columns: runOption({
+    flag: '--columns <list>',
+    schema: columns,
+    description: 'csv: timestamp column, then value columns, by name or index',
+  }),
+  streamColumn: runOption({
+    flag: '--stream-column <col>',
+    schema: text,
+    description: 'csv: the column holding each row’s stream id',
+  }),
+  header: runOption({
+    flag: '--no-header',
+    schema: z.boolean(),
+    description: 'csv: the first line is data, name columns by index',
+  }),
+  delimiter: runOption({
+    flag: '--delimiter <c>',
+    schema: text,
+    default: ',',
+    description: 'csv: field separator',
+  }),
+  step: runOption({
+    flag: '--step <ms>',
+    schema: positive,
+    description: 'milliseconds between readings (default: inferred per stream)',
+  }),
+  train: runOption({
+    flag: '--train <n>',
+    schema: positive,
+    description: 'request training on the first n windows of each stream',
+  }),
+  modelId: runOption({
+    flag: '--model-id <id>',
+    schema: text,
+    description: 'model id of the training requests (default: the stream id)',
+  }),
+  idleExit: runOption({
+    flag: '--idle-exit <ms>',
+    schema: positive,
+    description: 'kafka source: stop after this long without a message',
+  }),
+  dlq: runOption({
+    flag: '--no-dlq',
+    schema: z.boolean(),
+    description: 'do not send bad input to the DLQ topic, only count and log it',
+  }),
+  progress: runOption({
+    flag: '--no-progress',
+    schema: z.boolean(),
+    description: 'no progress bar, even on a terminal',
+  }),
+  http: runOption({
+    flag: '--no-http',
+    schema: z.boolean(),
+    description: 'do not serve /metrics, /healthz, /readyz',
+  }),
+};
+
+/** Parsed values of a tree of declarations, in the tree's shape. */
+export type Resolved<T> = {
+  -readonly [K in keyof T]: T[K] extends Setting<infer S> ? z.output<S> : Resolved<T[K]>;
+};
+
+function isSetting(node: unknown): node is Setting {
+  return typeof node === 'object' && node !== null && 'schema' in node && 'description' in node;
+}
+
+/** Every declaration of a tree with its path (`['worker', 'model', 'epochs']`), in order. */
+export function* declarations(
+  tree: object,
+  path: readonly string[] = [],
+): Generator<[path: string[], setting: Setting]> {
+  for (const [key, node] of Object.entries(tree)) {
+    if (isSetting(node)) yield [[...path, key], node];
+    else yield* declarations(node as object, [...path, key]);
+  }
+}
+
+/** Whether `command` takes `s`. */
+export const takes = (s: Setting, command: CommandName): boolean =>
+  s.commands === 'all' || s.commands === command;

@@ -25,7 +25,7 @@ export interface PipelineLog {
 
 export interface PipelineOptions {
   /** How readings become windows (nIn, stride, reorder bound, gap policy…). */
-  windows: Omit<WindowerOptions, 'onDrop'>;
+  windows: WindowerOptions;
   /** Where windows go; every window goes to every sink. */
   sinks: WindowSink[];
   /** Where bad input goes (`seqae.dlq`). Without one, bad input is only counted and logged. */
@@ -155,7 +155,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
     if (this.o.batchSize < 1 || this.o.maxInFlight < this.o.batchSize)
       throw new RangeError('batchSize ≥ 1 and maxInFlight ≥ batchSize');
     this.dropsToDlq = new Set(options.deadLetterDrops ?? ['late', 'features']);
-    this.windower = new Windower({ ...options.windows, onDrop: (r, why) => this.dropped(r, why) });
+    this.windower = new Windower(options.windows);
     for (const s of this.o.sinks) this.stats_.sent[s.name] = 0;
   }
 
@@ -250,7 +250,9 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
       this.stats_.readings++;
       this.o.metrics?.readings.inc();
       part?.streams.add(r.streamId);
-      for (const w of this.windower.push(r)) this.add(w);
+      const { windows, dropped } = this.windower.push(r);
+      if (dropped) this.dropped(r, dropped);
+      for (const w of windows) this.add(w);
       if (this.pending.length >= this.o.batchSize) {
         this.dispatch();
         await this.room();

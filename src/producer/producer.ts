@@ -34,7 +34,7 @@ export interface ProduceOptions {
   /** Sinks; default config.producer.sinks. */
   sinks?: SinkName[];
   /** Windowing; defaults from config.producer (window, stride, reorder, gaps, maxFill). */
-  windows?: Partial<Omit<WindowerOptions, 'onDrop'>>;
+  windows?: Partial<WindowerOptions>;
   /** Replay speed: 0 as fast as possible (default), 1 real time, x a factor. */
   speed?: number;
   /** CSV shape. */

@@ -8,7 +8,7 @@ import { withDefaults } from './defaults.js';
  *
  * - out of order / duplicated readings: a reorder buffer of `reorder` readings per stream releases
  *   them sorted by time; a reading older than the last one released is `late`, one with a timestamp
- *   already seen is a `duplicate`. Both are dropped, counted, and reported through `onDrop`.
+ *   already seen is a `duplicate`. Both are dropped, counted, and named in what `push` returns.
  * - gaps: with the stream's step (given, or inferred from its first readings), a jump of more than
  *   `gapTolerance` steps is a gap. `gaps: 'ignore'` treats readings as a sequence whatever their times
  *   (right for irregularly sampled data such as NAB's traffic files); `'skip'` restarts the window
@@ -36,12 +36,16 @@ export interface WindowerOptions {
   maxFill?: number;
   /** Values per reading. Default: fixed per stream by its first reading. */
   features?: number;
-  /** Called for every reading dropped, with the reason. */
-  onDrop?: (reading: Reading, reason: DropReason) => void;
 }
 
 export type GapPolicy = 'ignore' | 'skip' | 'fill';
 export type DropReason = 'late' | 'duplicate' | 'features';
+
+/** What one reading gave: the windows it completed (often none), or why it was dropped (then none). */
+export interface Pushed {
+  windows: Window[];
+  dropped?: DropReason;
+}
 
 export interface WindowerCounters {
   /** Readings pushed. */
@@ -106,8 +110,8 @@ export class Windower {
     filled: 0,
     restarts: 0,
   };
-  private readonly o: Required<Omit<WindowerOptions, 'step' | 'features' | 'onDrop'>> &
-    Pick<WindowerOptions, 'step' | 'features' | 'onDrop'>;
+  private readonly o: Required<Omit<WindowerOptions, 'step' | 'features'>> &
+    Pick<WindowerOptions, 'step' | 'features'>;
   private readonly streams = new Map<string, Stream>();
 
   constructor(options: WindowerOptions) {
@@ -124,8 +128,8 @@ export class Windower {
     if (!['ignore', 'skip', 'fill'].includes(o.gaps)) throw new RangeError(`gaps: ${o.gaps}`);
   }
 
-  /** Adds one reading; returns the windows it completes (often none), oldest first. */
-  push(reading: Reading): Window[] {
+  /** Adds one reading; returns the windows it completes, oldest first, or why it was dropped. */
+  push(reading: Reading): Pushed {
     this.counters.readings++;
     const out: Window[] = [];
     let s = this.streams.get(reading.streamId);
@@ -133,23 +137,23 @@ export class Windower {
       s = this.newStream(reading.streamId, this.o.features ?? reading.values.length);
       this.streams.set(reading.streamId, s);
     }
-    if (reading.values.length !== s.features) return this.drop(reading, 'features', out);
+    if (reading.values.length !== s.features) return this.drop('features');
     const ts = reading.ts;
-    if (ts < s.released) return this.drop(reading, 'late', out);
-    if (ts === s.released) return this.drop(reading, 'duplicate', out);
+    if (ts < s.released) return this.drop('late');
+    if (ts === s.released) return this.drop('duplicate');
 
     // Insert into the reorder buffer, sorted by time (it is short: a linear scan from the end).
     const held = s.held;
     let i = held.length;
     while (i > 0 && held[i - 1]![0] > ts) i--;
-    if (i > 0 && held[i - 1]![0] === ts) return this.drop(reading, 'duplicate', out);
+    if (i > 0 && held[i - 1]![0] === ts) return this.drop('duplicate');
     held.splice(i, 0, [ts, reading.values]);
     while (held.length > this.o.reorder) {
       const [t, v] = held.shift()!;
       s.released = t;
       this.release(s, t, v, out);
     }
-    return out;
+    return { windows: out };
   }
 
   /** Releases everything held (reorder buffers, readings awaiting a step) at the end of input. */
@@ -204,10 +208,9 @@ export class Windower {
     };
   }
 
-  private drop(reading: Reading, reason: DropReason, out: Window[]): Window[] {
+  private drop(reason: DropReason): Pushed {
     this.counters.dropped[reason]++;
-    this.o.onDrop?.(reading, reason);
-    return out;
+    return { windows: [], dropped: reason };
   }
 
   /** A reading leaves the reorder buffer in time order. */
@@ -292,12 +295,16 @@ export function inferStep(times: readonly number[]): number {
 /** Windows of a finite list of readings, with the counters: the whole windower as one pure call. */
 export function windowize(
   readings: Iterable<Reading>,
-  options: Omit<WindowerOptions, 'onDrop'>,
+  options: WindowerOptions,
 ): { windows: Window[]; counters: WindowerCounters; dropped: [Reading, DropReason][] } {
   const dropped: [Reading, DropReason][] = [];
-  const w = new Windower({ ...options, onDrop: (r, reason) => dropped.push([r, reason]) });
+  const w = new Windower(options);
   const windows: Window[] = [];
-  for (const r of readings) for (const x of w.push(r)) windows.push(x);
+  for (const r of readings) {
+    const pushed = w.push(r);
+    if (pushed.dropped) dropped.push([r, pushed.dropped]);
+    for (const x of pushed.windows) windows.push(x);
+  }
   for (const x of w.flush()) windows.push(x);
   return { windows, counters: w.counters, dropped };
 }

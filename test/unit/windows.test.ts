@@ -166,6 +166,14 @@ describe('windower', () => {
     expect(plain.counters.dropped.late).toBe(2);
   });
 
+  it('names the reason a pushed reading was dropped, and gives no window for it', () => {
+    const w = new Windower({ nIn: 2, step: 1000 });
+    expect(w.push(reading(1000, 1))).toEqual({ windows: [] });
+    expect(w.push(reading(1000, 1))).toEqual({ windows: [], dropped: 'duplicate' });
+    expect(w.push(reading(0, 0))).toEqual({ windows: [], dropped: 'late' });
+    expect(w.push(reading(2000, 2)).windows.map((x) => x.seq)).toEqual([1]);
+  });
+
   it('drops readings whose feature count differs from the stream', () => {
     const input = [...series(5), { streamId: 's', ts: 99_000, values: [1, 2] }];
     const { counters } = windowize(input, { nIn: 2 });
@@ -202,10 +210,10 @@ describe('windower', () => {
     const input = series(50);
     const whole = windowize(input, { nIn: 7, stride: 2, reorder: 3 }).windows;
     const a = new Windower({ nIn: 7, stride: 2, reorder: 3 });
-    const out = input.slice(0, 23).flatMap((r) => a.push(r));
+    const out = input.slice(0, 23).flatMap((r) => a.push(r).windows);
     const b = new Windower({ nIn: 7, stride: 2, reorder: 3 });
     b.restore('s', JSON.parse(JSON.stringify(a.snapshot('s'))));
-    out.push(...input.slice(23).flatMap((r) => b.push(r)), ...b.flush());
+    out.push(...input.slice(23).flatMap((r) => b.push(r).windows), ...b.flush());
     expect(out).toEqual(whole);
   });
 });

@@ -11,9 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig, type SeqaeConfig } from '../src/config/index.js';
-import { ProducerPipeline } from '../src/producer/pipeline.js';
 import { Producer, type SinkName } from '../src/producer/producer.js';
-import { SyntheticSource } from '../src/producer/sources/synthetic.js';
 import { createKafka } from '../src/transport/kafka.js';
 import { createRedis } from '../src/transport/redis.js';
 import { unlinkMatching } from '../test/support/redis.js';
@@ -52,12 +50,6 @@ async function cleanup(config: SeqaeConfig) {
 async function once(sink: string, streams: number): Promise<number> {
   const length = Math.ceil(target / streams) + nIn - 1;
   const spec = `sine?streams=${streams}&length=${length}&noise=0.05&seed=1`;
-  if (sink === 'none') {
-    const p = new ProducerPipeline({ windows: { nIn }, sinks: [], batchSize: batch });
-    const t0 = performance.now();
-    const stats = await p.run(new SyntheticSource(spec));
-    return stats.windows / ((performance.now() - t0) / 1000);
-  }
   const tag = `bench${randomBytes(3).toString('hex')}`;
   const config = loadConfig(process.env, {
     SEQAE_TOPIC_PREFIX: `${tag}.`,
@@ -65,6 +57,7 @@ async function once(sink: string, streams: number): Promise<number> {
     SEQAE_BULLMQ_KEY_PREFIX: `bull-${tag}`,
     SEQAE_KEY_PREFIX: tag,
     SEQAE_LOG_LEVEL: 'warn',
+    SEQAE_PRODUCER_BATCH: String(batch),
   });
   try {
     if (sink === 'kafka') {
@@ -78,10 +71,9 @@ async function once(sink: string, streams: number): Promise<number> {
     }
     const producer = new Producer(config, {
       source: `synthetic:${spec}`,
-      sinks: [sink as SinkName],
+      sinks: sink === 'none' ? [] : [sink as SinkName], // none: no connection, windowing alone
       windows: { nIn },
       deadLetters: false,
-      batchSize: batch,
     });
     const t0 = performance.now();
     const stats = await producer.run();
@@ -89,7 +81,7 @@ async function once(sink: string, streams: number): Promise<number> {
     await producer.close();
     return stats.windows / seconds;
   } finally {
-    await cleanup(config);
+    if (sink !== 'none') await cleanup(config);
   }
 }
 

@@ -14,7 +14,6 @@ import type { ProducerMetrics } from './metrics.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
 import type { TrainingRequests } from './sinks/train.js';
 import type { BadInput, ReadingSource, SourceBatch, SourcePartition } from './sources/types.js';
-import { withDefaults } from '../windows/defaults.js';
 
 /** The structured logger the pipeline writes to (pino's shape). */
 export interface PipelineLog {
@@ -32,18 +31,18 @@ export interface PipelineOptions {
   deadLetters?: DeadLetterSink;
   metrics?: ProducerMetrics;
   log?: PipelineLog;
-  /** Replay speed: 0 = as fast as possible (default), 1 = real time, 10 = ten times real time. */
+  /** Replay speed: absent or 0 = as fast as possible, 1 = real time, 10 = ten times real time. */
   speed?: number;
-  /** Windows per send. Default 500. */
-  batchSize?: number;
-  /** Longest a window waits for its batch to fill before it is sent anyway, ms. Default 20. */
-  lingerMs?: number;
-  /** Windows handed to sinks and not yet acknowledged before reading pauses. Default 5000. */
-  maxInFlight?: number;
+  /** Windows per send (config.producer.batch). */
+  batchSize: number;
+  /** Longest a window waits for its batch to fill before it is sent anyway, ms (LINGER_MS). */
+  lingerMs: number;
+  /** Windows sent and not yet acknowledged before reading pauses (config.producer.inFlight). */
+  maxInFlight: number;
   /** Windowing state of partitioned sources (Kafka), saved with each offset commit. */
   checkpoints?: CheckpointStore;
-  /** Least time between checkpoints (state save + offset commit), ms. Default 1000. */
-  checkpointIntervalMs?: number;
+  /** Least time between checkpoints (state save + offset commit), ms (CHECKPOINT_INTERVAL_MS). */
+  checkpointIntervalMs: number;
   /** Explicit training requests: the first `windows` windows of every stream, sent once per stream. */
   train?: { requests: TrainingRequests; windows: number; modelId?: (streamId: string) => string };
   /** Dropped readings also sent to the DLQ (they are always counted). Default late and features. */
@@ -115,13 +114,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export class ProducerPipeline extends EventEmitter<PipelineEvents> {
   readonly windower: Windower;
-  private readonly o: PipelineOptions & {
-    batchSize: number;
-    lingerMs: number;
-    maxInFlight: number;
-    checkpointIntervalMs: number;
-    speed: number;
-  };
+  private readonly o: PipelineOptions;
   private pending: Window[] = [];
   private pendingSince = 0;
   private pendingDead: DeadLetter[] = [];
@@ -147,11 +140,8 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
 
   constructor(options: PipelineOptions) {
     super();
-    this.o = withDefaults(
-      { batchSize: 500, lingerMs: 20, maxInFlight: 5000, checkpointIntervalMs: 1000, speed: 0 },
-      options,
-    );
-    if (!(this.o.speed >= 0)) throw new RangeError('speed: expected ≥ 0');
+    this.o = options;
+    if (!((options.speed ?? 0) >= 0)) throw new RangeError('speed: expected ≥ 0');
     if (this.o.batchSize < 1 || this.o.maxInFlight < this.o.batchSize)
       throw new RangeError('batchSize ≥ 1 and maxInFlight ≥ batchSize');
     this.dropsToDlq = new Set(options.deadLetterDrops ?? ['late', 'features']);
@@ -243,7 +233,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
         continue;
       }
       const r = item.reading;
-      if (this.o.speed > 0) await this.wait(r.ts, signal);
+      if (this.o.speed) await this.wait(r.ts, signal, this.o.speed);
       // Stopped while pacing: the rest of a file's batch is left unread. A partitioned source's
       // batch is finished instead (its offsets and checkpoint cover the whole batch).
       if (signal.aborted && !part) break;
@@ -262,13 +252,13 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /** Replay pacing: reading time → wall time, scaled by `speed`. */
-  private async wait(ts: number, signal: AbortSignal) {
+  private async wait(ts: number, signal: AbortSignal, speed: number) {
     const now = Date.now();
     if (!this.pace) {
       this.pace = { wall: now, ts };
       return;
     }
-    const due = this.pace.wall + (ts - this.pace.ts) / this.o.speed;
+    const due = this.pace.wall + (ts - this.pace.ts) / speed;
     if (due - now > 1) {
       this.dispatch(); // don't hold windows back while sleeping
       await sleep(due - now, signal);

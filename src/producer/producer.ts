@@ -20,6 +20,7 @@ import { KafkaReadingSource } from './sources/kafka.js';
 import { NdjsonSource } from './sources/ndjson.js';
 import { SyntheticSource } from './sources/synthetic.js';
 import type { ReadingSource } from './sources/types.js';
+import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from './timing.js';
 
 export type SinkName = 'kafka' | 'bullmq';
 
@@ -35,7 +36,7 @@ export interface ProduceOptions {
   sinks?: SinkName[];
   /** Windowing; defaults from config.producer (window, stride, reorder, gaps, maxFill). */
   windows?: Partial<WindowerOptions>;
-  /** Replay speed: 0 as fast as possible (default), 1 real time, x a factor. */
+  /** Replay speed: absent or 0 as fast as possible, 1 real time, x a factor. */
   speed?: number;
   /** CSV shape. */
   columns?: CsvColumns;
@@ -54,12 +55,8 @@ export interface ProduceOptions {
   log?: Logger;
   /** Input for `ndjson:-` (default stdin). */
   stdin?: Readable;
-  /** Batching and in-flight bounds; defaults from config.producer. */
-  batchSize?: number;
-  maxInFlight?: number;
+  /** Longest a batch lingers before it is sent unfilled, ms; default LINGER_MS (tests shorten it). */
   lingerMs?: number;
-  /** BullMQ waiting-job ceiling; default config.producer.maxWaiting. */
-  maxWaiting?: number;
 }
 
 /** Splits `kind:rest`; the rest may itself contain ':' (paths, specs). */
@@ -130,7 +127,7 @@ export class Producer {
         const metrics = this.metrics;
         sinks.push(
           new BullmqWindowSink(queue, {
-            maxWaiting: o.maxWaiting ?? p.maxWaiting,
+            maxWaiting: p.maxWaiting,
             signal: this.abort.signal,
             onWaited: (seconds, waiting) => {
               metrics?.backpressureSeconds.inc({ sink: 'bullmq' }, seconds);
@@ -175,10 +172,10 @@ export class Producer {
       deadLetters,
       metrics: this.metrics,
       log,
-      speed: o.speed ?? 0,
-      batchSize: o.batchSize ?? p.batch,
-      maxInFlight: Math.max(o.maxInFlight ?? p.inFlight, o.batchSize ?? p.batch),
-      lingerMs: o.lingerMs,
+      speed: o.speed,
+      batchSize: p.batch,
+      maxInFlight: p.inFlight,
+      lingerMs: o.lingerMs ?? LINGER_MS,
       checkpoints:
         kind === 'kafka'
           ? new RedisCheckpointStore(
@@ -186,6 +183,7 @@ export class Producer {
               `${config.redis.keyPrefix}:producer:${groupId}:checkpoint`,
             )
           : undefined,
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
       train,
     });
   }

@@ -5,6 +5,7 @@ import { SequenceAutoencoder } from '../../src/model/index.js';
 import { CsvSource } from '../../src/producer/sources/csv.js';
 import { KafkaOutput, KafkaWindowSink } from '../../src/producer/sinks/kafka.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
+import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
@@ -67,9 +68,14 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
     const pipeline = new ProducerPipeline({
       windows: { nIn: NIN, stride: 1 },
       sinks: [new KafkaWindowSink(out, config.topics.windows)],
+      batchSize: config.producer.batch,
+      maxInFlight: config.producer.inFlight,
+      lingerMs: LINGER_MS,
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
     });
     pipeline.on('sent', (_sink, ws) => ws.forEach((w) => produced.add(windowId(w))));
-    await pipeline.run(new CsvSource({ path: nab, streamId: 'speed_7578' }));
+    const { maxLineBytes } = config.producer;
+    await pipeline.run(new CsvSource({ path: nab, streamId: 'speed_7578', maxLineBytes }));
     await out.close();
     await sendWindows(config, sine);
     for (const w of sine) produced.add(windowId(w));

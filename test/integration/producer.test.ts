@@ -168,14 +168,14 @@ describe('a NAB file', () => {
 describe('backpressure', () => {
   it('stops adding at the waiting-job ceiling and goes on as the queue drains', async () => {
     const c = await setup('ceiling');
+    c.producer.batch = 20;
+    c.producer.maxWaiting = 50;
     const registry = new Registry();
     const run = produce(c, {
       source: 'synthetic:sine?length=300',
       sinks: ['bullmq'],
       windows: { nIn: 5 },
       deadLetters: false,
-      batchSize: 20,
-      maxWaiting: 50,
       registry,
     });
     const waiting = () => queueOf(c, c.queues.infer, (q) => q.getWaitingCount());

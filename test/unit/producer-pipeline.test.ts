@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryCheckpointStore } from '../../src/producer/checkpoints.js';
 import { createProducerMetrics } from '../../src/producer/metrics.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
+import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js';
 import type { DeadLetterSink, WindowSink } from '../../src/producer/sinks/types.js';
 import { CsvSource } from '../../src/producer/sources/csv.js';
 import { SyntheticSource } from '../../src/producer/sources/synthetic.js';
@@ -43,6 +44,15 @@ class ArrayDlq implements DeadLetterSink {
 
 const NAB = 'test/fixtures/nab/realTraffic/speed_7578.csv';
 
+/** The producer's own values (configuration defaults, src/producer/timing.ts) unless a test sets one. */
+const SENDING = {
+  batchSize: 500,
+  maxInFlight: 5000,
+  lingerMs: LINGER_MS,
+  checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+};
+const maxLineBytes = 65536;
+
 describe('producer pipeline', () => {
   it('turns a NAB file into rows - nIn + 1 valid windows, in order, on every sink', async () => {
     const a = new ArraySink('kafka');
@@ -50,12 +60,13 @@ describe('producer pipeline', () => {
     const registry = new Registry();
     const metrics = createProducerMetrics(registry);
     const p = new ProducerPipeline({
+      ...SENDING,
       windows: { nIn: 30 },
       sinks: [a, b],
       metrics,
       batchSize: 100,
     });
-    const stats = await p.run(new CsvSource({ path: NAB }));
+    const stats = await p.run(new CsvSource({ path: NAB, maxLineBytes }));
     expect(stats.readings).toBe(1127);
     expect(a.windows).toHaveLength(1127 - 30 + 1);
     expect(b.windows).toEqual(a.windows);
@@ -85,13 +96,14 @@ describe('producer pipeline', () => {
     const dlq = new ArrayDlq();
     const registry = new Registry();
     const p = new ProducerPipeline({
+      ...SENDING,
       windows: { nIn: 10 },
       sinks: [sink],
       deadLetters: dlq,
       metrics: createProducerMetrics(registry),
     });
     const input = Readable.from([Buffer.from(lines.join('\n'))]);
-    const stats = await p.run(new CsvSource({ path: 'x.csv', input }));
+    const stats = await p.run(new CsvSource({ path: 'x.csv', input, maxLineBytes }));
     expect(stats.readings).toBe(56);
     expect(sink.windows).toHaveLength(56 - 10 + 1);
     // the windows are exactly those of the good rows alone
@@ -114,6 +126,7 @@ describe('producer pipeline', () => {
   it('keeps at most maxInFlight windows unacknowledged behind a slow sink', async () => {
     const sink = new ArraySink('slow', 5);
     const p = new ProducerPipeline({
+      ...SENDING,
       windows: { nIn: 5 },
       sinks: [sink],
       batchSize: 50,
@@ -130,14 +143,19 @@ describe('producer pipeline', () => {
 
   it('fails with the sink error and sends nothing after a failed send', async () => {
     const sink = new ArraySink('broken', 0, 120);
-    const p = new ProducerPipeline({ windows: { nIn: 5 }, sinks: [sink], batchSize: 50 });
+    const p = new ProducerPipeline({
+      ...SENDING,
+      windows: { nIn: 5 },
+      sinks: [sink],
+      batchSize: 50,
+    });
     await expect(p.run(new SyntheticSource('noise?length=1000'))).rejects.toThrow('sink down');
     expect(sink.windows).toHaveLength(100);
   });
 
   it('stops on abort, still sending what it cut', async () => {
     const sink = new ArraySink();
-    const p = new ProducerPipeline({ windows: { nIn: 5 }, sinks: [sink] });
+    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 5 }, sinks: [sink] });
     const ac = new AbortController();
     p.on('sent', () => ac.abort());
     const stats = await p.run(new SyntheticSource('sine?length=0'), ac.signal);
@@ -161,8 +179,8 @@ describe('producer pipeline', () => {
       },
       async close() {},
     };
-    // lingerMs given as undefined keeps its default (options passed through from a CLI often are)
-    const p = new ProducerPipeline({ windows: { nIn: 3 }, sinks: [sink], lingerMs: undefined });
+    // 8 windows are far from a batch of 500: the linger sends them
+    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 3 }, sinks: [sink] });
     p.on('sent', () => ac.abort());
     const stats = await p.run(quiet, ac.signal);
     expect(stats.sent.memory).toBe(8);
@@ -170,7 +188,7 @@ describe('producer pipeline', () => {
 
   it('paces a replay by reading time', async () => {
     const sink = new ArraySink();
-    const p = new ProducerPipeline({ windows: { nIn: 2 }, sinks: [sink], speed: 1000 });
+    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 2 }, sinks: [sink], speed: 1000 });
     const t0 = Date.now();
     await p.run(new SyntheticSource('sine?length=11&step=20000')); // 200 s of readings at ×1000
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
@@ -214,14 +232,21 @@ describe('checkpoints of a partitioned source', () => {
     for (let i = 0; i < 100; i++)
       for (const s of ['a', 'b']) readings.push({ streamId: s, ts: i * 1000, values: [i] });
     const whole = new ArraySink();
-    await new ProducerPipeline({ windows: { nIn: 8, stride: 3, reorder: 2 }, sinks: [whole] }).run(
-      new FakeTopic(readings),
-    );
+    await new ProducerPipeline({
+      ...SENDING,
+      windows: { nIn: 8, stride: 3, reorder: 2 },
+      sinks: [whole],
+    }).run(new FakeTopic(readings));
 
     const store = new MemoryCheckpointStore();
     const sink = new ArraySink();
     const first = new FakeTopic(readings, 7, 90);
-    const opts = { windows: { nIn: 8, stride: 3, reorder: 2 }, sinks: [sink], checkpoints: store };
+    const opts = {
+      ...SENDING,
+      windows: { nIn: 8, stride: 3, reorder: 2 },
+      sinks: [sink],
+      checkpoints: store,
+    };
     await new ProducerPipeline(opts).run(first);
     expect(first.committed).toBe(90);
     // a new process whose last commit was lost after its state was saved: the source redelivers from

@@ -38,7 +38,7 @@ describe('line reader', () => {
 
 describe('CSV source', () => {
   it('reads the NAB shape', async () => {
-    const items = await all(new CsvSource({ path: NAB }));
+    const items = await all(new CsvSource({ path: NAB, maxLineBytes: 65536 }));
     expect(items).toHaveLength(1127); // 1128 lines: header + 1127 rows, no final newline
     expect(items[0]).toEqual({
       reading: { streamId: 'speed_7578', ts: Date.UTC(2015, 8, 8, 11, 39), values: [73] },
@@ -80,6 +80,7 @@ describe('CSV source', () => {
       new CsvSource({
         path: 'multi.csv',
         input: chunks(text),
+        maxLineBytes: 65536,
         columns: { timestamp: 'when', values: ['load', 1], stream: 'id' },
       }),
     );
@@ -106,7 +107,9 @@ describe('NDJSON source', () => {
       '   ',
       '{"ts":5000,"value":4}',
     ].join('\n');
-    const items = await all(new NdjsonSource({ path: '-', input: chunks(text), streamId: 'dflt' }));
+    const items = await all(
+      new NdjsonSource({ path: '-', input: chunks(text), streamId: 'dflt', maxLineBytes: 65536 }),
+    );
     expect(items.map((i) => i.reading?.streamId ?? i.bad!.reason)).toEqual([
       'a',
       'a',

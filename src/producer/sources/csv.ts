@@ -28,8 +28,8 @@ export interface CsvSourceOptions {
   header?: boolean;
   /** Field separator. Default ','. */
   delimiter?: string;
-  /** Longest line accepted, in bytes; longer ones go to the DLQ as `oversized`. Default 65536. */
-  maxLineBytes?: number;
+  /** Longest line accepted, in bytes; longer ones go to the DLQ as `oversized` (config.producer). */
+  maxLineBytes: number;
   /** Read from this stream instead of opening `path` (tests, pipes). */
   input?: Readable;
 }
@@ -125,7 +125,7 @@ export class CsvSource implements ReadingSource {
   columns?: Resolved;
 
   constructor(options: CsvSourceOptions) {
-    this.o = withDefaults({ header: true, delimiter: ',', maxLineBytes: 65536 }, options);
+    this.o = withDefaults({ header: true, delimiter: ',' }, options);
     this.description = `csv:${options.path}`;
     if (!options.input) {
       const total = statSync(options.path).size;

@@ -12,8 +12,8 @@ export interface KafkaReadingSourceOptions {
   fromBeginning?: boolean;
   /** Stream id for messages with neither a `streamId` nor a key. Default none (rejected). */
   streamId?: string;
-  /** Largest message accepted, in bytes; larger ones go to the DLQ as `oversized`. Default 1 MiB. */
-  maxMessageBytes?: number;
+  /** Largest message accepted, in bytes; larger ones go to the DLQ as `oversized` (config.producer). */
+  maxMessageBytes: number;
   /** Stop after this long without a message (batch jobs, tests). Default: never. */
   idleExitMs?: number;
   /** Consumer session timeout, ms. Default 30000. */
@@ -44,11 +44,9 @@ export class KafkaReadingSource implements ReadingSource {
   private started = false;
   private failure?: unknown;
   private lastActivity = Date.now();
-  private readonly maxBytes: number;
 
   constructor(private readonly o: KafkaReadingSourceOptions) {
     this.description = `kafka:${o.topic}`;
-    this.maxBytes = o.maxMessageBytes ?? 1024 * 1024;
     this.consumer = o.kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeout ?? 30_000,
@@ -116,7 +114,7 @@ export class KafkaReadingSource implements ReadingSource {
       };
     const r = tryParseReading(m.value, {
       streamId: key ?? this.o.streamId,
-      maxBytes: this.maxBytes,
+      maxBytes: this.o.maxMessageBytes,
     });
     if (r.ok) return { offset: m.offset, reading: r.value };
     const reason = r.error.code === 'oversized' ? 'oversized' : r.error.code;

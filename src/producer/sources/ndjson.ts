@@ -9,8 +9,8 @@ export interface NdjsonSourceOptions {
   path: string;
   /** Stream id for readings that name none. Default: none (such readings are rejected). */
   streamId?: string;
-  /** Longest line accepted, in bytes; longer ones go to the DLQ as `oversized`. Default 65536. */
-  maxLineBytes?: number;
+  /** Longest line accepted, in bytes; longer ones go to the DLQ as `oversized` (config.producer). */
+  maxLineBytes: number;
   /** Read from this stream instead (tests); default stdin for '-'. */
   input?: Readable;
 }
@@ -20,12 +20,10 @@ export class NdjsonSource implements ReadingSource {
   readonly kind = 'ndjson' as const;
   readonly description: string;
   readonly progress?: SourceProgress;
-  private readonly maxLineBytes: number;
   private bytesRead = 0;
 
   constructor(private readonly options: NdjsonSourceOptions) {
     this.description = `ndjson:${options.path}`;
-    this.maxLineBytes = options.maxLineBytes ?? 65536;
     if (!options.input && options.path !== '-') {
       const total = statSync(options.path).size;
       this.progress = { unit: 'bytes', total, done: () => this.bytesRead };
@@ -35,7 +33,7 @@ export class NdjsonSource implements ReadingSource {
   async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const o = this.options;
     const input = o.input ?? (o.path === '-' ? process.stdin : createReadStream(o.path));
-    for await (const lines of readLines(input, this.maxLineBytes, signal)) {
+    for await (const lines of readLines(input, o.maxLineBytes, signal)) {
       const items: SourceItem[] = [];
       for (const line of lines) {
         this.bytesRead += line.bytes.length + 1;
@@ -44,7 +42,7 @@ export class NdjsonSource implements ReadingSource {
           items.push({
             bad: {
               reason: 'oversized',
-              detail: `line longer than ${this.maxLineBytes} bytes`,
+              detail: `line longer than ${o.maxLineBytes} bytes`,
               source,
               original: line.bytes,
             },
@@ -54,7 +52,7 @@ export class NdjsonSource implements ReadingSource {
         if (isBlank(line.bytes)) continue;
         const r = tryParseReading(line.bytes, {
           streamId: o.streamId,
-          maxBytes: this.maxLineBytes,
+          maxBytes: o.maxLineBytes,
         });
         if (r.ok) items.push({ reading: r.value });
         else

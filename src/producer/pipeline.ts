@@ -75,10 +75,6 @@ export interface PipelineStats {
 export interface PipelineEvents {
   /** A send was acknowledged. */
   sent: [sink: string, windows: Window[]];
-  /** Input was rejected (after it was counted). */
-  rejected: [reason: string, detail: string];
-  /** A checkpoint was saved and its offset committed. */
-  checkpoint: [key: string, offset: string];
 }
 
 interface PartitionState {
@@ -291,7 +287,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private reject(bad: BadInput) {
-    this.count(bad.reason, bad.detail);
+    this.count(bad.reason);
     this.o.log?.debug({ reason: bad.reason, source: bad.source, detail: bad.detail }, 'rejected');
     if (this.o.deadLetters) this.addDead(bad);
   }
@@ -303,7 +299,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
 
   private dropped(r: Reading, reason: DropReason) {
     const detail = `${reason} reading of ${r.streamId} at ${new Date(r.ts).toISOString()}`;
-    this.count(reason, detail);
+    this.count(reason);
     if (this.o.deadLetters && this.dropsToDlq.has(reason))
       this.addDead({
         reason,
@@ -314,10 +310,9 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
       });
   }
 
-  private count(reason: string, detail: string) {
+  private count(reason: string) {
     this.stats_.rejected[reason] = (this.stats_.rejected[reason] ?? 0) + 1;
     this.o.metrics?.rejected.inc({ reason });
-    this.emit('rejected', reason, detail);
   }
 
   /** First batch of a partition since (re)assignment: resume from its checkpoint. */
@@ -375,7 +370,6 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
         try {
           if (store) await store.save(p.key, cp);
           await source.commit!(p);
-          this.emit('checkpoint', p.key, p.nextOffset);
         } catch (e) {
           // a rebalance took the partition: its new owner resumes from the last checkpoint
           this.o.log?.warn({ partition: p.key, err: String(e) }, 'checkpoint not committed');

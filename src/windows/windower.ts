@@ -169,6 +169,11 @@ export class Windower {
     return out;
   }
 
+  /** Readings per window and between window ends: what a snapshot's state was made with. */
+  get shape(): { nIn: number; stride: number } {
+    return { nIn: this.o.nIn, stride: this.o.stride };
+  }
+
   /** Ids of the streams seen. */
   streamIds(): IterableIterator<string> {
     return this.streams.keys();

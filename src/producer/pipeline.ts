@@ -9,7 +9,7 @@ import { Pacer } from './pacer.js';
 import { PartitionCheckpoints } from './partition-checkpoints.js';
 import { SendQueue } from './send-queue.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
-import type { TrainingRequests } from './sinks/train.js';
+import type { TrainingSink } from './sinks/training.js';
 import type { BadInput, ReadingSource, SourceBatch } from './sources/types.js';
 import { PipelineStatistics, type PipelineStats } from './statistics.js';
 
@@ -36,8 +36,8 @@ export interface PipelineOptions {
   checkpoints?: CheckpointStore;
   /** Least time between checkpoints (state save + offset commit), ms (CHECKPOINT_INTERVAL_MS). */
   checkpointIntervalMs: number;
-  /** Explicit training requests: the first `windows` windows of every stream, sent once per stream. */
-  train?: { requests: TrainingRequests; windows: number; modelId?: (streamId: string) => string };
+  /** Explicit training requests: sent every window once the sinks acknowledged it. */
+  training?: TrainingSink;
   /** Dropped readings also sent to the DLQ (they are always counted). Default late and features. */
   deadLetterDrops?: DropReason[];
 }
@@ -62,8 +62,6 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
   private readonly checkpoints: PartitionCheckpoints;
   private readonly statistics: PipelineStatistics;
   private readonly dropsToDlq: Set<DropReason>;
-  private readonly training = new Map<string, Window[] | null>();
-  private trainingRequests = 0;
   private source?: ReadingSource;
 
   constructor(private readonly o: PipelineOptions) {
@@ -78,6 +76,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
     );
     this.queue = new SendQueue({
       sinks: o.sinks,
+      followers: o.training ? [o.training] : [],
       deadLetters: o.deadLetters,
       batchSize: o.batchSize,
       maxInFlight: o.maxInFlight,
@@ -98,7 +97,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
       source: this.source?.description ?? '',
       windower: this.windower.counters,
       inFlight: this.queue.inFlight,
-      trainingRequests: this.trainingRequests,
+      trainingRequests: this.o.training?.requested ?? 0,
     });
   }
 
@@ -121,8 +120,9 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
         if (signal.aborted) break;
       }
       this.queue.throwIfFailed();
-      if (!partitioned) for (const w of this.windower.flush()) this.add(w);
-      if (this.o.train) this.requestRemainingTraining();
+      if (!partitioned) for (const w of this.windower.flush()) this.queue.add(w);
+      const training = this.o.training;
+      if (training) this.queue.after(() => training.end()); // streams short of a full request
       if (partitioned) this.checkpoint();
       await this.queue.drain();
       return this.stats();
@@ -149,34 +149,10 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
       streams?.add(r.streamId);
       const { windows, dropped } = this.windower.push(r);
       if (dropped) this.dropped(r, dropped);
-      for (const w of windows) this.add(w);
+      for (const w of windows) this.queue.add(w);
       if (this.queue.batchFull) await this.queue.sendBatch();
     }
     this.queue.sendDeadLettersIfFull();
-  }
-
-  private add(w: Window) {
-    this.queue.add(w);
-    const t = this.o.train;
-    if (!t) return;
-    let got = this.training.get(w.streamId);
-    if (got === null) return; // already requested
-    if (!got) this.training.set(w.streamId, (got = []));
-    got.push(w);
-    if (got.length >= t.windows) this.requestTraining(w.streamId, got);
-  }
-
-  private requestTraining(streamId: string, windows: Window[]) {
-    const t = this.o.train!;
-    this.training.set(streamId, null);
-    this.queue.after(async () => {
-      await t.requests.requestTraining(streamId, windows, t.modelId?.(streamId) ?? streamId);
-      this.trainingRequests++;
-    });
-  }
-
-  private requestRemainingTraining() {
-    for (const [id, got] of this.training) if (got && got.length > 0) this.requestTraining(id, got);
   }
 
   private reject(bad: BadInput) {

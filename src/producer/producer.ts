@@ -14,6 +14,7 @@ import { ProducerPipeline, type PipelineStats } from './pipeline.js';
 import { BullmqWindowSink } from './sinks/bullmq.js';
 import { KafkaDeadLetterSink, KafkaOutput, KafkaWindowSink } from './sinks/kafka.js';
 import { TrainingRequests } from './sinks/train.js';
+import { TrainingSink } from './sinks/training.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
 import { CsvSource, type CsvColumns } from './sources/csv.js';
 import { KafkaReadingSource } from './sources/kafka.js';
@@ -140,19 +141,14 @@ export class Producer {
     const deadLetters: DeadLetterSink | undefined =
       useDlq && out ? new KafkaDeadLetterSink(out, config.topics.dlq) : undefined;
 
-    let train: ConstructorParameters<typeof ProducerPipeline>[0]['train'];
+    let training: TrainingSink | undefined;
     if (o.train) {
       const queue = new Queue(config.queues.train, {
         connection: redis!,
         prefix: config.queues.prefix,
       });
       this.closers.unshift(() => queue.close());
-      const modelId = o.train.modelId;
-      train = {
-        requests: new TrainingRequests(queue),
-        windows: o.train.windows,
-        modelId: modelId ? () => modelId : undefined,
-      };
+      training = new TrainingSink(new TrainingRequests(queue), o.train);
     }
 
     this.source = this.createSource(kind, arg, kafka);
@@ -184,7 +180,7 @@ export class Producer {
             )
           : undefined,
       checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
-      train,
+      training,
     });
   }
 

@@ -9,6 +9,11 @@ export type AfterSent = () => Promise<void>;
 export interface SendQueueOptions {
   /** Every window goes to every sink. */
   sinks: WindowSink[];
+  /**
+   * Sinks sent each batch once `sinks` acknowledged it, one after the other (training requests: a
+   * model is asked for on delivered windows only). Not counted as sent.
+   */
+  followers?: WindowSink[];
   /** Where dead letters go; without one, those added are dropped (their rejection was counted). */
   deadLetters?: DeadLetterSink;
   /** Windows per send. */
@@ -121,6 +126,7 @@ export class SendQueue {
           ...this.o.sinks.map((s) => this.sendTo(s, windows)),
           dead.length > 0 ? this.sendDead(dead) : undefined,
         ]);
+        if (windows.length > 0) for (const f of this.o.followers ?? []) await f.send(windows);
         for (const a of actions) await a();
       } catch (e) {
         this.failure ??= e;

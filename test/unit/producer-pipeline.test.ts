@@ -5,6 +5,8 @@ import { MemoryCheckpointStore } from '../../src/producer/checkpoints.js';
 import { createProducerMetrics } from '../../src/producer/metrics.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
 import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js';
+import type { TrainingRequests } from '../../src/producer/sinks/train.js';
+import { TrainingSink } from '../../src/producer/sinks/training.js';
 import type { DeadLetterSink, WindowSink } from '../../src/producer/sinks/types.js';
 import { CsvSource } from '../../src/producer/sources/csv.js';
 import { SyntheticSource } from '../../src/producer/sources/synthetic.js';
@@ -184,6 +186,48 @@ describe('producer pipeline', () => {
     p.on('sent', () => ac.abort());
     const stats = await p.run(quiet, ac.signal);
     expect(stats.sent.memory).toBe(8);
+  });
+
+  it('requests training on the first windows of each stream, once they were delivered', async () => {
+    const sink = new ArraySink();
+    const requests: { streamId: string; modelId: string; seqs: number[]; delivered: number }[] = [];
+    const fake = {
+      async requestTraining(streamId: string, windows: Window[], modelId: string) {
+        const seqs = windows.map((w) => w.seq);
+        requests.push({ streamId, modelId, seqs, delivered: sink.windows.length });
+        return `${modelId}@${seqs.at(-1)}`;
+      },
+      async close() {},
+    } as unknown as TrainingRequests;
+    const training = new TrainingSink(fake, { windows: 50 });
+    const readings = [
+      ...Array.from({ length: 100 }, (_, i) => ({ streamId: 'a', ts: i * 1000, values: [i] })),
+      ...Array.from({ length: 30 }, (_, i) => ({ streamId: 'b', ts: i * 1000, values: [i] })),
+    ];
+    const source: ReadingSource = {
+      kind: 'ndjson',
+      description: 'array',
+      async *batches() {
+        yield { items: readings.map((reading) => ({ reading })) };
+      },
+      async close() {},
+    };
+    const p = new ProducerPipeline({
+      ...SENDING,
+      windows: { nIn: 5 },
+      sinks: [sink],
+      training,
+      batchSize: 20,
+    });
+    const stats = await p.run(source);
+    expect(stats.trainingRequests).toBe(2);
+    expect(stats.sent).toEqual({ memory: 96 + 26 }); // the training sink is not counted as sent
+    expect(requests.map((r) => [r.streamId, r.modelId, r.seqs])).toEqual([
+      ['a', 'a', Array.from({ length: 50 }, (_, i) => i + 4)],
+      ['b', 'b', Array.from({ length: 26 }, (_, i) => i + 4)], // fewer: asked for at the end
+    ]);
+    // after the batch holding the 50th window of a (windows 41-60) was acknowledged; b's at the end
+    expect(requests.map((r) => r.delivered)).toEqual([60, 122]);
   });
 
   it('paces a replay by reading time', async () => {

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryCheckpointStore } from '../../src/producer/checkpoints.js';
 import { createProducerMetrics } from '../../src/producer/metrics.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
+import { SendQueue } from '../../src/producer/send-queue.js';
+import { PipelineStatistics } from '../../src/producer/statistics.js';
 import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js';
 import type { TrainingRequests } from '../../src/producer/sinks/train.js';
 import { TrainingSink } from '../../src/producer/sinks/training.js';
@@ -236,6 +238,40 @@ describe('producer pipeline', () => {
     const t0 = Date.now();
     await p.run(new SyntheticSource('sine?length=11&step=20000')); // 200 s of readings at ×1000
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+  });
+});
+
+describe('send queue', () => {
+  const window = (seq: number): Window => ({
+    v: 1,
+    streamId: 's',
+    seq,
+    end: seq,
+    step: 1,
+    values: [[seq]],
+  });
+
+  it('runs work queued after sends only once they were acknowledged, and nothing after a failure', async () => {
+    const sink = new ArraySink('slow', 5, 3);
+    const log: string[] = [];
+    const queue = new SendQueue({
+      ...SENDING,
+      sinks: [sink],
+      batchSize: 2,
+      statistics: new PipelineStatistics([sink.name]),
+    });
+    queue.add(window(0));
+    queue.add(window(1));
+    queue.after(async () => void log.push(`after 2: ${sink.windows.length} acknowledged`));
+    queue.dispatch();
+    queue.add(window(2));
+    queue.add(window(3)); // the sink fails on its fourth window
+    queue.after(async () => void log.push('after 4'));
+    await expect(queue.drain()).rejects.toThrow('sink down');
+    expect(log).toEqual(['after 2: 2 acknowledged']);
+    queue.add(window(4));
+    await expect(queue.drain()).rejects.toThrow('sink down');
+    expect(sink.windows.map((w) => w.seq)).toEqual([0, 1]);
   });
 });
 

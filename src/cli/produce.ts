@@ -7,7 +7,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import type { PipelineStats } from '../producer/pipeline.js';
 import { Producer, type ProduceOptions, type SinkName } from '../producer/producer.js';
 import type { CsvColumns } from '../producer/sources/csv.js';
-import { streamIdSchema } from '../windows/contract.js';
+import { streamIdSchema } from '../contracts/window.js';
 import { produceOptions } from '../config/settings.js';
 import { addSettingFlags, configFrom } from './options.js';
 

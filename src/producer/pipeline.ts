@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/index.js';
-import type { Window } from '../windows/contract.js';
-import type { Reading } from '../windows/reading.js';
+import type { Window } from '../contracts/window.js';
+import type { Reading } from '../contracts/reading.js';
 import { Windower, type DropReason, type WindowerOptions } from '../windows/windower.js';
 import type { CheckpointStore } from './checkpoints.js';
 import type { ProducerMetrics } from './metrics.js';

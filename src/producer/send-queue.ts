@@ -1,5 +1,5 @@
-import type { Window } from '../windows/contract.js';
-import type { DeadLetter } from '../windows/dlq.js';
+import type { Window } from '../contracts/window.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
 import type { PipelineStatistics } from './statistics.js';
 

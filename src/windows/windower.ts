@@ -1,6 +1,6 @@
-import { WINDOW_VERSION, type Window } from './contract.js';
-import type { Reading } from './reading.js';
-import { withDefaults } from './defaults.js';
+import { WINDOW_VERSION, type Window } from '../contracts/window.js';
+import type { Reading } from '../contracts/reading.js';
+import { withDefaults } from '../util/defaults.js';
 
 /**
  * Cuts streams of readings into sliding windows, per stream, with no I/O: readings go in with `push`,

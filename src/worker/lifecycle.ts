@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { WorkerSettings } from '../config/index.js';
 import type { ModelRegistry } from '../model-registry/index.js';
-import type { Window } from '../windows/contract.js';
-import type { DeadLetter } from '../windows/dlq.js';
+import type { Window } from '../contracts/window.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { TrainJobData, TrainJobResult } from './training.js';
 import type { WindowStore } from './window-store.js';
 

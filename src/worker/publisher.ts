@@ -1,8 +1,8 @@
 import type { Producer } from 'kafkajs';
 import type { Topics } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
-import { outputMessages, type WindowOutputs } from '../outputs/index.js';
-import { dlqKafkaMessage, type DeadLetter } from '../windows/dlq.js';
+import { outputMessages, type WindowOutputs } from '../contracts/outputs.js';
+import { dlqKafkaMessage, type DeadLetter } from '../contracts/dead-letter.js';
 
 /**
  * Sends outputs and dead letters with the worker's idempotent producer (acks from all replicas) and

@@ -10,7 +10,7 @@ import {
   type Variant,
 } from '../model/index.js';
 import type { ErrorStats, ModelRegistry } from '../model-registry/index.js';
-import type { Window } from '../windows/contract.js';
+import type { Window } from '../contracts/window.js';
 
 /** The payload of a `seqae-train` job. */
 export interface TrainJobData {

@@ -3,8 +3,8 @@ import { trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
-import type { WindowOutputs } from '../outputs/index.js';
-import type { Window } from '../windows/contract.js';
+import type { WindowOutputs } from '../contracts/outputs.js';
+import type { Window } from '../contracts/window.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 
 export interface ScoringOptions {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { tryParseWindow, type Window } from '../windows/contract.js';
+import { tryParseWindow, type Window } from '../contracts/window.js';
 
 /**
  * Per-model window buffers in Redis, so that any worker can take over a stream:

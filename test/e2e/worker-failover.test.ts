@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { windowId } from '../../src/windows/contract.js';
+import { windowId } from '../../src/contracts/window.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { spawnWorker, type Child } from '../support/processes.js';

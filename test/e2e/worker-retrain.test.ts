@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { windowId } from '../../src/windows/contract.js';
+import { windowId } from '../../src/contracts/window.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';

@@ -9,7 +9,7 @@ import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js'
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { windowId } from '../../src/windows/contract.js';
+import { windowId } from '../../src/contracts/window.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import type { TrainProgress } from '../../src/worker/training.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';

@@ -16,9 +16,9 @@ import type { SeqaeConfig } from '../../src/config/index.js';
 import { Producer, type ProduceOptions } from '../../src/producer/producer.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { parseWindow, windowId, type Window } from '../../src/windows/contract.js';
-import { dlqOriginal, parseDlq } from '../../src/windows/dlq.js';
-import { parseTimestamp } from '../../src/windows/reading.js';
+import { parseWindow, windowId, type Window } from '../../src/contracts/window.js';
+import { dlqOriginal, parseDlq } from '../../src/contracts/dead-letter.js';
+import { parseTimestamp } from '../../src/contracts/reading.js';
 import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 
 const NAB = 'test/fixtures/nab/realTraffic/speed_7578.csv';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Window } from '../../src/windows/contract.js';
+import type { Window } from '../../src/contracts/window.js';
 import { sendWindows } from '../support/kafka.js';
 import { freePort, spawnChild, stopChild, type Child } from '../support/processes.js';
 import { cleanupRedis, createTopics, testConfig, testEnv } from '../support/services.js';

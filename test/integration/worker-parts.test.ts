@@ -7,7 +7,7 @@ import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry, type ModelUpdated } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { parseDlq } from '../../src/windows/dlq.js';
+import { parseDlq } from '../../src/contracts/dead-letter.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { datasetFromStreams } from '../../src/worker/training.js';

@@ -1,8 +1,7 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../../src/config/index.js';
-import { windowMessage } from '../../src/producer/sinks/kafka.js';
 import { createKafka } from '../../src/transport/kafka.js';
-import type { Window } from '../../src/windows/contract.js';
+import { windowMessage, type Window } from '../../src/contracts/window.js';
 
 /** Output messages of a run, by topic name, collected by a plain kafkajs consumer. */
 export interface Collected {

@@ -1,4 +1,4 @@
-import type { Window } from '../../src/windows/contract.js';
+import type { Window } from '../../src/contracts/window.js';
 
 /** Windows of a clean sine (period 24 steps) for `streamId`, stride 1. */
 export function sineWindows(streamId: string, count: number, nIn: number, from = 0): Window[] {

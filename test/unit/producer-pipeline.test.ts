@@ -17,9 +17,9 @@ import type {
   SourceBatch,
   SourcePartition,
 } from '../../src/producer/sources/types.js';
-import { tryParseWindow, windowId, type Window } from '../../src/windows/contract.js';
-import type { DeadLetter } from '../../src/windows/dlq.js';
-import type { Reading } from '../../src/windows/reading.js';
+import { tryParseWindow, windowId, type Window } from '../../src/contracts/window.js';
+import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { Reading } from '../../src/contracts/reading.js';
 
 class ArraySink implements WindowSink {
   readonly windows: Window[] = [];

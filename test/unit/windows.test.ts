@@ -7,9 +7,9 @@ import {
   windowId,
   windowJobId,
   type Window,
-} from '../../src/windows/contract.js';
-import { dlqMessage, dlqOriginal, encodeDlq, parseDlq } from '../../src/windows/dlq.js';
-import { parseTimestamp, tryParseReading, type Reading } from '../../src/windows/reading.js';
+} from '../../src/contracts/window.js';
+import { dlqMessage, dlqOriginal, encodeDlq, parseDlq } from '../../src/contracts/dead-letter.js';
+import { parseTimestamp, tryParseReading, type Reading } from '../../src/contracts/reading.js';
 import { inferStep, Windower, windowize } from '../../src/windows/windower.js';
 
 const w: Window = {

@@ -1,6 +1,6 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import { CancelledError } from '../../errors/index.js';
-import { windowJobId, type Window } from '../../windows/contract.js';
+import { windowJobId, type Window } from '../../contracts/window.js';
 import type { WindowSink } from './types.js';
 
 export interface BullmqWindowSinkOptions {

@@ -2,13 +2,12 @@ import {
   CompressionTypes,
   Partitioners,
   type Kafka,
-  type Message,
   type Producer,
   type TopicMessages,
 } from 'kafkajs';
 import { ServiceError } from '../../errors/index.js';
-import { encodeWindow, windowId, WINDOW_VERSION, type Window } from '../../windows/contract.js';
-import { dlqKafkaMessage, type DeadLetter } from '../../windows/dlq.js';
+import { windowMessage, type Window } from '../../contracts/window.js';
+import { dlqKafkaMessage, type DeadLetter } from '../../contracts/dead-letter.js';
 import type { DeadLetterSink, WindowSink } from './types.js';
 
 export interface KafkaOutputOptions {
@@ -80,15 +79,6 @@ export class KafkaOutput {
       if (this.connected) await this.producer.disconnect();
     })());
   }
-}
-
-/** Kafka record of a window: key = stream id (one stream, one partition, in order), id header. */
-export function windowMessage(w: Window): Message {
-  return {
-    key: w.streamId,
-    value: encodeWindow(w),
-    headers: { 'seqae-id': windowId(w), 'seqae-v': String(WINDOW_VERSION) },
-  };
 }
 
 const byStream = (a: Window, b: Window) =>

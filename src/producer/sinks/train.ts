@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Window } from '../../windows/contract.js';
+import type { Window } from '../../contracts/window.js';
 
 /**
  * Payload of a `seqae-train` job requested by a producer: a subset of the train workers' job contract

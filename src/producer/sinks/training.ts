@@ -1,4 +1,4 @@
-import type { Window } from '../../windows/contract.js';
+import type { Window } from '../../contracts/window.js';
 import type { TrainingRequests } from './train.js';
 import type { WindowSink } from './types.js';
 

@@ -1,5 +1,5 @@
-import type { Window } from '../../windows/contract.js';
-import type { DeadLetter } from '../../windows/dlq.js';
+import type { Window } from '../../contracts/window.js';
+import type { DeadLetter } from '../../contracts/dead-letter.js';
 
 /** Where windows go. `send` resolves once the destination has durably accepted every window. */
 export interface WindowSink {

@@ -1,11 +1,11 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { parseNumber, parseTimestamp, type Reading } from '../../windows/reading.js';
-import { streamIdSchema } from '../../windows/contract.js';
+import { parseNumber, parseTimestamp, type Reading } from '../../contracts/reading.js';
+import { streamIdSchema } from '../../contracts/window.js';
 import { readLines } from './lines.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourceProgress } from './types.js';
-import { withDefaults } from '../../windows/defaults.js';
+import { withDefaults } from '../../util/defaults.js';
 
 /** A column: its header name, or its 0-based index. */
 export type ColumnRef = string | number;

@@ -1,5 +1,5 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { tryParseReading } from '../../windows/reading.js';
+import { tryParseReading } from '../../contracts/reading.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourcePartition } from './types.js';
 
 export interface KafkaReadingSourceOptions {

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { tryParseReading } from '../../windows/reading.js';
+import { tryParseReading } from '../../contracts/reading.js';
 import { readLines } from './lines.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourceProgress } from './types.js';
 
@@ -15,7 +15,7 @@ export interface NdjsonSourceOptions {
   input?: Readable;
 }
 
-/** Readings as newline-delimited JSON (see reading.ts), from stdin or a file. Blank lines are skipped. */
+/** Readings as newline-delimited JSON (see src/contracts/reading.ts), from stdin or a file. Blank lines are skipped. */
 export class NdjsonSource implements ReadingSource {
   readonly kind = 'ndjson' as const;
   readonly description: string;

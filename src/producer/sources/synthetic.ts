@@ -1,6 +1,6 @@
 import { mulberry32 } from '../../util/prng.js';
-import { streamIdSchema } from '../../windows/contract.js';
-import type { Reading } from '../../windows/reading.js';
+import { streamIdSchema } from '../../contracts/window.js';
+import type { Reading } from '../../contracts/reading.js';
 import type { ReadingSource, SourceBatch, SourceProgress } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Reading } from '../../windows/reading.js';
+import type { Reading } from '../../contracts/reading.js';
 
 /** Input that could not be made into a reading, bound for the dead-letter topic. */
 export interface BadInput {

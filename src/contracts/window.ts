@@ -1,6 +1,7 @@
+import type { Message } from 'kafkajs';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
-import { withDefaults } from './defaults.js';
+import { withDefaults } from '../util/defaults.js';
 
 /**
  * The window contract, version 1: what producers put on `seqae.windows` and into `seqae-infer` jobs,
@@ -84,6 +85,18 @@ export function parseWindowId(id: string): { streamId: string; seq: number } | u
 /** The window as UTF-8 JSON, the bytes on Kafka. */
 export function encodeWindow(w: Window): Buffer {
   return Buffer.from(JSON.stringify(w));
+}
+
+/**
+ * The Kafka record of a window on `seqae.windows`: key = stream id (one stream, one partition, in
+ * order), headers `seqae-id` (its identity) and `seqae-v` (the contract version).
+ */
+export function windowMessage(w: Window): Message {
+  return {
+    key: w.streamId,
+    value: encodeWindow(w),
+    headers: { 'seqae-id': windowId(w), 'seqae-v': String(WINDOW_VERSION) },
+  };
 }
 
 function reject(code: WindowRejection, message: string, cause?: unknown): ValidationError {

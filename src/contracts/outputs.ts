@@ -1,6 +1,6 @@
 import type { IHeaders, Message } from 'kafkajs';
 import type { Topics } from '../config/index.js';
-import { windowId, type Window } from '../windows/contract.js';
+import { windowId, type Window } from './window.js';
 
 /**
  * The output contract, version 1: one message per window on each output topic, keyed by `streamId`

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors/index.js';
-import { streamIdSchema, type ParseResult } from './contract.js';
+import { streamIdSchema, type ParseResult } from './window.js';
 
 /**
  * A reading: one timestamped sample of one stream, with one value per feature. This is what sensor

@@ -66,15 +66,9 @@ export function windowId(w: Pick<Window, 'streamId' | 'seq'>): string {
 }
 
 /**
- * The window's BullMQ jobId: `streamId@seq`. BullMQ 6 refuses custom ids containing ':' (unless they
- * have exactly three ':'-separated parts, its repeatable-job format), so the identity's ':' becomes
- * '@'. Stream ids contain no ':', and `seq` is the last '@'-separated part, so the mapping is one to one.
+ * Inverse of `windowId` and of the infer job id (`windowJobId`, jobs.ts): the stream and seq of an
+ * identity in either form.
  */
-export function windowJobId(w: Pick<Window, 'streamId' | 'seq'>): string {
-  return `${w.streamId}@${w.seq}`;
-}
-
-/** Inverse of `windowId` / `windowJobId`: the stream and seq of an identity in either form. */
 export function parseWindowId(id: string): { streamId: string; seq: number } | undefined {
   const m = /^(.+)[:@](\d+)$/.exec(id);
   if (!m) return undefined;

@@ -5,6 +5,7 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { SeqaeConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { createRedis } from '../transport/redis.js';
 import type { WindowerOptions } from '../windows/windower.js';
@@ -148,7 +149,10 @@ export class Producer {
         prefix: config.queues.prefix,
       });
       this.closers.unshift(() => queue.close());
-      training = new TrainingSink(new TrainingRequests(queue), o.train);
+      training = new TrainingSink(
+        new TrainingRequests(queue, new ModelRegistry(redis!, { prefix: config.redis.keyPrefix })),
+        o.train,
+      );
     }
 
     this.source = this.createSource(kind, arg, kafka);

@@ -4,6 +4,7 @@ import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { SeqaeError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
+import type { InferJobResult } from '../contracts/jobs.js';
 import { outputPayloads } from '../contracts/outputs.js';
 import { tryParseWindow } from '../contracts/window.js';
 import type { ModelLifecycle } from './lifecycle.js';
@@ -18,9 +19,6 @@ export interface InferWorkerDeps {
   publisher?: OutputPublisher;
   metrics?: WorkerMetrics;
 }
-
-/** What an infer job returns: the window's payload for each output topic. */
-export type InferJobResult = ReturnType<typeof outputPayloads>;
 
 /**
  * The BullMQ side of scoring: each `seqae-infer` job is one window. An invalid window fails its job

@@ -1,18 +1,16 @@
 import type { Queue } from 'bullmq';
 import type { WorkerSettings } from '../config/index.js';
 import type { ModelRegistry } from '../model-registry/index.js';
+import { addTrainJob, type TrainJobData, type TrainJobResult } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
-import type { TrainJobData, TrainJobResult } from './training.js';
 import type { WindowStore } from './window-store.js';
-
-const RETRY_FAILED_AFTER_MS = 60_000;
 
 /**
  * A model's lifecycle on its streams, shared by the stream and infer workers: remember the windows a
  * model sees, hold the ones it cannot score yet, and ask for training after warm-up and every
- * `retrainEvery` windows. Training jobs have the id `train@<model>@v<next version>`, so however
- * many workers ask at once, each version is trained by one job.
+ * `retrainEvery` windows. Each version is trained by one job, however many workers ask at once
+ * (`addTrainJob`, src/contracts/jobs.ts).
  */
 export class ModelLifecycle {
   constructor(
@@ -59,26 +57,7 @@ export class ModelLifecycle {
     reason: TrainJobData['reason'],
     extra: Partial<TrainJobData> = {},
   ): Promise<string> {
-    const next = ((await this.registry.latestVersion(modelId)) ?? 0) + 1;
-    const jobId = `train@${modelId}@v${next}`;
-    const existing = await this.trainQueue.getJob(jobId);
-    if (existing) {
-      // A job that used up its attempts is tried again, but not more often than once a minute.
-      const failedFor = Date.now() - (existing.finishedOn ?? Date.now());
-      if ((await existing.isFailed()) && failedFor > RETRY_FAILED_AFTER_MS) await existing.retry();
-    } else {
-      await this.trainQueue.add(
-        'train',
-        { modelId, reason, ...extra },
-        {
-          jobId,
-          attempts: 5,
-          backoff: { type: 'exponential', delay: 2000 },
-          removeOnComplete: { age: 24 * 3600, count: 1000 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
-      );
-    }
+    const jobId = await addTrainJob(this.trainQueue, this.registry, { modelId, reason, ...extra });
     await this.store.resetSeen(modelId);
     return jobId;
   }

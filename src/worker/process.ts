@@ -25,7 +25,7 @@ import { OutputPublisher } from './publisher.js';
 import { WindowScorer } from './window-scorer.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from './train-worker.js';
-import type { TrainJobData, TrainJobResult } from './training.js';
+import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
 import { WindowStore } from './window-store.js';
 
 /**

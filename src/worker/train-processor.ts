@@ -9,12 +9,8 @@ import { initBackend } from '../backend/index.js';
 import { configFromParent } from './train-processor-config.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
-import {
-  trainAndPublish,
-  type TrainJobData,
-  type TrainJobResult,
-  type TrainProgress,
-} from './training.js';
+import type { TrainJobData, TrainJobResult, TrainProgress } from '../contracts/jobs.js';
+import { trainAndPublish } from './training.js';
 import { WindowStore } from './window-store.js';
 
 const config = configFromParent();

@@ -5,7 +5,7 @@ import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { trainingChildEnv } from './train-processor-config.js';
-import type { TrainJobData, TrainJobResult, TrainProgress } from './training.js';
+import type { TrainJobData, TrainJobResult, TrainProgress } from '../contracts/jobs.js';
 
 /**
  * The processor's file: the compiled .js beside this module, or the .ts source when running from

@@ -6,40 +6,10 @@ import {
   type Dataset,
   type EpochProgress,
   type ModelConfigInput,
-  type TrainingSummary,
-  type Variant,
 } from '../model/index.js';
 import type { ErrorStats, ModelRegistry } from '../model-registry/index.js';
+import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
-
-/** The payload of a `seqae-train` job. */
-export interface TrainJobData {
-  modelId: string;
-  /** Why: the first model after warm-up, a periodic retraining, or an explicit request. */
-  reason: 'warmup' | 'retrain' | 'request';
-  /** Overrides of the worker's model settings (variant, units, epochs, …). */
-  model?: ModelConfigInput;
-  /** Explicit training windows; by default the model's recent windows in the registry's Redis. */
-  windows?: Window[];
-}
-
-export interface TrainJobResult {
-  modelId: string;
-  version: number;
-  variant: Variant;
-  samples: number;
-  summary: TrainingSummary;
-  streams: string[];
-}
-
-/** Progress reported on the job after every epoch. */
-export interface TrainProgress {
-  epoch: number;
-  epochs: number;
-  loss: number;
-  reconstruction?: number;
-  prediction?: number;
-}
 
 /** Samples from a model's windows, stream by stream (seq numbers are per stream). */
 export function datasetFromStreams(

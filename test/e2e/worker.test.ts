@@ -11,7 +11,7 @@ import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/contracts/window.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import type { TrainProgress } from '../../src/worker/training.js';
+import type { TrainProgress } from '../../src/contracts/jobs.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';

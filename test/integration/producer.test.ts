@@ -156,6 +156,8 @@ describe('a NAB file', () => {
     expect(parseWindow(job!.data).values).toHaveLength(30);
     const train = await queueOf(c, c.queues.train, (q) => q.getJobs(['waiting']));
     expect(train).toHaveLength(1);
+    // The worker's job: the training of the model's next (first) version.
+    expect(train[0]!.id).toBe('train@speed_7578@v1');
     expect(train[0]!.data).toMatchObject({
       modelId: 'speed_7578',
       streamId: 'speed_7578',

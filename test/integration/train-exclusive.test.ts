@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import type { TrainJobData } from '../../src/worker/training.js';
+import type { TrainJobData } from '../../src/contracts/jobs.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
 import { sineWindows } from '../support/windows.js';
 

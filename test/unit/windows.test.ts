@@ -5,9 +5,9 @@ import {
   parseWindowId,
   tryParseWindow,
   windowId,
-  windowJobId,
   type Window,
 } from '../../src/contracts/window.js';
+import { trainJobId, windowJobId } from '../../src/contracts/jobs.js';
 import { dlqMessage, dlqOriginal, encodeDlq, parseDlq } from '../../src/contracts/dead-letter.js';
 import { parseTimestamp, tryParseReading, type Reading } from '../../src/contracts/reading.js';
 import { inferStep, Windower, windowize } from '../../src/windows/windower.js';
@@ -36,6 +36,10 @@ describe('window contract', () => {
     expect(windowJobId(w)).toBe('s-1@9');
     expect(parseWindowId('s-1:9')).toEqual({ streamId: 's-1', seq: 9 });
     expect(parseWindowId('a@b@12')).toEqual({ streamId: 'a@b', seq: 12 });
+  });
+
+  it('names one training job per model version', () => {
+    expect(trainJobId('pump-7', 3)).toBe('train@pump-7@v3');
   });
 
   it('rejects bad input with a reason code', () => {

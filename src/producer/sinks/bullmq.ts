@@ -1,6 +1,7 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { CancelledError } from '../../errors/index.js';
-import { windowJobId, type Window } from '../../contracts/window.js';
+import { inferJob } from '../../contracts/jobs.js';
+import type { Window } from '../../contracts/window.js';
 import type { WindowSink } from './types.js';
 
 export interface BullmqWindowSinkOptions {
@@ -15,28 +16,16 @@ export interface BullmqWindowSinkOptions {
   onWaited?: (seconds: number, waiting: number) => void;
 }
 
-const JOB_NAME = 'window';
-
-/**
- * Completed jobs are kept 1 hour / 100000 jobs (dedup of resends, inspection), failed ones 7 days;
- * 3 attempts with exponential backoff from 1 s.
- */
-const JOB_OPTIONS = {
-  removeOnComplete: { age: 3600, count: 100_000 },
-  removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
-  attempts: 3,
-  backoff: { type: 'exponential', delay: 1000 },
-} satisfies JobsOptions;
-
 /** Poll interval while at the ceiling, ms. */
 const CEILING_POLL_MS = 250;
 
 /**
- * Windows into the `seqae-infer` queue with `addBulk`, one job per window, jobId = `streamId@seq`
- * (the window identity in BullMQ's allowed alphabet). A resent window whose job still exists (waiting,
- * active, or kept after completion/failure) is not added again. Dedup therefore lasts as long as the
- * job is kept: `removeOnComplete`/`removeOnFail` bound Redis and, with it, how long a resend is
- * recognised. Within one run with these bounds, every resend is recognised.
+ * Windows into the `seqae-infer` queue with `addBulk`, one job per window (`inferJob`,
+ * src/contracts/jobs.ts: jobId = `streamId@seq`, the window identity in BullMQ's allowed alphabet). A
+ * resent window whose job still exists (waiting, active, or kept after completion/failure) is not
+ * added again. Dedup therefore lasts as long as the job is kept: the job's `removeOnComplete` and
+ * `removeOnFail` (an hour and a week, up to 100000 jobs each) bound Redis and, with it, how long a
+ * resend is recognised.
  */
 export class BullmqWindowSink implements WindowSink {
   readonly name = 'bullmq';
@@ -49,13 +38,7 @@ export class BullmqWindowSink implements WindowSink {
   async send(windows: Window[]): Promise<void> {
     if (windows.length === 0) return;
     await this.belowCeiling();
-    await this.queue.addBulk(
-      windows.map((w) => ({
-        name: JOB_NAME,
-        data: w,
-        opts: { ...JOB_OPTIONS, jobId: windowJobId(w) },
-      })),
-    );
+    await this.queue.addBulk(windows.map(inferJob));
   }
 
   private async belowCeiling(): Promise<void> {

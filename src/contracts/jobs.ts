@@ -1,0 +1,113 @@
+import type { JobsOptions, Queue } from 'bullmq';
+import type { ModelConfigInput, TrainingSummary, Variant } from '../model/index.js';
+import type { outputPayloads } from './outputs.js';
+import type { Window } from './window.js';
+
+/**
+ * The job contracts of seqae's two BullMQ queues, for whoever adds jobs (producers, stream workers)
+ * and whoever processes them (infer and train workers).
+ *
+ * `seqae-infer`: one job per window. Data: the window (window.ts). Id: `streamId@seq`. Result: the
+ * window's payload for each output topic.
+ *
+ * `seqae-train`: one job per model version. Data: TrainJobData. Id: `train@<model>@v<version>`.
+ * Progress: TrainProgress after every epoch. Result: TrainJobResult.
+ */
+
+/**
+ * The window's BullMQ jobId: `streamId@seq`. BullMQ 6 refuses custom ids containing ':' (unless they
+ * have exactly three ':'-separated parts, its repeatable-job format), so the identity's ':' becomes
+ * '@'. Stream ids contain no ':', and `seq` is the last '@'-separated part, so the mapping is one to one.
+ */
+export function windowJobId(w: Pick<Window, 'streamId' | 'seq'>): string {
+  return `${w.streamId}@${w.seq}`;
+}
+
+/**
+ * The `seqae-infer` job of a window. Completed jobs are kept an hour (a resent window whose job is
+ * still kept is not added again), failed ones a week; three attempts, with backoff from 1 s.
+ */
+export function inferJob(w: Window) {
+  return {
+    name: 'window',
+    data: w,
+    opts: {
+      jobId: windowJobId(w),
+      removeOnComplete: { age: 3600, count: 100_000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+    } satisfies JobsOptions,
+  };
+}
+
+/** What an infer job returns: the window's payload for each output topic. */
+export type InferJobResult = ReturnType<typeof outputPayloads>;
+
+/** The payload of a `seqae-train` job. */
+export interface TrainJobData {
+  modelId: string;
+  /** Why: the first model after warm-up, a periodic retraining, or an explicit request. */
+  reason: 'warmup' | 'retrain' | 'request';
+  /** Overrides of the worker's model settings (variant, units, epochs, …). */
+  model?: ModelConfigInput;
+  /** Explicit training windows; by default the model's recent windows in the registry's Redis. */
+  windows?: Window[];
+  /** The stream whose windows a producer's request carries. */
+  streamId?: string;
+}
+
+export interface TrainJobResult {
+  modelId: string;
+  version: number;
+  variant: Variant;
+  samples: number;
+  summary: TrainingSummary;
+  streams: string[];
+}
+
+/** Progress reported on the job after every epoch. */
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  reconstruction?: number;
+  prediction?: number;
+}
+
+/** The training job of a model's version `version`. */
+export function trainJobId(modelId: string, version: number): string {
+  return `train@${modelId}@v${version}`;
+}
+
+const trainJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} satisfies JobsOptions;
+
+const RETRY_FAILED_AFTER_MS = 60_000;
+
+/**
+ * Enqueues the training of the model's next version and returns its job id. The id names the
+ * version, so however many workers and producers ask at once, each version is trained by one job:
+ * when that job exists already this adds nothing (and a job that used up its attempts is tried again,
+ * but not more often than once a minute).
+ */
+export async function addTrainJob(
+  queue: Queue<TrainJobData, TrainJobResult>,
+  registry: { latestVersion(modelId: string): Promise<number | undefined> },
+  data: TrainJobData,
+): Promise<string> {
+  const next = ((await registry.latestVersion(data.modelId)) ?? 0) + 1;
+  const jobId = trainJobId(data.modelId, next);
+  const existing = await queue.getJob(jobId);
+  if (existing) {
+    const failedFor = Date.now() - (existing.finishedOn ?? Date.now());
+    if ((await existing.isFailed()) && failedFor > RETRY_FAILED_AFTER_MS) await existing.retry();
+  } else {
+    await queue.add('train', data, { jobId, ...trainJobOptions });
+  }
+  return jobId;
+}

@@ -1,4 +1,11 @@
-import type { ErrorStats } from '../model-registry/index.js';
+/**
+ * A model's errors on its own training windows, stored with each version in the model registry: the
+ * mean and standard deviation of log errors (`logErrorStats`), the yardstick of anomaly scores.
+ */
+export interface ErrorStats {
+  reconstruction?: { mean: number; std: number };
+  prediction?: { mean: number; std: number };
+}
 
 /** The raw errors of one window, in normalised units (scale-free across streams). */
 export interface WindowErrors {

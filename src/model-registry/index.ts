@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { ErrorStats } from '../anomaly/index.js';
 import { ArtifactError } from '../errors/index.js';
 import type { TrainingSummary, Variant } from '../model/index.js';
 import { PUBLISH } from './scripts.js';
@@ -18,11 +19,6 @@ export interface ModelMeta {
   /** Error statistics on the training windows, used to turn errors into anomaly scores. */
   errorStats?: ErrorStats;
   createdAt: number;
-}
-
-export interface ErrorStats {
-  reconstruction?: { mean: number; std: number };
-  prediction?: { mean: number; std: number };
 }
 
 export interface ModelVersion {

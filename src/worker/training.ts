@@ -1,4 +1,4 @@
-import { logErrorStats } from '../anomaly/index.js';
+import { logErrorStats, type ErrorStats } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import {
   SequenceAutoencoder,
@@ -7,7 +7,7 @@ import {
   type EpochProgress,
   type ModelConfigInput,
 } from '../model/index.js';
-import type { ErrorStats, ModelRegistry } from '../model-registry/index.js';
+import type { ModelRegistry } from '../model-registry/index.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
 

@@ -40,6 +40,21 @@ export function logErrorStats(
   return { mean, std: Math.sqrt(sq / n) };
 }
 
+/**
+ * The error of a one-step forecast (`WindowErrors.predictionError`): the mean over features of the
+ * squared difference between the forecast row and the reading that came, each in units of its
+ * feature's normalisation scale, like the model's other errors.
+ */
+export function forecastError(
+  forecast: ArrayLike<number>,
+  actual: ArrayLike<number>,
+  scale: ArrayLike<number>,
+): number {
+  let e = 0;
+  for (let f = 0; f < forecast.length; f++) e += ((forecast[f]! - actual[f]!) / scale[f]!) ** 2;
+  return e / forecast.length;
+}
+
 /** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a score. */
 export function erf(x: number): number {
   const s = Math.sign(x);

@@ -1,4 +1,4 @@
-import { logErrorStats, type ErrorStats } from '../anomaly/index.js';
+import { forecastError, logErrorStats, type ErrorStats } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import {
   SequenceAutoencoder,
@@ -62,15 +62,15 @@ export async function trainingErrorStats(
   if (r.reconstructionError) stats.reconstruction = logErrorStats(r.reconstructionError);
   if (r.prediction && data.predictionTargets && model.config.predictionTarget === 'next') {
     const { nOut, features } = model.config;
-    const scale = model.normalisation.scale;
     const errors = new Float64Array(data.count);
     for (let s = 0; s < data.count; s++) {
-      let e = 0;
-      for (let f = 0; f < features; f++) {
-        const i = (s * nOut + nOut - 1) * features + f;
-        e += ((r.prediction[i]! - data.predictionTargets[i]!) / scale[f]!) ** 2;
-      }
-      errors[s] = e / features;
+      // The last row of each sample's prediction is its one-step forecast.
+      const i = (s * nOut + nOut - 1) * features;
+      errors[s] = forecastError(
+        r.prediction.subarray(i, i + features),
+        data.predictionTargets.subarray(i, i + features),
+        model.normalisation.scale,
+      );
     }
     stats.prediction = logErrorStats(errors);
   }

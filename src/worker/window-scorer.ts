@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
+import { forecastError, trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
@@ -92,8 +92,7 @@ export class WindowScorer {
         const last = w.values[nIn - 1]!;
         const before = this.forecasts.get(w.streamId);
         if (before && before.seq === w.seq - 1 && before.version === version) {
-          predictionError =
-            before.row.reduce((s, v, f) => s + ((v - last[f]!) / scale[f]!) ** 2, 0) / features;
+          predictionError = forecastError(before.row, last, scale);
         }
         this.forecasts.set(w.streamId, { seq: w.seq, version, row: prediction[nOut - 1]! });
       }

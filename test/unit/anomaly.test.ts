@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { erf, logErrorStats, trainingZScoring } from '../../src/anomaly/index.js';
+import { erf, forecastError, logErrorStats, trainingZScoring } from '../../src/anomaly/index.js';
 
 describe('anomaly scoring', () => {
   it('erf matches known values', () => {
@@ -7,6 +7,11 @@ describe('anomaly scoring', () => {
     expect(erf(1)).toBeCloseTo(0.8427, 4);
     expect(erf(-1)).toBeCloseTo(-0.8427, 4);
     expect(erf(3)).toBeCloseTo(0.99998, 4);
+  });
+
+  it('forecastError: mean over features of squared errors in units of each feature scale', () => {
+    expect(forecastError([3, 10], [1, 4], [2, 3])).toBe((1 + 4) / 2);
+    expect(forecastError(new Float32Array([0.5]), [0.5], [7])).toBe(0);
   });
 
   it('scores errors against the training distribution on the log scale', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
+import type { Window } from './window.js';
 
 /**
  * The dead-letter contract, version 1: what goes to `seqae.dlq` when input cannot be used. It carries
@@ -37,6 +38,21 @@ export interface DeadLetter {
   streamId?: string;
   /** Epoch ms; default now. */
   at?: number;
+}
+
+/**
+ * The dead letter of rejected input: the rejection's code is the reason and its message the detail
+ * (a ValidationError is such a rejection). A window is kept as its JSON, under its stream; other
+ * input gives its bytes and, when known, its stream.
+ */
+export function deadLetter(
+  rejection: { code: string; message: string },
+  source: string,
+  input: Window | { original: Uint8Array | string; streamId?: string },
+): DeadLetter {
+  const { original, streamId } =
+    'original' in input ? input : { original: JSON.stringify(input), streamId: input.streamId };
+  return { reason: rejection.code, detail: rejection.message, source, original, streamId };
 }
 
 const MAX_DETAIL = 2000;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/index.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { Window } from '../contracts/window.js';
 import type { Reading } from '../contracts/reading.js';
 import { Windower, type DropReason, type WindowerOptions } from '../windows/windower.js';
@@ -10,7 +11,7 @@ import { PartitionCheckpoints } from './partition-checkpoints.js';
 import { SendQueue } from './send-queue.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
 import type { TrainingSink } from './sinks/training.js';
-import type { BadInput, ReadingSource, SourceBatch } from './sources/types.js';
+import type { ReadingSource, SourceBatch } from './sources/types.js';
 import { PipelineStatistics, type PipelineStats } from './statistics.js';
 
 export type { PipelineStats };
@@ -155,7 +156,7 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
     this.queue.sendDeadLettersIfFull();
   }
 
-  private reject(bad: BadInput) {
+  private reject(bad: DeadLetter) {
     this.statistics.rejection(bad.reason);
     this.o.log?.debug({ reason: bad.reason, source: bad.source, detail: bad.detail }, 'rejected');
     this.queue.addDeadLetter(bad);

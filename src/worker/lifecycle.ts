@@ -3,7 +3,7 @@ import type { WorkerSettings } from '../config/index.js';
 import type { ModelRegistry } from '../model-registry/index.js';
 import { addTrainJob, type TrainJobData, type TrainJobResult } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
-import type { DeadLetter } from '../contracts/dead-letter.js';
+import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { WindowStore } from './window-store.js';
 
 /**
@@ -42,13 +42,11 @@ export class ModelLifecycle {
     if (hasModel && this.settings.retrainEvery > 0 && seen >= this.settings.retrainEvery) {
       await this.requestTraining(modelId, 'retrain');
     }
-    return overflow.map((w) => ({
-      reason: 'pending_full',
-      detail: `model ${modelId} has no version yet and holds ${this.settings.pendingLimit} windows already`,
-      source: `model:${modelId}`,
-      original: JSON.stringify(w),
-      streamId: w.streamId,
-    }));
+    const full = {
+      code: 'pending_full',
+      message: `model ${modelId} has no version yet and holds ${this.settings.pendingLimit} windows already`,
+    };
+    return overflow.map((w) => deadLetter(full, `model:${modelId}`, w));
   }
 
   /** Enqueues the training of the model's next version (a no-op when that job exists already). */

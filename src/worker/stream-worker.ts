@@ -4,7 +4,7 @@ import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import type { ModelRegistry, ModelUpdated } from '../model-registry/index.js';
 import { tryParseWindow, type Window } from '../contracts/window.js';
-import type { DeadLetter } from '../contracts/dead-letter.js';
+import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
 import type { WindowScorer } from './window-scorer.js';
@@ -92,13 +92,12 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     for (const m of batch.messages) {
       const parsed = m.value ? tryParseWindow(m.value) : tryParseWindow('');
       if (!parsed.ok) {
-        letters.push({
-          reason: parsed.error.code,
-          detail: parsed.error.message,
-          source: `kafka:${batch.topic}/${batch.partition}@${m.offset}`,
-          original: m.value ?? new Uint8Array(0),
-          streamId: m.key?.toString('utf8'),
-        });
+        letters.push(
+          deadLetter(parsed.error, `kafka:${batch.topic}/${batch.partition}@${m.offset}`, {
+            original: m.value ?? new Uint8Array(0),
+            streamId: m.key?.toString('utf8'),
+          }),
+        );
         continue;
       }
       const w = parsed.value;
@@ -114,15 +113,8 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
       const result = await scorer.score(modelId, windows, config.worker.batchMax);
       if (result) {
         await publisher.publish(result.outputs);
-        for (const r of result.rejected) {
-          letters.push({
-            reason: r.error.code,
-            detail: r.error.message,
-            source: `kafka:${batch.topic}/${batch.partition}`,
-            original: JSON.stringify(r.window),
-            streamId: r.window.streamId,
-          });
-        }
+        const source = `kafka:${batch.topic}/${batch.partition}`;
+        for (const r of result.rejected) letters.push(deadLetter(r.error, source, r.window));
         scoredModels.push(modelId);
       }
       const scored = result !== undefined;
@@ -177,13 +169,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
           if (!result) break; // no version yet
           await publisher.publish(result.outputs);
           await publisher.deadLetter(
-            result.rejected.map((r) => ({
-              reason: r.error.code,
-              detail: r.error.message,
-              source: `pending:${modelId}`,
-              original: JSON.stringify(r.window),
-              streamId: r.window.streamId,
-            })),
+            result.rejected.map((r) => deadLetter(r.error, `pending:${modelId}`, r.window)),
           );
           await store.ackPending(modelId, taken);
           await lease.extend(DRAIN_LEASE_MS);

@@ -8,9 +8,16 @@ import {
   type Window,
 } from '../../src/contracts/window.js';
 import { trainJobId, windowJobId } from '../../src/contracts/jobs.js';
-import { dlqMessage, dlqOriginal, encodeDlq, parseDlq } from '../../src/contracts/dead-letter.js';
+import {
+  deadLetter,
+  dlqMessage,
+  dlqOriginal,
+  encodeDlq,
+  parseDlq,
+} from '../../src/contracts/dead-letter.js';
 import { parseTimestamp, tryParseReading, type Reading } from '../../src/contracts/reading.js';
 import { inferStep, Windower, windowize } from '../../src/windows/windower.js';
+import { ValidationError } from '../../src/errors/index.js';
 
 const w: Window = {
   v: 1,
@@ -83,6 +90,21 @@ describe('dead letters', () => {
     });
     expect(dlqOriginal(back).equals(original)).toBe(true);
     expect(() => parseDlq('{"v":2}')).toThrow();
+  });
+
+  it('are built from a rejection: a window as its JSON under its stream, other input as given', () => {
+    const why = new ValidationError('too short', 'shape_mismatch');
+    expect(deadLetter(why, 'pending:m', w)).toEqual({
+      reason: 'shape_mismatch',
+      detail: 'too short',
+      source: 'pending:m',
+      original: JSON.stringify(w),
+      streamId: 's-1',
+    });
+    const bytes = Buffer.from('{"v":');
+    expect(
+      deadLetter({ code: 'bad_json', message: 'x' }, 'kafka:t/0@7', { original: bytes }),
+    ).toEqual({ reason: 'bad_json', detail: 'x', source: 'kafka:t/0@7', original: bytes });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { deadLetter } from '../../contracts/dead-letter.js';
 import { tryParseReading } from '../../contracts/reading.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourcePartition } from './types.js';
 
@@ -117,11 +118,7 @@ export class KafkaReadingSource implements ReadingSource {
       maxBytes: this.o.maxMessageBytes,
     });
     if (r.ok) return { offset: m.offset, reading: r.value };
-    const reason = r.error.code === 'oversized' ? 'oversized' : r.error.code;
-    return {
-      offset: m.offset,
-      bad: { reason, detail: r.error.message, source, original, streamId: key },
-    };
+    return { offset: m.offset, bad: deadLetter(r.error, source, { original, streamId: key }) };
   }
 
   async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {

@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { deadLetter } from '../../contracts/dead-letter.js';
 import { tryParseReading } from '../../contracts/reading.js';
 import { readLines } from './lines.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourceProgress } from './types.js';
@@ -55,10 +56,7 @@ export class NdjsonSource implements ReadingSource {
           maxBytes: o.maxLineBytes,
         });
         if (r.ok) items.push({ reading: r.value });
-        else
-          items.push({
-            bad: { reason: r.error.code, detail: r.error.message, source, original: line.bytes },
-          });
+        else items.push({ bad: deadLetter(r.error, source, { original: line.bytes }) });
       }
       if (items.length > 0) yield { items };
       if (signal.aborted) break;

@@ -1,21 +1,14 @@
+import type { DeadLetter } from '../../contracts/dead-letter.js';
 import type { Reading } from '../../contracts/reading.js';
 
-/** Input that could not be made into a reading, bound for the dead-letter topic. */
-export interface BadInput {
-  /** A stable code (ReadingRejection or a source's own): DLQ reason and metric label. */
-  reason: string;
-  detail: string;
-  /** Where it came from: `csv:<path>#L<line>`, `ndjson:-#L<line>`, `kafka:<topic>/<p>@<offset>`. */
-  source: string;
-  /** The bytes as read (an oversized line: its first `maxLineBytes` bytes). */
-  original: Buffer;
-  streamId?: string;
-}
-
-/** One thing a source read: a reading, or bad input. `offset` only for Kafka messages. */
+/**
+ * One thing a source read: a reading, or input that is not one, as its dead letter (reason: a
+ * ReadingRejection or a source's own code; original: the bytes as read, the first `maxLineBytes` of
+ * an oversized line). `offset` only for Kafka messages.
+ */
 export type SourceItem =
   | { reading: Reading; bad?: undefined; offset?: string }
-  | { bad: BadInput; reading?: undefined; offset?: string };
+  | { bad: DeadLetter; reading?: undefined; offset?: string };
 
 /** Where a batch of a partitioned source (Kafka) came from, for checkpoints. */
 export interface SourcePartition {

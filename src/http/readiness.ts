@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { withTimeout } from '../metrics/collectors.js';
+import { withTimeout } from '../util/timeout.js';
 
 /** One dependency's state. */
 export interface CheckResult {

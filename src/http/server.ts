@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { prometheusContentType } from 'prom-client';
-import { withTimeout } from '../metrics/collectors.js';
+import { withTimeout } from '../util/timeout.js';
 import type { Readiness } from './readiness.js';
 
 /** Anything that renders metrics with its content type, such as a prom-client Registry. */

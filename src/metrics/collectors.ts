@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import type { Registry } from 'prom-client';
+import { withTimeout } from '../util/timeout.js';
 import { COLLECTOR_ERRORS, KAFKA_CONSUMER_LAG, QUEUE_JOBS, counterIn, gaugeIn } from './catalog.js';
 
 /**
@@ -177,14 +178,4 @@ export function registerKafkaLagCollector(
     refresh,
     close: () => registry.removeSingleMetric(KAFKA_CONSUMER_LAG.name),
   };
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. The timer never keeps the process alive. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

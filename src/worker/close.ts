@@ -1,4 +1,5 @@
 import type { Worker } from 'bullmq';
+import { raceTimeout } from '../util/timeout.js';
 
 /**
  * Stops a BullMQ worker within `deadlineMs`: it takes no new job, its running jobs may finish until
@@ -7,12 +8,11 @@ import type { Worker } from 'bullmq';
  * handed back. BullMQ's own close() cannot do this in two steps, since it memoises its first call.
  */
 export async function closeWorker(worker: Worker, deadlineMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const handedBack = await Promise.race([
+  const handedBack = await raceTimeout(
     worker.pause(false).then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs))),
-  ]);
-  clearTimeout(timer);
+    deadlineMs,
+    () => true,
+  );
   await worker.close(true);
   return handedBack;
 }

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { hasJava, hasMaven, kafkaAnswers, kafkaJarsReady } from '../../scripts/services/kafka.js';
 import { hasRedisServer, redisAnswers } from '../../scripts/services/redis.js';
 import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/index.js';
+import { raceTimeout } from '../../src/util/timeout.js';
 import { unlinkMatching } from '../support/redis.js';
 import { chooseServices, type ServicesChoice, type ServicesFacts } from './choose.js';
 
@@ -37,12 +38,11 @@ const log = (line: string) => console.error(`[services] ${line}`);
 async function dockerAnswers(timeoutMs = 5_000): Promise<boolean> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-    });
-    await Promise.race([getContainerRuntimeClient(), timeout]).finally(() => clearTimeout(timer));
-    return true;
+    return await raceTimeout(
+      getContainerRuntimeClient().then(() => true),
+      timeoutMs,
+      () => false,
+    );
   } catch {
     return false;
   }

@@ -6,6 +6,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import { ServiceError } from '../../errors/index.js';
+import { raceTimeout } from '../../util/timeout.js';
 import { windowMessage, type Window } from '../../contracts/window.js';
 import { dlqKafkaMessage, type DeadLetter } from '../../contracts/dead-letter.js';
 import type { DeadLetterSink, WindowSink } from './types.js';
@@ -51,21 +52,13 @@ export class KafkaOutput {
   send(topicMessages: TopicMessages[]): Promise<void> {
     const run = async () => {
       await this.connect();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`)),
-          this.timeoutMs,
-        );
-      });
-      try {
-        await Promise.race([
-          this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression }),
-          timeout,
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await raceTimeout(
+        this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression }),
+        this.timeoutMs,
+        () => {
+          throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
+        },
+      );
     };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => {});

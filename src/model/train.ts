@@ -51,6 +51,9 @@ export interface TrainingTensors {
   targets: tf.Tensor3D[];
 }
 
+/** Longest the training loop holds the event loop between two yields, ms. */
+const YIELD_EVERY_MS = 50;
+
 const outputNames = (config: ModelConfig): ('reconstruction' | 'prediction')[] => [
   ...(hasReconstruction(config.variant) ? (['reconstruction'] as const) : []),
   ...(hasPrediction(config.variant) ? (['prediction'] as const) : []),
@@ -118,6 +121,7 @@ export async function trainModel(
   let stoppedEarly = false;
   let epoch = 0;
   let last: Losses = { loss: NaN };
+  let lastYield = performance.now();
   let lastValidation: Losses | undefined;
   try {
     while (epoch < epochs) {
@@ -125,6 +129,12 @@ export async function trainModel(
       const order = permutation(nTrain, random);
       const sums = new Float64Array(names.length);
       for (let start = 0; start < nTrain; start += batchSize) {
+        // Let signals, IPC and timers through between batches (not only between epochs): a long epoch
+        // must not delay a cancellation, a SIGTERM or the end of an orphaned training child.
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
         if (options.signal?.aborted) throw new CancelledError('training cancelled');
         const idx = order.subarray(start, Math.min(nTrain, start + batchSize));
         const batchLosses = tf.tidy(() => {

@@ -6,6 +6,7 @@
  */
 import { DelayedError, type SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
+import { CancelledError } from '../errors/index.js';
 import { configFromParent } from './train-processor-config.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
@@ -27,10 +28,13 @@ const store = new WindowStore(redis, {
 // Training only: this process never scores, so it never loads ONNX Runtime.
 const backend = initBackend(config.backend, { scoring: false });
 
-// The parent's shutdown deadline ends with SIGTERM to this child: stop training at the next batch,
-// so the job goes back to the queue (to be retried) instead of holding the parent's exit.
+// A worker that stops cancels its jobs (BullMQ passes the job's abort signal here), and its deadline
+// ends with SIGTERM to this child: either way training stops at the next batch and the job goes back
+// to the queue, for this or another worker, without spending an attempt.
 const shutdown = new AbortController();
 process.on('SIGTERM', () => shutdown.abort());
+// A child never outlives its worker: when the parent dies its IPC channel closes.
+process.on('disconnect', () => process.exit(1));
 
 /** Leases are held while training and renewed every epoch; a crashed trainer's lease runs out. */
 const LEASE_MS = 2 * 60_000;
@@ -41,6 +45,7 @@ const BUSY_DELAY_MS = 5000;
 export default async function trainJob(
   job: SandboxedJob<TrainJobData, TrainJobResult>,
   token?: string,
+  cancelled?: AbortSignal,
 ): Promise<TrainJobResult> {
   await backend;
   const { modelId } = job.data;
@@ -51,6 +56,7 @@ export default async function trainJob(
     await job.moveToDelayed(Date.now() + BUSY_DELAY_MS, token);
     throw new DelayedError(`model ${modelId} is being trained already`);
   }
+  const signal = cancelled ? AbortSignal.any([cancelled, shutdown.signal]) : shutdown.signal;
   try {
     const windows = job.data.windows ?? (await store.recent(modelId));
     const m = config.worker.model;
@@ -67,7 +73,7 @@ export default async function trainJob(
       },
       registry,
       {
-        signal: shutdown.signal,
+        signal,
         onEpoch: async (p) => {
           const progress: TrainProgress = {
             epoch: p.epoch,
@@ -81,6 +87,10 @@ export default async function trainJob(
         },
       },
     );
+  } catch (err) {
+    if (!(err instanceof CancelledError && signal.aborted)) throw err;
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError(`training of ${modelId} handed back: its worker is stopping`);
   } finally {
     await lease.release();
   }

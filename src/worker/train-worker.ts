@@ -55,8 +55,13 @@ export class TrainWorker {
     void this.worker.run();
   }
 
-  /** Lets running jobs finish until `deadlineMs`, then hands them back; true when it had to. */
+  /**
+   * Cancels running trainings at once (a training can take minutes: its children stop at their next
+   * batch and hand the job back to the queue for another worker), then closes; children still running
+   * at `deadlineMs` are killed. True when it had to kill.
+   */
   stop(deadlineMs: number): Promise<boolean> {
+    this.worker.cancelAllJobs('worker stopping');
     return closeWorker(this.worker, deadlineMs);
   }
 

@@ -1,0 +1,229 @@
+/**
+ * How `seqae worker` processes start and stop, as a user (or an orchestrator) runs them: a taken port
+ * stops a worker before it takes any work; SIGTERM during a long training ends the worker within
+ * seconds, long before its deadline, and the training is handed to another worker; a training child
+ * ends with its worker when the worker is killed; and a stream consumer that cannot go on makes
+ * /readyz fail and the process exit non-zero.
+ */
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addTrainJob, type TrainJobData, type TrainJobResult } from '../../src/contracts/jobs.js';
+import type { SeqaeConfig } from '../../src/config/index.js';
+import { ModelRegistry } from '../../src/model-registry/index.js';
+import { createRedis } from '../../src/transport/redis.js';
+import { spawnWorker, stopChild, type Child } from '../support/processes.js';
+import {
+  cleanupRedis,
+  createTopics,
+  testConfig,
+  testEnv,
+  withKafkaAdmin,
+} from '../support/services.js';
+import { Fatal, waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
+
+const children: Child[] = [];
+function worker(name: string, env: Record<string, string>): Child {
+  const child = spawnWorker(testEnv(name, env), name);
+  children.push(child);
+  return child;
+}
+afterEach(async () => {
+  await Promise.all(children.splice(0).map((c) => stopChild(c, 5_000)));
+});
+
+/** Pids of the processes whose parent is `pid`. */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
+}
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const logged = (c: Child, text: string) => c.log.some((l) => l.includes(text));
+const dead = (c: Child) => {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null)
+    throw new Fatal(`worker exited early:\n${c.log.slice(-20).join('\n')}`);
+};
+
+/** A training job for `modelId` with windows of its own; returns the job id. */
+async function requestTraining(config: SeqaeConfig, modelId: string) {
+  const redis = createRedis(config, { bullmq: true });
+  const queue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
+    connection: redis,
+    prefix: config.queues.prefix,
+  });
+  const registry = new ModelRegistry(createRedis(config), {
+    prefix: config.redis.keyPrefix,
+    keep: 5,
+  });
+  try {
+    return await addTrainJob(queue, registry, {
+      modelId,
+      reason: 'request',
+      windows: sineWindows(modelId, 512, 16),
+    });
+  } finally {
+    await queue.close();
+    await registry.close();
+  }
+}
+
+describe('worker processes', () => {
+  it('exit 2 with one line when the HTTP port is taken, before taking any work', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const w = worker('port-taken', { SEQAE_HTTP_PORT: String(port) });
+      expect(await w.exited).toBe(2);
+      const errors = w.log.filter((l) => !l.includes('"level"'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain(`:${port}`);
+      expect(errors[0]).toMatch(/taken/);
+      expect(logged(w, 'compute backend ready')).toBe(true);
+      expect(logged(w, 'worker ready')).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('stop within seconds on SIGTERM during a long training, which another worker then does', async () => {
+    const config = testConfig('sigterm-training');
+    await cleanupRedis(config);
+    const events = new QueueEvents(config.queues.train, {
+      connection: createRedis(config, { bullmq: true }),
+      prefix: config.queues.prefix,
+    });
+    const completed: string[] = [];
+    events.on('completed', ({ jobId }) => void completed.push(jobId));
+    let epochs = 0;
+    events.on('progress', () => void epochs++);
+    await events.waitUntilReady();
+    try {
+      const long = worker('sigterm-training', {
+        SEQAE_ROLES: 'train',
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_EPOCHS: '100000',
+        SEQAE_SHUTDOWN_TIMEOUT_MS: '60000',
+      });
+      const jobId = await requestTraining(config, 'long');
+      await waitFor('a training epoch', () => (dead(long), epochs >= 1), 120_000);
+      const trainers = childPids(long.proc.pid!);
+      expect(trainers.length).toBeGreaterThan(0);
+      const t0 = Date.now();
+      long.proc.kill('SIGTERM');
+      expect(await long.exited).toBe(0);
+      const seconds = (Date.now() - t0) / 1000;
+      expect(seconds).toBeLessThan(30); // the deadline was 60 s: it was not waited for
+      await waitFor('training children gone', () => trainers.every((p) => !alive(p)), 10_000);
+
+      const quick = worker('sigterm-training', {
+        SEQAE_ROLES: 'train',
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_EPOCHS: '2',
+      });
+      await waitFor(
+        'the job done by the second worker',
+        () => (dead(quick), completed.includes(jobId)),
+      );
+      const registry = new ModelRegistry(createRedis(config), {
+        prefix: config.redis.keyPrefix,
+        keep: 5,
+      });
+      expect(await registry.versions('long')).toEqual([1]);
+      await registry.close();
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('never leave a training child behind when killed', async () => {
+    const config = testConfig('orphan');
+    await cleanupRedis(config);
+    const events = new QueueEvents(config.queues.train, {
+      connection: createRedis(config, { bullmq: true }),
+      prefix: config.queues.prefix,
+    });
+    let epochs = 0;
+    events.on('progress', () => void epochs++);
+    await events.waitUntilReady();
+    try {
+      const w = worker('orphan', {
+        SEQAE_ROLES: 'train',
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_EPOCHS: '100000',
+      });
+      await requestTraining(config, 'orphaned');
+      await waitFor('a training epoch', () => (dead(w), epochs >= 1), 120_000);
+      const trainers = childPids(w.proc.pid!);
+      expect(trainers.length).toBeGreaterThan(0);
+      w.proc.kill('SIGKILL');
+      await w.exited;
+      await waitFor('the training child to end', () => trainers.every((p) => !alive(p)), 15_000);
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('fail /readyz and exit non-zero when the stream consumer cannot go on', async () => {
+    const config = testConfig('consumer-dead', { SEQAE_ROLES: 'stream' });
+    await cleanupRedis(config);
+    // A reconstructions topic that refuses every output: publishing fails for good.
+    await withKafkaAdmin(config, (admin) =>
+      admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: config.topics.reconstructions,
+            numPartitions: 1,
+            configEntries: [{ name: 'max.message.bytes', value: '200' }],
+          },
+        ],
+      }),
+    );
+    await createTopics(config, Object.values(config.topics), 1);
+    const { SequenceAutoencoder } = await import('../../src/model/index.js');
+    const { initBackend } = await import('../../src/backend/index.js');
+    const { datasetFromStreams } = await import('../../src/worker/training.js');
+    await initBackend('auto');
+    const model = SequenceAutoencoder.create({ nIn: 9, units: 4, epochs: 1, seed: 1 });
+    await model.train(datasetFromStreams(model, sineWindows('dead', 16, 9)));
+    const registry = new ModelRegistry(createRedis(config), {
+      prefix: config.redis.keyPrefix,
+      keep: 5,
+    });
+    await registry.publish('dead', await model.save(), {
+      variant: model.config.variant,
+      config: { ...model.config },
+      streams: ['dead'],
+      createdAt: Date.now(),
+    });
+    model.dispose();
+    await registry.close();
+
+    const port = 19_000 + Math.floor(Math.random() * 10_000);
+    const w = worker('consumer-dead', { SEQAE_ROLES: 'stream', SEQAE_HTTP_PORT: String(port) });
+    const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+    await waitFor('/readyz 200', async () => (dead(w), (await ready()) === 200), 60_000);
+    const { sendWindows } = await import('../support/kafka.js');
+    await sendWindows(config, sineWindows('dead', 5, 9));
+    await waitFor('/readyz 503', async () => (dead(w), (await ready()) === 503), 60_000);
+    expect(await w.exited).toBe(1);
+    expect(logged(w, 'stream consumer restarting')).toBe(true);
+    expect(logged(w, 'cannot go on')).toBe(true);
+  });
+});

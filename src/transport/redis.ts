@@ -25,3 +25,28 @@ export function createRedis(
     enableReadyCheck: true,
   });
 }
+
+/**
+ * BullMQ's queues and the model registry must never be evicted: warns (naming the setting) when the
+ * server's `maxmemory-policy` is not `noeviction`. A server that refuses CONFIG (managed Redis) is
+ * not checked. Returns the policy, or undefined when it could not be read.
+ */
+export async function checkEvictionPolicy(
+  redis: Pick<Redis, 'config'>,
+  log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void },
+): Promise<string | undefined> {
+  let policy: string | undefined;
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    policy = reply[1];
+  } catch (err) {
+    log.debug({ err: String(err) }, 'maxmemory-policy not readable (CONFIG refused): not checked');
+    return undefined;
+  }
+  if (policy !== undefined && policy !== 'noeviction')
+    log.warn(
+      { maxmemoryPolicy: policy },
+      `Redis maxmemory-policy is ${policy}: set it to noeviction, or queued jobs and model versions can be evicted`,
+    );
+  return policy;
+}

@@ -36,6 +36,15 @@ function hostPath(service: Service, target: string): string | undefined {
 }
 
 describe('docker-compose.yml', () => {
+  it('keeps Redis on disk and never evicts (queued jobs and model versions live there)', () => {
+    const command = words(services.redis!.command);
+    const flag = (name: string) => command[command.indexOf(name) + 1];
+    expect(flag('--appendonly')).toBe('yes');
+    expect(flag('--maxmemory-policy')).toBe('noeviction');
+    expect(command).not.toContain('--save');
+    expect(services.redis!.volumes?.some((v) => v.endsWith(':/data'))).toBe(true);
+  });
+
   it('has the whole stack', () => {
     expect(Object.keys(services).sort()).toEqual(
       ['grafana', 'kafka', 'producer', 'prometheus', 'redis', 'worker'].sort(),

@@ -74,5 +74,25 @@ export function configFrom(
     const value = options[new Option(s.flag).attributeName()];
     if (value !== undefined) overrides[s.env!] = String(value);
   }
-  return readConfig(env, overrides);
+  return readConfig(env, overrides, name);
+}
+
+/**
+ * Runs a process's start-up; a port that is taken is the user's to fix: one line naming it, exit 2,
+ * before any work was taken.
+ */
+export async function startOrExit<T>(start: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      const hint = code === 'EADDRINUSE' ? 'the port is taken' : 'permission denied';
+      console.error(
+        `seqae ${what}: ${(err as Error).message} (${hint}: set SEQAE_HTTP_PORT or --http-port)`,
+      );
+      process.exit(2);
+    }
+    throw err;
+  }
 }

@@ -9,7 +9,7 @@ import { Producer, type ProduceOptions, type SinkName } from '../producer/produc
 import type { CsvColumns } from '../producer/sources/csv.js';
 import { streamIdSchema } from '../contracts/window.js';
 import { produceOptions } from '../config/settings.js';
-import { addSettingFlags, configFrom } from './options.js';
+import { addSettingFlags, configFrom, startOrExit } from './options.js';
 
 function formatSummary(stats: PipelineStats, stopped: boolean) {
   return {
@@ -88,17 +88,14 @@ export function registerProduce(program: Command): Command {
     }
 
     let http: HttpServer | undefined;
-    if (opts.http)
-      try {
-        http = await startHttpServer({
-          host: config.http.host,
-          port: config.http.port,
-          metricsRegistry: registry,
-        });
-        log.info({ url: `${http.url}/metrics` }, 'metrics served');
-      } catch (err) {
-        log.warn({ err: String(err) }, 'metrics not served');
-      }
+    if (opts.http) {
+      const { host, port } = config.http;
+      http = await startOrExit(
+        () => startHttpServer({ host, port, metricsRegistry: registry }),
+        'produce',
+      );
+      log.info({ url: `${http.url}/metrics` }, 'metrics served');
+    }
 
     let stopped = false;
     const stop = (signal: string) => {

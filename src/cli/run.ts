@@ -3,7 +3,9 @@ import { SeqaeError } from '../errors/index.js';
 
 /**
  * Parses and runs a command line with seqae's exit codes: commander's own for usage errors, 2 with
- * one line (no stack) for a bad setting, which is the user's to fix; anything else is thrown.
+ * one line (no stack) for a bad setting, which is the user's to fix; 1 with one line for anything
+ * else that stops a command (a service that does not answer at start, say), its stack only at
+ * SEQAE_LOG_LEVEL debug or trace.
  */
 export async function runCli(
   program: Command,
@@ -18,6 +20,10 @@ export async function runCli(
       console.error(`seqae: ${err.message}`);
       process.exit(2);
     }
-    throw err;
+    const verbose = ['debug', 'trace'].includes(process.env.SEQAE_LOG_LEVEL ?? '');
+    console.error(
+      `seqae: ${verbose && err instanceof Error ? err.stack : String((err as Error)?.message ?? err)}`,
+    );
+    process.exit(1);
   }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log/index.js';
 import { WorkerProcess } from '../worker/process.js';
-import { addSettingFlags, configFrom } from './options.js';
+import { addSettingFlags, configFrom, startOrExit } from './options.js';
 
 /**
  * Runs `seqae worker` with `args` (the workers/ entry points): the same command, options and exit
@@ -26,22 +26,26 @@ export function registerWorker(program: Command): void {
     const { config, deprecations } = configFrom(options, 'worker');
     const log = createLogger(config.logLevel, 'seqae-worker');
     for (const line of deprecations) log.warn(line);
-    const worker = await WorkerProcess.start(config, log);
+    const worker = await startOrExit(() => WorkerProcess.start(config, log), 'worker');
     let signals = 0;
-    const stop = (signal: string) => {
+    const stop = (signal: string, code = 0) => {
       if (++signals > 1) {
         log.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
       }
       log.info({ signal }, 'stopping');
       worker.stop().then(
-        () => process.exit(0),
+        () => process.exit(code),
         (err: unknown) => {
           log.error({ err }, 'stop failed');
           process.exit(1);
         },
       );
     };
+    worker.on('fatal', (err) => {
+      log.fatal({ err: err.message }, 'cannot go on: stopping with exit code 1');
+      stop('fatal', 1);
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });

@@ -1,6 +1,12 @@
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
-import { declarations, settings, type Resolved } from './settings.js';
+import {
+  DEFAULT_HTTP_PORT,
+  declarations,
+  settings,
+  type CommandName,
+  type Resolved,
+} from './settings.js';
 
 /**
  * The configuration of a process, read from environment variables once at its edge and passed down
@@ -10,10 +16,13 @@ import { declarations, settings, type Resolved } from './settings.js';
 /** The settings as declared, before the values derived from them. */
 type Declared = Resolved<typeof settings>;
 
-export type SeqaeConfig = Omit<Declared, 'kafka' | 'topics' | 'queues'> & {
+export type SeqaeConfig = Omit<Declared, 'kafka' | 'topics' | 'queues' | 'http'> & {
   kafka: Omit<Declared['kafka'], 'sasl'> & { sasl?: KafkaSasl };
   topics: Topics;
   queues: Queues;
+  http: { host: string; port: number };
+  worker: { groupId: string };
+  producer: { groupId: string };
 };
 
 export type WorkerSettings = SeqaeConfig['worker'];
@@ -70,7 +79,11 @@ type Variables = Record<string, string | undefined>;
  * name, and a variable's current name wins over its former ones. Throws a ConfigError naming the first
  * bad variable.
  */
-export function readConfig(env: Variables = process.env, overrides: Variables = {}): LoadedConfig {
+export function readConfig(
+  env: Variables = process.env,
+  overrides: Variables = {},
+  command: CommandName = 'worker',
+): LoadedConfig {
   const declared: Record<string, unknown> = {};
   const deprecations: string[] = [];
   for (const [path, s] of declarations(settings)) {
@@ -100,7 +113,7 @@ export function readConfig(env: Variables = process.env, overrides: Variables = 
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
     node[path.at(-1)!] = result.data;
   }
-  return { config: derive(declared as Declared), deprecations };
+  return { config: derive(declared as Declared, command), deprecations };
 }
 
 /** `readConfig` without the deprecation lines. */
@@ -109,7 +122,7 @@ export function loadConfig(env: Variables = process.env, overrides: Variables = 
 }
 
 /** The values that come from other settings, and the checks that span several. */
-function derive(d: Declared): SeqaeConfig {
+function derive(d: Declared, command: CommandName): SeqaeConfig {
   const { mechanism, username, password } = d.kafka.sasl;
   let sasl: KafkaSasl | undefined;
   if (mechanism) {
@@ -123,16 +136,28 @@ function derive(d: Declared): SeqaeConfig {
     redis: { ...d.redis, tls: d.redis.tls || d.redis.url.startsWith('rediss://') },
     kafka: { ...d.kafka, sasl },
     topics: topicNames(d.topics.prefix),
+    http: { host: d.http.host, port: d.http.port ?? DEFAULT_HTTP_PORT[command] },
     queues: {
       prefix: d.queues.prefix,
       infer: `${d.queues.namePrefix}infer`,
       train: `${d.queues.namePrefix}train`,
     },
+    worker: { ...d.worker, groupId: d.worker.groupId ?? groupFor(d.topics.prefix, 'stream') },
     producer: {
       ...d.producer,
+      groupId: d.producer.groupId ?? groupFor(d.topics.prefix, 'producer'),
       sinks: [...new Set(d.producer.sinks)],
       // At least one whole batch may be in flight.
       inFlight: Math.max(d.producer.inFlight, d.producer.batch),
     },
   };
+}
+
+/**
+ * The default consumer group of a role: one per topic prefix (`seqae.` gives `seqae-stream`), so that
+ * workers of two prefixes never join one group and get each other's partitions.
+ */
+function groupFor(topicPrefix: string, role: string): string {
+  const base = topicPrefix.replace(/[._-]+$/, '');
+  return base ? `${base}-${role}` : role;
 }

@@ -10,6 +10,9 @@ import { z } from 'zod';
 /** The commands that take settings. */
 export type CommandName = 'worker' | 'produce';
 
+/** Each command its own port, so that a worker and a producer run side by side on one host. */
+export const DEFAULT_HTTP_PORT: Record<CommandName, number> = { worker: 9464, produce: 9465 };
+
 export interface Setting<S extends z.ZodType = z.ZodType> {
   /** Environment variable; absent for the options of one `produce` run, which are flags only. */
   env?: string;
@@ -133,6 +136,14 @@ export const settings = {
         "file of the CA certificate (PEM) that Kafka's TLS certificates are checked with",
       commands: 'all',
     }),
+    maxRequestBytes: setting({
+      env: 'KAFKA_MAX_REQUEST_BYTES',
+      schema: int(1024, 100 * 1024 * 1024),
+      default: '524288',
+      description:
+        "most bytes (before compression) in one produce request: keep under the broker's message.max.bytes (1 MB by default); larger sends are split",
+      commands: 'all',
+    }),
     // All three or none (checked when the configuration is resolved).
     sasl: {
       mechanism: setting({
@@ -183,6 +194,14 @@ export const settings = {
       commands: 'all',
     }),
   },
+  dlqOriginalMaxBytes: setting({
+    env: 'SEQAE_DLQ_ORIGINAL_MAX_BYTES',
+    schema: int(0, 524_288),
+    default: '65536',
+    description:
+      'most bytes of the original input kept in a dead letter; a longer one is cut and the dead letter gives its length and SHA-256',
+    commands: 'all',
+  }),
   backend: setting({
     env: 'SEQAE_BACKEND',
     flag: '--backend <name>',
@@ -203,9 +222,8 @@ export const settings = {
     port: setting({
       env: 'SEQAE_HTTP_PORT',
       flag: '--http-port <port>',
-      schema: int(0, 65535),
-      default: '9464',
-      description: 'port of /metrics, /healthz, /readyz (0: any free one)',
+      schema: int(0, 65535).optional(),
+      description: `port of /metrics, /healthz, /readyz: by default ${DEFAULT_HTTP_PORT.worker} for a worker, ${DEFAULT_HTTP_PORT.produce} for a producer, so both run on one host (0: any free one)`,
       commands: 'all',
     }),
   },
@@ -237,9 +255,9 @@ export const settings = {
     groupId: setting({
       env: 'SEQAE_GROUP_ID',
       flag: '--group-id <id>',
-      schema: z.string().min(1),
-      default: 'seqae-stream',
-      description: 'Kafka consumer group of the stream workers',
+      schema: z.string().min(1).optional(),
+      description:
+        'Kafka consumer group of the stream workers (default: <topic prefix>stream, e.g. seqae-stream, so that another topic prefix is another group)',
       commands: 'worker',
     }),
     sessionTimeoutMs: setting({
@@ -479,9 +497,9 @@ export const settings = {
     groupId: setting({
       env: 'SEQAE_PRODUCER_GROUP',
       flag: '--group <id>',
-      schema: z.string().min(1),
-      default: 'seqae-producer',
-      description: 'consumer group of producers reading the readings topic (kafka source)',
+      schema: z.string().min(1).optional(),
+      description:
+        'consumer group of producers reading the readings topic (default: <topic prefix>producer, e.g. seqae-producer)',
       commands: 'produce',
     }),
   },

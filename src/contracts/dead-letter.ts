@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
 import type { Window } from './window.js';
@@ -13,6 +14,10 @@ import type { Window } from './window.js';
  *   "at": 1732795200000 }
  * ```
  *
+ * An original longer than the configured limit is cut to it so that the dead letter always fits the
+ * broker's message limit; the message then says so: `truncated: true`, the full length in
+ * `originalBytes` and the SHA-256 of the full original in `originalSha256`.
+ *
  * Kafka: key = the stream id when known (else none), header `seqae-reason` = reason.
  */
 export const DLQ_VERSION = 1;
@@ -23,6 +28,12 @@ export const dlqSchema = z.strictObject({
   detail: z.string().max(2000),
   source: z.string().max(2000),
   original: z.base64(),
+  truncated: z.literal(true).optional(),
+  originalBytes: z.number().int().nonnegative().optional(),
+  originalSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   at: z.number().int(),
 });
 
@@ -57,29 +68,41 @@ export function deadLetter(
 
 const MAX_DETAIL = 2000;
 
-/** The DLQ message for a dead letter. Long details are cut to 2000 characters. */
-export function dlqMessage(letter: DeadLetter): DlqMessage {
+/**
+ * The DLQ message for a dead letter. Long details are cut to 2000 characters, an original longer than
+ * `maxOriginalBytes` to that many bytes (see the contract above).
+ */
+export function dlqMessage(letter: DeadLetter, maxOriginalBytes = Infinity): DlqMessage {
   const original =
     typeof letter.original === 'string'
       ? Buffer.from(letter.original, 'utf8')
       : Buffer.from(letter.original);
+  const cut = original.length > maxOriginalBytes;
   return {
     v: DLQ_VERSION,
     reason: letter.reason,
     detail: letter.detail.slice(0, MAX_DETAIL),
     source: letter.source.slice(0, MAX_DETAIL),
-    original: original.toString('base64'),
+    original: (cut ? original.subarray(0, maxOriginalBytes) : original).toString('base64'),
+    ...(cut && {
+      truncated: true as const,
+      originalBytes: original.length,
+      originalSha256: createHash('sha256').update(original).digest('hex'),
+    }),
     at: letter.at ?? Date.now(),
   };
 }
 
 /** The Kafka message of a dead letter: key = its stream id when known, header `seqae-reason`. */
-export function dlqKafkaMessage(letter: DeadLetter): {
+export function dlqKafkaMessage(
+  letter: DeadLetter,
+  maxOriginalBytes?: number,
+): {
   key: string | null;
   value: Buffer;
   headers: Record<string, string>;
 } {
-  const m = dlqMessage(letter);
+  const m = dlqMessage(letter, maxOriginalBytes);
   return {
     key: letter.streamId ?? null,
     value: encodeDlq(m),

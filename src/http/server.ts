@@ -97,7 +97,15 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${host}:${options.port ?? 9464}: ${error.message}`)),
+      // The code (EADDRINUSE, EACCES) stays on the error: a taken port is the user's to fix.
+      reject(
+        Object.assign(
+          new Error(`cannot listen on ${host}:${options.port ?? 9464}: ${error.message}`),
+          {
+            code: error.code,
+          },
+        ),
+      ),
     );
     server.listen(options.port ?? 9464, host, () => resolve());
   });

@@ -7,13 +7,14 @@ import type { SeqaeConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
-import { createRedis } from '../transport/redis.js';
+import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
 import type { WindowerOptions } from '../windows/windower.js';
 import { RedisCheckpointStore } from './checkpoints.js';
 import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
 import { ProducerPipeline, type PipelineStats } from './pipeline.js';
 import { BullmqWindowSink } from './sinks/bullmq.js';
-import { KafkaDeadLetterSink, KafkaOutput, KafkaWindowSink } from './sinks/kafka.js';
+import { KafkaOutput } from '../transport/kafka-output.js';
+import { KafkaDeadLetterSink, KafkaWindowSink } from './sinks/kafka.js';
 import { TrainingRequests } from './sinks/train.js';
 import { TrainingSink } from './sinks/training.js';
 import type { DeadLetterSink, WindowSink } from './sinks/types.js';
@@ -85,6 +86,8 @@ export class Producer {
   readonly metrics?: ProducerMetrics;
   private readonly closers: (() => Promise<unknown> | void)[] = [];
   private readonly abort = new AbortController();
+  /** What is checked once before the first reading (warnings only). */
+  private readonly checks: (() => Promise<unknown>)[] = [];
 
   constructor(
     readonly config: SeqaeConfig,
@@ -107,13 +110,14 @@ export class Producer {
     if (needRedis) {
       redis = createRedis(config, { bullmq: true, name: 'seqae-producer' });
       const r = redis;
+      if (log) this.checks.push(() => checkEvictionPolicy(r, log));
       this.closers.push(() => r.quit().catch(() => r.disconnect()));
     }
     this.metrics = o.registry ? createProducerMetrics(o.registry) : undefined;
 
     let out: KafkaOutput | undefined;
     if (kafka && (sinkNames.includes('kafka') || useDlq)) {
-      out = new KafkaOutput(kafka);
+      out = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
       const k = out;
       this.closers.unshift(() => k.close());
     }
@@ -140,7 +144,9 @@ export class Producer {
       }
     }
     const deadLetters: DeadLetterSink | undefined =
-      useDlq && out ? new KafkaDeadLetterSink(out, config.topics.dlq) : undefined;
+      useDlq && out
+        ? new KafkaDeadLetterSink(out, config.topics.dlq, config.dlqOriginalMaxBytes)
+        : undefined;
 
     let training: TrainingSink | undefined;
     if (o.train) {
@@ -229,6 +235,7 @@ export class Producer {
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) this.abort.abort();
     try {
+      for (const check of this.checks.splice(0)) await check();
       return await this.pipeline.run(this.source, this.abort.signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);

@@ -1,10 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { initBackend, scoringEngine, type BackendInfo } from '../backend/index.js';
 import type { SeqaeConfig } from '../config/index.js';
-import { composeReady, kafkaReady, redisReady } from '../http/readiness.js';
+import { composeReady, kafkaReady, redisReady, type Readiness } from '../http/readiness.js';
 import { startHttpServer, type HttpServer } from '../http/server.js';
 import type { Logger } from '../log/index.js';
 import {
@@ -17,7 +18,8 @@ import {
 } from '../metrics/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
-import { createRedis } from '../transport/redis.js';
+import { KafkaOutput } from '../transport/kafka-output.js';
+import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from './lifecycle.js';
 import { ModelCache } from './model-cache.js';
@@ -28,12 +30,17 @@ import { TrainWorker } from './train-worker.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
 import { WindowStore } from './window-store.js';
 
+export interface WorkerProcessEvents {
+  /** A part cannot go on (the stream consumer kept crashing): stop and exit non-zero. */
+  fatal: [Error];
+}
+
 /**
  * One worker process: the roles it was asked for (train, stream, infer) over shared connections, the
  * model registry and cache, and an HTTP server for /metrics, /healthz and /readyz. Several such
  * processes share the work through the Kafka consumer group and the BullMQ queues alone.
  */
-export class WorkerProcess {
+export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private stopping?: Promise<void>;
 
   private constructor(
@@ -46,7 +53,7 @@ export class WorkerProcess {
     private readonly parts: {
       redis: Redis;
       bullRedis: Redis;
-      producer: Producer;
+      output: KafkaOutput;
       admin: Admin;
       models: ModelRegistry;
       cache: ModelCache;
@@ -56,7 +63,9 @@ export class WorkerProcess {
       infer?: InferWorker;
       train?: TrainWorker;
     },
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(config: SeqaeConfig, log: Logger): Promise<WorkerProcess> {
     const w = config.worker;
@@ -75,121 +84,145 @@ export class WorkerProcess {
     setActiveBackend(metricsRegistry, backend.scoring);
     const metrics = createWorkerMetrics(metricsRegistry);
 
-    const redis = createRedis(config, { name: 'seqae-worker' });
-    const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
-    const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    const admin = kafka.admin();
-    await Promise.all([producer.connect(), admin.connect()]);
-    await ensureTopics(admin, Object.values(config.topics));
-
-    const models = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: w.modelKeep });
-    const cache = new ModelCache(models, {
-      max: w.modelCache,
-      engine: { kind: scoringEngine(backend), threads: w.onnxThreads },
-    });
-    models.on('updated', (n) => {
-      cache.invalidate(n.modelId, n.version);
-      log.info(n, 'model updated');
-    });
-    models.on('error', (err) => log.warn({ err }, 'model registry notice'));
-    cache.on('loaded', (m) => {
-      metrics.modelsLoaded.set(cache.size);
-      metrics.setModelVersion(m.modelId, m.version);
-    });
-    cache.on('unloaded', (m) => {
-      metrics.modelsLoaded.set(cache.size);
-      metrics.forgetModel(m.modelId);
-    });
-    await models.subscribe();
-
-    const store = new WindowStore(redis, {
-      prefix: config.redis.keyPrefix,
-      trainWindows: w.trainWindows,
-      pendingLimit: w.pendingLimit,
-    });
-    const scorer = new WindowScorer(cache, { metrics });
-    const publisher = new OutputPublisher(producer, config.topics, metrics);
-    const trainQueue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
-      connection: bullRedis,
-      prefix: config.queues.prefix,
-    });
-    const inferQueue = new Queue(config.queues.infer, {
-      connection: bullRedis,
-      prefix: config.queues.prefix,
-    });
-    const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
-
-    let stream: StreamWorker | undefined;
-    let infer: InferWorker | undefined;
-    let train: TrainWorker | undefined;
-    if (w.roles.includes('train')) {
-      train = new TrainWorker(config, bullRedis, metrics);
-      train.worker.on('error', (err) => log.error({ err }, 'train worker'));
-      train.worker.on('failed', (job, err) =>
-        log.warn({ job: job?.id, err: err.message }, 'training failed'),
-      );
-      train.worker.on('completed', (job, r) =>
-        log.info(
-          { job: job.id, model: r.modelId, version: r.version, loss: r.summary.final.loss },
-          'model trained',
-        ),
-      );
-      train.start();
-    }
-    if (w.roles.includes('infer')) {
-      infer = new InferWorker({
-        config,
-        connection: bullRedis,
-        scorer,
-        lifecycle,
-        publisher,
-        metrics,
-      });
-      infer.worker.on('error', (err) => log.error({ err }, 'infer worker'));
-      infer.start();
-    }
-    if (w.roles.includes('stream')) {
-      stream = new StreamWorker({
-        config,
-        kafka,
-        modelRegistry: models,
-        scorer,
-        store,
-        lifecycle,
-        publisher,
-        metrics,
-      });
-      stream.on('error', (err) => log.error({ err }, 'stream worker'));
-      stream.on('drained', (d) => log.info(d, 'pending windows scored'));
-      await stream.start();
-    }
-
-    registerQueueDepthCollector(metricsRegistry, [trainQueue, inferQueue]);
-    registerKafkaLagCollector(metricsRegistry, admin, [
-      { groupId: w.groupId, topics: [config.topics.windows] },
-    ]);
+    // Bound before anything takes work: a taken port must stop the process while it holds nothing.
+    // Not ready until every role has started; then ready while its connections and consumer are.
+    let ready: () => Promise<Readiness> = async () => ({ ok: false, reason: 'starting' });
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
       metricsRegistry,
-      ready: composeReady({ redis: redisReady(redis), kafka: kafkaReady(admin) }),
+      ready: () => ready(),
     });
-    log.info({ url: http.url }, 'worker ready');
-    const proc = new WorkerProcess(config, log, backend, metricsRegistry, metrics, http, {
-      redis,
-      bullRedis,
-      producer,
-      admin,
-      models,
-      cache,
-      trainQueue,
-      inferQueue,
-      stream,
-      infer,
-      train,
-    });
-    return proc;
+    try {
+      const redis = createRedis(config, { name: 'seqae-worker' });
+      const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
+      await checkEvictionPolicy(redis, log);
+      const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });
+      const output = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
+      const admin = kafka.admin();
+      await Promise.all([output.connect(), admin.connect()]);
+      await ensureTopics(admin, Object.values(config.topics));
+
+      const models = new ModelRegistry(redis, {
+        prefix: config.redis.keyPrefix,
+        keep: w.modelKeep,
+      });
+      const cache = new ModelCache(models, {
+        max: w.modelCache,
+        engine: { kind: scoringEngine(backend), threads: w.onnxThreads },
+      });
+      models.on('updated', (n) => {
+        cache.invalidate(n.modelId, n.version);
+        log.info(n, 'model updated');
+      });
+      models.on('error', (err) => log.warn({ err }, 'model registry notice'));
+      cache.on('loaded', (m) => {
+        metrics.modelsLoaded.set(cache.size);
+        metrics.setModelVersion(m.modelId, m.version);
+      });
+      cache.on('unloaded', (m) => {
+        metrics.modelsLoaded.set(cache.size);
+        metrics.forgetModel(m.modelId);
+      });
+      await models.subscribe();
+
+      const store = new WindowStore(redis, {
+        prefix: config.redis.keyPrefix,
+        trainWindows: w.trainWindows,
+        pendingLimit: w.pendingLimit,
+      });
+      const scorer = new WindowScorer(cache, { metrics });
+      const publisher = new OutputPublisher(
+        output,
+        config.topics,
+        config.dlqOriginalMaxBytes,
+        metrics,
+      );
+      const trainQueue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
+        connection: bullRedis,
+        prefix: config.queues.prefix,
+      });
+      const inferQueue = new Queue(config.queues.infer, {
+        connection: bullRedis,
+        prefix: config.queues.prefix,
+      });
+      const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
+
+      let stream: StreamWorker | undefined;
+      let infer: InferWorker | undefined;
+      let train: TrainWorker | undefined;
+      if (w.roles.includes('train')) {
+        train = new TrainWorker(config, bullRedis, metrics);
+        train.worker.on('error', (err) => log.error({ err }, 'train worker'));
+        train.worker.on('failed', (job, err) =>
+          log.warn({ job: job?.id, err: err.message }, 'training failed'),
+        );
+        train.worker.on('completed', (job, r) =>
+          log.info(
+            { job: job.id, model: r.modelId, version: r.version, loss: r.summary.final.loss },
+            'model trained',
+          ),
+        );
+        train.start();
+      }
+      if (w.roles.includes('infer')) {
+        infer = new InferWorker({
+          config,
+          connection: bullRedis,
+          scorer,
+          lifecycle,
+          publisher,
+          metrics,
+        });
+        infer.worker.on('error', (err) => log.error({ err }, 'infer worker'));
+        infer.start();
+      }
+      if (w.roles.includes('stream')) {
+        stream = new StreamWorker({
+          config,
+          kafka,
+          modelRegistry: models,
+          scorer,
+          store,
+          lifecycle,
+          publisher,
+          metrics,
+        });
+        stream.on('error', (err) => log.error({ err }, 'stream worker'));
+        stream.on('restarting', (r) => log.warn(r, 'stream consumer restarting'));
+        stream.on('drained', (d) => log.info(d, 'pending windows scored'));
+        await stream.start();
+      }
+
+      registerQueueDepthCollector(metricsRegistry, [trainQueue, inferQueue]);
+      registerKafkaLagCollector(metricsRegistry, admin, [
+        { groupId: w.groupId, topics: [config.topics.windows] },
+      ]);
+      ready = composeReady({
+        redis: redisReady(redis),
+        kafka: kafkaReady(admin),
+        ...(stream && { stream: async () => stream.health() }),
+      });
+      log.info({ url: http.url }, 'worker ready');
+      const proc = new WorkerProcess(config, log, backend, metricsRegistry, metrics, http, {
+        redis,
+        bullRedis,
+        output,
+        admin,
+        models,
+        cache,
+        trainQueue,
+        inferQueue,
+        stream,
+        infer,
+        train,
+      });
+      stream?.on('fatal', (err) => proc.emit('fatal', err));
+      return proc;
+    } catch (err) {
+      await http.close();
+      throw err;
+    }
   }
 
   /**
@@ -199,7 +232,7 @@ export class WorkerProcess {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const { stream, infer, train, producer, admin, models, cache, trainQueue, inferQueue } =
+      const { stream, infer, train, output, admin, models, cache, trainQueue, inferQueue } =
         this.parts;
       const deadline = this.config.worker.shutdownTimeoutMs;
       const [, inferBack, trainBack] = await Promise.all([
@@ -211,7 +244,7 @@ export class WorkerProcess {
         this.log.warn({ deadline }, 'shutdown deadline reached: in-flight jobs handed back');
       }
       await Promise.allSettled([
-        producer.disconnect(),
+        output.close(),
         admin.disconnect(),
         models.close(),
         trainQueue.close(),

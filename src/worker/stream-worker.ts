@@ -24,12 +24,19 @@ export interface StreamWorkerDeps {
 export interface StreamWorkerEvents {
   /** Pending windows of a model were scored after its first version arrived. */
   drained: [{ modelId: string; windows: number }];
+  /** The consumer crashed and a fresh one starts after `delayMs`. */
+  restarting: [{ attempt: number; delayMs: number; reason: string }];
+  /** The consumer cannot go on: the process should exit non-zero. */
+  fatal: [Error];
   error: [Error];
 }
 
 /** How often models with pending windows are looked at, in case a notice was missed. */
 const DRAIN_INTERVAL_MS = 2000;
 const DRAIN_LEASE_MS = 60_000;
+/** Consumer restarts in a row (no batch handled in between) before the worker gives up. */
+const MAX_RESTARTS = 5;
+const RESTART_MAX_DELAY_MS = 30_000;
 
 /**
  * The Kafka side of a worker: a consumer-group member on the windows topic. Per partition batch it
@@ -38,58 +45,125 @@ const DRAIN_LEASE_MS = 60_000;
  * once; outputs carry the window identity for de-duplication).
  */
 export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private timer?: NodeJS.Timeout;
+  private restartTimer?: NodeJS.Timeout;
+  /** Why the consumer is not consuming, while it is not; undefined once it is a group member. */
+  private down?: string = 'not started';
+  /** Restarts since the last batch handled in full. */
+  private restarts = 0;
   private readonly draining = new Set<string>();
   private stopped = false;
   private readonly onUpdated = (n: ModelUpdated) => void this.drain(n.modelId);
 
   constructor(private readonly deps: StreamWorkerDeps) {
     super();
-    const w = deps.config.worker;
-    this.consumer = deps.kafka.consumer({
+    this.consumer = this.createConsumer();
+  }
+
+  private createConsumer(): Consumer {
+    const w = this.deps.config.worker;
+    const consumer = this.deps.kafka.consumer({
       groupId: w.groupId,
       maxWaitTimeInMs: w.batchWaitMs,
       sessionTimeout: w.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(w.sessionTimeoutMs / 3)),
     });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.down = undefined;
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) =>
+      this.crashed(payload.error, payload.restart),
+    );
+    return consumer;
   }
 
   async start(): Promise<void> {
-    const { config, modelRegistry } = this.deps;
+    this.deps.modelRegistry.on('updated', this.onUpdated);
+    await this.run();
+    this.timer = setInterval(() => void this.drainAll(), DRAIN_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: config.topics.windows, fromBeginning: true });
-    modelRegistry.on('updated', this.onUpdated);
+    await this.consumer.subscribe({ topic: this.deps.config.topics.windows, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.handleBatch(payload),
     });
-    this.timer = setInterval(() => void this.drainAll(), DRAIN_INTERVAL_MS);
-    this.timer.unref();
+  }
+
+  /**
+   * kafkajs restarts its consumer after a retriable error by itself, and gives up on any other: then
+   * this worker starts a fresh consumer, after a backoff, so that one bad moment never leaves the
+   * process idle as if healthy. Until it is back in its group, `health()` says why it is down; after
+   * `MAX_RESTARTS` restarts with no batch handled in between it reports `fatal`.
+   */
+  private crashed(error: Error, restarting: boolean): void {
+    this.down = `consumer crashed: ${error.message}`;
+    this.emit('error', error);
+    if (restarting || this.stopped) return;
+    if (++this.restarts > MAX_RESTARTS) {
+      this.emit(
+        'fatal',
+        new Error(`stream consumer crashed ${MAX_RESTARTS} times: ${error.message}`),
+      );
+      return;
+    }
+    const delay = Math.min(RESTART_MAX_DELAY_MS, 1000 * 2 ** (this.restarts - 1));
+    this.emit('restarting', { attempt: this.restarts, delayMs: delay, reason: error.message });
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      const old = this.consumer;
+      this.consumer = this.createConsumer();
+      void old
+        .disconnect()
+        .catch(() => {})
+        .then(() => this.run())
+        .catch((err: Error) => this.crashed(err, false));
+    }, delay);
+  }
+
+  /** Whether the consumer is a member of its group and consuming; why not, when it is not. */
+  health(): { ok: boolean; reason?: string } {
+    return this.down === undefined ? { ok: true } : { ok: false, reason: this.down };
   }
 
   /** Stops fetching, lets the batch in flight finish and commit, and leaves the group. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.restartTimer);
     this.deps.modelRegistry.off('updated', this.onUpdated);
     await this.consumer.stop();
     await this.consumer.disconnect();
   }
 
-  private async handleBatch({
-    batch,
-    heartbeat,
-    resolveOffset,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
+  /**
+   * A fetch can hand over tens of thousands of messages (gzip packs windows densely): they are taken
+   * in slices of `batchMax`, each scored, published, acknowledged and committed before the next, so
+   * that one fetch never becomes one oversized request nor holds its offsets for minutes.
+   */
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    const size = this.deps.config.worker.batchMax;
+    for (let i = 0; i < batch.messages.length; i += size) {
+      if (!isRunning() || isStale()) return; // rebalanced or stopping: the rest is fetched again
+      await this.handleSlice(payload, batch.messages.slice(i, i + size));
+    }
+    this.restarts = 0;
+  }
+
+  private async handleSlice(
+    { batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<void> {
     const { config, scorer, lifecycle, publisher, metrics } = this.deps;
-    if (batch.messages.length === 0) return;
     const letters: DeadLetter[] = [];
     const byModel = new Map<string, Window[]>();
-    for (const m of batch.messages) {
+    for (const m of messages) {
       const parsed = m.value ? tryParseWindow(m.value) : tryParseWindow('');
       if (!parsed.ok) {
         letters.push(
@@ -106,7 +180,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
       if (!list) byModel.set(modelId, (list = []));
       list.push(w);
     }
-    metrics?.windowsConsumed.inc({ source: 'kafka' }, batch.messages.length - letters.length);
+    metrics?.windowsConsumed.inc({ source: 'kafka' }, messages.length - letters.length);
 
     const scoredModels: string[] = [];
     for (const [modelId, windows] of byModel) {
@@ -125,14 +199,15 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     }
     await publisher.deadLetter(letters);
 
-    // Every output and dead letter of the batch is acknowledged: now the offsets may move.
-    const last = batch.messages.at(-1)!.offset;
+    // Every output and dead letter of the slice is acknowledged: now the offsets may move.
+    const last = messages.at(-1)!.offset;
     resolveOffset(last);
     if (isRunning() && !isStale()) {
       await this.consumer.commitOffsets([
         { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
       ]);
     }
+    await heartbeat();
     for (const modelId of scoredModels) void this.drain(modelId);
   }
 

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         clientId: 'seqae',
         ssl: false,
         sslCa: undefined,
+        maxRequestBytes: 524288,
         sasl: undefined,
       },
       topics: {
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
         dlq: 'seqae.dlq',
       },
       queues: { prefix: 'bull', infer: 'seqae-infer', train: 'seqae-train' },
+      dlqOriginalMaxBytes: 65536,
       backend: 'auto',
       http: { host: '127.0.0.1', port: 9464 },
       worker: {
@@ -125,6 +127,23 @@ describe('loadConfig', () => {
     expect(c.producer.sinks).toEqual(['kafka', 'bullmq']);
     expect(c.producer.inFlight).toBe(800);
     expect(loadConfig({ SEQAE_PRODUCER_BATCH: '800' }).producer.inFlight).toBe(5000);
+  });
+
+  it('gives each topic prefix its own consumer groups, unless a group is named', () => {
+    const a = loadConfig({ SEQAE_TOPIC_PREFIX: 'plant-a.' });
+    const b = loadConfig({ SEQAE_TOPIC_PREFIX: 'plant-b.' });
+    expect(a.worker.groupId).toBe('plant-a-stream');
+    expect(b.worker.groupId).toBe('plant-b-stream');
+    expect(a.producer.groupId).toBe('plant-a-producer');
+    const named = loadConfig({ SEQAE_TOPIC_PREFIX: 'plant-a.', SEQAE_GROUP_ID: 'shared' });
+    expect(named.worker.groupId).toBe('shared');
+  });
+
+  it('gives a worker and a producer different default ports, and one variable for both', () => {
+    expect(readConfig({}, {}, 'worker').config.http.port).toBe(9464);
+    expect(readConfig({}, {}, 'produce').config.http.port).toBe(9465);
+    expect(readConfig({ SEQAE_HTTP_PORT: '9100' }, {}, 'produce').config.http.port).toBe(9100);
+    expect(configFrom({}, 'produce', {}).config.http.port).toBe(9465);
   });
 
   it('takes SASL whole or not at all', () => {

@@ -32,10 +32,10 @@ export interface ModelUpdated {
 }
 
 export interface ModelRegistryOptions {
-  /** Redis key prefix; keys are `<prefix>:model:<id>:…`. Default `seqae`. */
-  prefix?: string;
-  /** Versions kept per model; older ones are deleted on publication. Default 5. */
-  keep?: number;
+  /** Redis key prefix; keys are `<prefix>:model:<id>:…` (config.redis.keyPrefix). */
+  prefix: string;
+  /** Versions kept per model; older ones are deleted on publication (config.worker.modelKeep). */
+  keep: number;
 }
 
 const noticeSchema = z.object({ modelId: z.string(), version: z.number().int().positive() });
@@ -53,11 +53,11 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
 
   constructor(
     private readonly redis: Redis,
-    options: ModelRegistryOptions = {},
+    options: ModelRegistryOptions,
   ) {
     super();
-    this.prefix = options.prefix ?? 'seqae';
-    this.keep = Math.max(1, options.keep ?? 5);
+    this.prefix = options.prefix;
+    this.keep = Math.max(1, options.keep);
   }
 
   get channel(): string {

@@ -155,10 +155,11 @@ export class Producer {
         prefix: config.queues.prefix,
       });
       this.closers.unshift(() => queue.close());
-      training = new TrainingSink(
-        new TrainingRequests(queue, new ModelRegistry(redis!, { prefix: config.redis.keyPrefix })),
-        o.train,
-      );
+      const models = new ModelRegistry(redis!, {
+        prefix: config.redis.keyPrefix,
+        keep: config.worker.modelKeep,
+      });
+      training = new TrainingSink(new TrainingRequests(queue, models), o.train);
     }
 
     this.source = this.createSource(kind, arg, kafka);

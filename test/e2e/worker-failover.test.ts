@@ -39,16 +39,15 @@ describe('two stream workers, one killed mid-stream', () => {
     const model = SequenceAutoencoder.create({ nIn: NIN, units: 8, epochs: 3, seed: 3 });
     await model.train(datasetFromStreams(model, sineWindows('seed-stream', 100, NIN)));
     const redis = createRedis(config);
-    await new ModelRegistry(redis, { prefix: config.redis.keyPrefix }).publish(
-      'fleet',
-      await model.save(),
-      {
-        variant: 'composite',
-        config: { ...model.config },
-        streams: [],
-        createdAt: Date.now(),
-      },
-    );
+    await new ModelRegistry(redis, {
+      prefix: config.redis.keyPrefix,
+      keep: config.worker.modelKeep,
+    }).publish('fleet', await model.save(), {
+      variant: 'composite',
+      config: { ...model.config },
+      streams: [],
+      createdAt: Date.now(),
+    });
     redis.disconnect();
     model.dispose();
     outputs = await collectOutputs(config, 'failover');

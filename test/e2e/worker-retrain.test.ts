@@ -25,7 +25,10 @@ describe('retraining', () => {
   let worker: WorkerProcess;
   let outputs: Collected;
   const redis = createRedis(config);
-  const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix });
+  const registry = new ModelRegistry(redis, {
+    prefix: config.redis.keyPrefix,
+    keep: config.worker.modelKeep,
+  });
 
   beforeAll(async () => {
     await cleanupRedis(config);

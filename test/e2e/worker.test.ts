@@ -142,9 +142,10 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
     const trainedMean = errors.reduce((a, b) => a + b, 0) / errors.length;
 
     const redis = createRedis(config);
-    const version = await new ModelRegistry(redis, { prefix: config.redis.keyPrefix }).get(
-      'sine-clean',
-    );
+    const version = await new ModelRegistry(redis, {
+      prefix: config.redis.keyPrefix,
+      keep: config.worker.modelKeep,
+    }).get('sine-clean');
     redis.disconnect();
     const trained = await SequenceAutoencoder.load(version!.artifact);
     const untrained = SequenceAutoencoder.create({ ...trained.config, seed: 99 });

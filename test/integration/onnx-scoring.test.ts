@@ -48,7 +48,10 @@ const flat = (rows?: number[][]) => (rows ?? []).flat();
 
 describe('worker scoring path on ONNX Runtime (real Redis)', () => {
   const redis = createRedis(config);
-  const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix });
+  const registry = new ModelRegistry(redis, {
+    prefix: config.redis.keyPrefix,
+    keep: config.worker.modelKeep,
+  });
   const caches: ModelCache[] = [];
 
   beforeAll(async () => {

@@ -59,7 +59,10 @@ describe('training jobs of one model', () => {
       .sort((x, y) => x[0] - y[0]);
     expect(spans[0]![1]).toBeLessThanOrEqual(spans[1]![0]);
     expect(
-      await new ModelRegistry(redis, { prefix: config.redis.keyPrefix }).versions('shared'),
+      await new ModelRegistry(redis, {
+        prefix: config.redis.keyPrefix,
+        keep: config.worker.modelKeep,
+      }).versions('shared'),
     ).toEqual([1, 2]);
     expect([a!.returnvalue.version, b!.returnvalue.version].sort()).toEqual([1, 2]);
   });

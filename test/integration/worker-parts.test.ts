@@ -117,11 +117,10 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
     await createTopics(config, Object.values(config.topics), 1);
     const redis = createRedis(config);
     const m = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
-    await new ModelRegistry(redis, { prefix: config.redis.keyPrefix }).publish(
-      'infer-stream',
-      await trainedArtifact(4),
-      meta(m),
-    );
+    await new ModelRegistry(redis, {
+      prefix: config.redis.keyPrefix,
+      keep: config.worker.modelKeep,
+    }).publish('infer-stream', await trainedArtifact(4), meta(m));
     m.dispose();
     redis.disconnect();
     outputs = await collectOutputs(config, 'worker-parts');

@@ -25,8 +25,8 @@ interface Entry {
 }
 
 export interface ModelCacheOptions {
-  /** Most models loaded at once. Default 64. */
-  max?: number;
+  /** Most models loaded at once (config.worker.modelCache). */
+  max: number;
   /** How often a cached model's newest version is re-read, in case a notice was missed. Default 5 s. */
   recheckMs?: number;
   /**
@@ -49,13 +49,13 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
 
   constructor(
     private readonly registry: ModelRegistry,
-    options: ModelCacheOptions = {},
+    options: ModelCacheOptions,
   ) {
     super();
     this.recheckMs = options.recheckMs ?? 5000;
     this.engineOptions = options.engine ?? {};
     this.entries = new LRUCache<string, Entry>({
-      max: Math.max(1, options.max ?? 64),
+      max: Math.max(1, options.max),
       dispose: (entry) => this.retire(entry),
     });
   }

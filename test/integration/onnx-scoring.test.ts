@@ -85,8 +85,11 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
   });
 
   it('scores through the ONNX engine when asked, with the outputs of the tfjs path', async () => {
-    const tfjsCache = new ModelCache(registry);
-    const onnxCache = new ModelCache(registry, { engine: { kind: 'onnxruntime', threads: 1 } });
+    const tfjsCache = new ModelCache(registry, { max: config.worker.modelCache });
+    const onnxCache = new ModelCache(registry, {
+      max: config.worker.modelCache,
+      engine: { kind: 'onnxruntime', threads: 1 },
+    });
     caches.push(tfjsCache, onnxCache);
     expect(await tfjsCache.use('onnx-model', async (m) => m.engine.kind)).toBe('tfjs');
     expect(await onnxCache.use('onnx-model', async (m) => m.engine.kind)).toBe('onnxruntime');
@@ -132,7 +135,10 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
   });
 
   it('disposes the ONNX engine with its model version', async () => {
-    const cache = new ModelCache(registry, { engine: { kind: 'onnxruntime', threads: 1 } });
+    const cache = new ModelCache(registry, {
+      max: config.worker.modelCache,
+      engine: { kind: 'onnxruntime', threads: 1 },
+    });
     caches.push(cache);
     const engine = await cache.use('onnx-model', async (m) => m.engine);
     const unloaded: number[] = [];

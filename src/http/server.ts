@@ -11,10 +11,10 @@ export interface MetricsSource {
 }
 
 export interface HttpServerOptions {
-  /** Bind address. Default `127.0.0.1`; containers set `0.0.0.0` (SEQAE_HTTP_HOST). */
-  host?: string;
-  /** Port; 0 picks a free one (see `HttpServer.port`). Default 9464 (SEQAE_HTTP_PORT). */
-  port?: number;
+  /** Bind address (config.http.host); containers set `0.0.0.0`. */
+  host: string;
+  /** Port (config.http.port); 0 picks a free one (see `HttpServer.port`). */
+  port: number;
   /** What `/metrics` serves: a metrics registry. */
   metricsRegistry?: MetricsSource;
   /** Alternatively, a function producing the exposition text (served as `contentType`). */
@@ -45,10 +45,9 @@ export interface HttpServer {
  * - `GET /readyz`: `200` when connected and ready to take work, else `503` with the reason (JSON);
  * - anything else: 404 (405 for other methods on these paths).
  */
-export async function startHttpServer(options: HttpServerOptions = {}): Promise<HttpServer> {
-  const host = options.host ?? '127.0.0.1';
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { host, metricsRegistry, metricsSource } = options;
   const readyTimeoutMs = options.readyTimeoutMs ?? 5000;
-  const { metricsRegistry, metricsSource } = options;
   if (metricsRegistry && metricsSource)
     throw new Error('give either metricsRegistry or metricsSource, not both');
   const render = metricsRegistry
@@ -99,15 +98,12 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     server.once('error', (error: NodeJS.ErrnoException) =>
       // The code (EADDRINUSE, EACCES) stays on the error: a taken port is the user's to fix.
       reject(
-        Object.assign(
-          new Error(`cannot listen on ${host}:${options.port ?? 9464}: ${error.message}`),
-          {
-            code: error.code,
-          },
-        ),
+        Object.assign(new Error(`cannot listen on ${host}:${options.port}: ${error.message}`), {
+          code: error.code,
+        }),
       ),
     );
-    server.listen(options.port ?? 9464, host, () => resolve());
+    server.listen(options.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;

@@ -67,6 +67,7 @@ describe('/readyz with real Redis and Kafka', () => {
       () => admin.disconnect(),
     );
     const server = await startHttpServer({
+      host: '127.0.0.1',
       port: 0,
       ready: composeReady({ redis: redisReady(redis), kafka: kafkaReady(admin) }),
     });
@@ -90,6 +91,7 @@ describe('/readyz with real Redis and Kafka', () => {
       () => admin.disconnect(),
     );
     const server = await startHttpServer({
+      host: '127.0.0.1',
       port: 0,
       ready: composeReady({
         redis: redisReady(redis),

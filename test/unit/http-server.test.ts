@@ -6,6 +6,7 @@ import {
   redisReady,
   startHttpServer,
   type HttpServer,
+  type HttpServerOptions,
   type Readiness,
 } from '../../src/http/index.js';
 import { createMetricsRegistry, createWorkerMetrics } from '../../src/metrics/index.js';
@@ -15,8 +16,10 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function start(options: Parameters<typeof startHttpServer>[0]): Promise<HttpServer> {
-  const server = await startHttpServer({ port: 0, ...options });
+const LOOPBACK = { host: '127.0.0.1', port: 0 };
+
+async function start(options: Omit<HttpServerOptions, 'host' | 'port'>): Promise<HttpServer> {
+  const server = await startHttpServer({ ...LOOPBACK, ...options });
   servers.push(server);
   return server;
 }
@@ -120,7 +123,7 @@ describe('startHttpServer', () => {
 
   it('refuses a port in use with a message naming it', async () => {
     const first = await start({});
-    await expect(startHttpServer({ port: first.port })).rejects.toThrow(
+    await expect(startHttpServer({ ...LOOPBACK, port: first.port })).rejects.toThrow(
       `cannot listen on 127.0.0.1:${first.port}`,
     );
   });

@@ -74,7 +74,7 @@ async function populatedMetrics(): Promise<{ text: string; server: HttpServer }>
     },
     [{ groupId: 'seqae-stream', topics: ['seqae.windows'] }],
   );
-  const server = await startHttpServer({ metricsRegistry: registry, port: 0 });
+  const server = await startHttpServer({ metricsRegistry: registry, host: '127.0.0.1', port: 0 });
   const text = await (await fetch(`${server.url}/metrics`)).text();
   return { text, server };
 }

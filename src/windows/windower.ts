@@ -18,22 +18,25 @@ import { withDefaults } from '../util/defaults.js';
  * With stride 1 and no gaps, R readings of a stream give exactly R - nIn + 1 windows.
  */
 export interface WindowerOptions {
-  /** Readings per window. Required, ≥ 1. */
+  /** Readings per window, ≥ 1 (config.producer.window). */
   nIn: number;
-  /** Readings between the ends of consecutive windows. Default 1. */
-  stride?: number;
-  /** Readings held per stream to put out-of-order input back in order. Default 0 (none). */
-  reorder?: number;
+  /** Readings between the ends of consecutive windows (config.producer.stride). */
+  stride: number;
+  /** Readings held per stream to put out-of-order input back in order (config.producer.reorder). */
+  reorder: number;
   /** Milliseconds between readings. Default: inferred per stream from its first `inferFrom` steps. */
   step?: number;
   /** Steps (differences between consecutive readings) the step is inferred from. Default 8. */
   inferFrom?: number;
-  /** What a gap does. Default 'ignore'. */
-  gaps?: GapPolicy;
+  /** What a gap does (config.producer.gaps). */
+  gaps: GapPolicy;
   /** A difference of more than gapTolerance × step is a gap. Default 1.5. */
   gapTolerance?: number;
-  /** With gaps 'fill': most missing readings filled in one gap; longer gaps restart. Default 10. */
-  maxFill?: number;
+  /**
+   * With gaps 'fill': most missing readings filled in one gap; longer gaps restart
+   * (config.producer.maxFill).
+   */
+  maxFill: number;
   /** Values per reading. Default: fixed per stream by its first reading. */
   features?: number;
 }
@@ -87,14 +90,8 @@ interface Stream extends StreamSnapshot {
 
 const NONE = -1e300;
 
-const defaults = {
-  stride: 1,
-  reorder: 0,
-  inferFrom: 8,
-  gaps: 'ignore' as GapPolicy,
-  gapTolerance: 1.5,
-  maxFill: 10,
-};
+/** Defaults of the tuning that no setting exposes (the rest comes from config.producer). */
+const defaults = { inferFrom: 8, gapTolerance: 1.5 };
 
 function positiveInt(name: string, x: number, min = 1) {
   if (!Number.isInteger(x) || x < min)

@@ -16,7 +16,7 @@ import type { TrainProgress } from '../../src/contracts/jobs.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';
-import { sineWindows } from '../support/windows.js';
+import { plainWindowing, sineWindows } from '../support/windows.js';
 
 const NIN = 16;
 const UNITS = 16;
@@ -67,7 +67,7 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
     // The NAB file through seqae's own producer (CSV source → windows → Kafka).
     const out = new KafkaOutput(createKafka(config, { clientId: 'e2e-producer' }));
     const pipeline = new ProducerPipeline({
-      windows: { nIn: NIN, stride: 1 },
+      windows: { ...plainWindowing, nIn: NIN },
       sinks: [new KafkaWindowSink(out, config.topics.windows)],
       batchSize: config.producer.batch,
       maxInFlight: config.producer.inFlight,

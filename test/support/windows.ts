@@ -1,4 +1,13 @@
 import type { Window } from '../../src/contracts/window.js';
+import type { WindowerOptions } from '../../src/windows/windower.js';
+
+/** Windowing of a plain stream (stride 1, no reorder buffer, gaps ignored): add nIn, override any. */
+export const plainWindowing = {
+  stride: 1,
+  reorder: 0,
+  gaps: 'ignore',
+  maxFill: 10,
+} as const satisfies Partial<WindowerOptions>;
 
 /** Windows of a clean sine (period 24 steps) for `streamId`, stride 1. */
 export function sineWindows(streamId: string, count: number, nIn: number, from = 0): Window[] {

@@ -20,6 +20,7 @@ import type {
 import { tryParseWindow, windowId, type Window } from '../../src/contracts/window.js';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import type { Reading } from '../../src/contracts/reading.js';
+import { plainWindowing } from '../support/windows.js';
 
 class ArraySink implements WindowSink {
   readonly windows: Window[] = [];
@@ -65,7 +66,7 @@ describe('producer pipeline', () => {
     const metrics = createProducerMetrics(registry);
     const p = new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 30 },
+      windows: { ...plainWindowing, nIn: 30 },
       sinks: [a, b],
       metrics,
       batchSize: 100,
@@ -101,7 +102,7 @@ describe('producer pipeline', () => {
     const registry = new Registry();
     const p = new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 10 },
+      windows: { ...plainWindowing, nIn: 10 },
       sinks: [sink],
       deadLetters: dlq,
       metrics: createProducerMetrics(registry),
@@ -131,7 +132,7 @@ describe('producer pipeline', () => {
     const sink = new ArraySink('slow', 5);
     const p = new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 5 },
+      windows: { ...plainWindowing, nIn: 5 },
       sinks: [sink],
       batchSize: 50,
       maxInFlight: 200,
@@ -149,7 +150,7 @@ describe('producer pipeline', () => {
     const sink = new ArraySink('broken', 0, 120);
     const p = new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 5 },
+      windows: { ...plainWindowing, nIn: 5 },
       sinks: [sink],
       batchSize: 50,
     });
@@ -159,7 +160,11 @@ describe('producer pipeline', () => {
 
   it('stops on abort, still sending what it cut', async () => {
     const sink = new ArraySink();
-    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 5 }, sinks: [sink] });
+    const p = new ProducerPipeline({
+      ...SENDING,
+      windows: { ...plainWindowing, nIn: 5 },
+      sinks: [sink],
+    });
     const ac = new AbortController();
     p.on('sent', () => ac.abort());
     const stats = await p.run(new SyntheticSource('sine?length=0'), ac.signal);
@@ -184,7 +189,11 @@ describe('producer pipeline', () => {
       async close() {},
     };
     // 8 windows are far from a batch of 500: the linger sends them
-    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 3 }, sinks: [sink] });
+    const p = new ProducerPipeline({
+      ...SENDING,
+      windows: { ...plainWindowing, nIn: 3 },
+      sinks: [sink],
+    });
     p.on('sent', () => ac.abort());
     const stats = await p.run(quiet, ac.signal);
     expect(stats.sent.memory).toBe(8);
@@ -216,7 +225,7 @@ describe('producer pipeline', () => {
     };
     const p = new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 5 },
+      windows: { ...plainWindowing, nIn: 5 },
       sinks: [sink],
       training,
       batchSize: 20,
@@ -234,7 +243,12 @@ describe('producer pipeline', () => {
 
   it('paces a replay by reading time', async () => {
     const sink = new ArraySink();
-    const p = new ProducerPipeline({ ...SENDING, windows: { nIn: 2 }, sinks: [sink], speed: 1000 });
+    const p = new ProducerPipeline({
+      ...SENDING,
+      windows: { ...plainWindowing, nIn: 2 },
+      sinks: [sink],
+      speed: 1000,
+    });
     const t0 = Date.now();
     await p.run(new SyntheticSource('sine?length=11&step=20000')); // 200 s of readings at ×1000
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
@@ -314,7 +328,7 @@ describe('checkpoints of a partitioned source', () => {
     const whole = new ArraySink();
     await new ProducerPipeline({
       ...SENDING,
-      windows: { nIn: 8, stride: 3, reorder: 2 },
+      windows: { ...plainWindowing, nIn: 8, stride: 3, reorder: 2 },
       sinks: [whole],
     }).run(new FakeTopic(readings));
 
@@ -323,7 +337,7 @@ describe('checkpoints of a partitioned source', () => {
     const first = new FakeTopic(readings, 7, 90);
     const opts = {
       ...SENDING,
-      windows: { nIn: 8, stride: 3, reorder: 2 },
+      windows: { ...plainWindowing, nIn: 8, stride: 3, reorder: 2 },
       sinks: [sink],
       checkpoints: store,
     };

@@ -18,6 +18,7 @@ import {
 import { parseTimestamp, tryParseReading, type Reading } from '../../src/contracts/reading.js';
 import { inferStep, Windower, windowize } from '../../src/windows/windower.js';
 import { ValidationError } from '../../src/errors/index.js';
+import { plainWindowing } from '../support/windows.js';
 
 const w: Window = {
   v: 1,
@@ -146,7 +147,7 @@ const series = (n: number, step = 1000, from = 0) =>
 
 describe('windower', () => {
   it('gives R - nIn + 1 windows with stride 1, in order, each the right slice', () => {
-    const { windows, counters } = windowize(series(100), { nIn: 10 });
+    const { windows, counters } = windowize(series(100), { ...plainWindowing, nIn: 10 });
     expect(windows).toHaveLength(91);
     expect(counters.windows).toBe(91);
     windows.forEach((win, i) => {
@@ -158,16 +159,16 @@ describe('windower', () => {
   });
 
   it('honours the stride and nIn = 1', () => {
-    expect(windowize(series(100), { nIn: 10, stride: 5 }).windows.map((x) => x.seq)).toEqual(
-      Array.from({ length: 19 }, (_, i) => 9 + i * 5),
-    );
-    expect(windowize(series(3), { nIn: 1 }).windows).toHaveLength(3);
-    expect(windowize(series(5), { nIn: 10 }).windows).toHaveLength(0);
+    expect(
+      windowize(series(100), { ...plainWindowing, nIn: 10, stride: 5 }).windows.map((x) => x.seq),
+    ).toEqual(Array.from({ length: 19 }, (_, i) => 9 + i * 5));
+    expect(windowize(series(3), { ...plainWindowing, nIn: 1 }).windows).toHaveLength(3);
+    expect(windowize(series(5), { ...plainWindowing, nIn: 10 }).windows).toHaveLength(0);
   });
 
   it('keeps streams apart', () => {
     const mixed = series(20).flatMap((r) => [r, { ...r, streamId: 't', values: [-r.values[0]!] }]);
-    const { windows } = windowize(mixed, { nIn: 5 });
+    const { windows } = windowize(mixed, { ...plainWindowing, nIn: 5 });
     expect(windows.filter((x) => x.streamId === 's')).toHaveLength(16);
     expect(windows.filter((x) => x.streamId === 't').map((x) => x.values[4]![0])).toEqual(
       Array.from({ length: 16 }, (_, i) => -(i + 4)),
@@ -180,7 +181,11 @@ describe('windower', () => {
     [input[5], input[6]] = [input[6]!, input[5]!];
     input.splice(10, 0, { ...input[9]! });
     input.push(reading(2000, 99));
-    const { windows, counters, dropped } = windowize(input, { nIn: 5, reorder: 2 });
+    const { windows, counters, dropped } = windowize(input, {
+      ...plainWindowing,
+      nIn: 5,
+      reorder: 2,
+    });
     expect(windows).toHaveLength(26);
     expect(windows.map((x) => x.values.at(-1)![0])).toEqual(
       Array.from({ length: 26 }, (_, i) => i + 4),
@@ -188,12 +193,12 @@ describe('windower', () => {
     expect(counters.dropped).toEqual({ late: 1, duplicate: 1, features: 0 });
     expect(dropped.map(([, r]) => r).sort()).toEqual(['duplicate', 'late']);
     // without a reorder buffer the swapped reading is late
-    const plain = windowize(input, { nIn: 5 });
+    const plain = windowize(input, { ...plainWindowing, nIn: 5 });
     expect(plain.counters.dropped.late).toBe(2);
   });
 
   it('names the reason a pushed reading was dropped, and gives no window for it', () => {
-    const w = new Windower({ nIn: 2, step: 1000 });
+    const w = new Windower({ ...plainWindowing, nIn: 2, step: 1000 });
     expect(w.push(reading(1000, 1))).toEqual({ windows: [] });
     expect(w.push(reading(1000, 1))).toEqual({ windows: [], dropped: 'duplicate' });
     expect(w.push(reading(0, 0))).toEqual({ windows: [], dropped: 'late' });
@@ -202,42 +207,42 @@ describe('windower', () => {
 
   it('drops readings whose feature count differs from the stream', () => {
     const input = [...series(5), { streamId: 's', ts: 99_000, values: [1, 2] }];
-    const { counters } = windowize(input, { nIn: 2 });
+    const { counters } = windowize(input, { ...plainWindowing, nIn: 2 });
     expect(counters.dropped.features).toBe(1);
   });
 
   it('restarts after a gap with skip, fills short gaps with fill', () => {
     const input = [...series(10), ...series(10, 1000, 13_000)]; // 0..9 s, then 13..22 s: 3 missing
-    const ignore = windowize(input, { nIn: 5 });
+    const ignore = windowize(input, { ...plainWindowing, nIn: 5 });
     expect(ignore.windows).toHaveLength(16);
-    const skip = windowize(input, { nIn: 5, gaps: 'skip' });
+    const skip = windowize(input, { ...plainWindowing, nIn: 5, gaps: 'skip' });
     expect(skip.windows).toHaveLength(12);
     expect(skip.counters).toMatchObject({ gaps: 1, restarts: 1 });
     expect(skip.windows.every((x) => x.end - (x.values.length - 1) * 1000 >= 0)).toBe(true);
     expect(skip.windows[6]!.seq).toBe(14); // seq keeps counting readings across the restart
-    const fill = windowize(input, { nIn: 5, gaps: 'fill', maxFill: 3 });
+    const fill = windowize(input, { ...plainWindowing, nIn: 5, gaps: 'fill', maxFill: 3 });
     expect(fill.windows).toHaveLength(19);
     expect(fill.counters.filled).toBe(3);
     expect(fill.windows.find((x) => x.seq === 12)!.values.map((r) => r[0])).toEqual([
       8, 9, 9, 9, 9,
     ]);
-    const tooLong = windowize(input, { nIn: 5, gaps: 'fill', maxFill: 2 });
+    const tooLong = windowize(input, { ...plainWindowing, nIn: 5, gaps: 'fill', maxFill: 2 });
     expect(tooLong.windows).toHaveLength(12);
   });
 
   it('infers the step from the first differences, robust to gaps', () => {
     expect(inferStep([0, 300, 600, 1500, 1800, 3000, 3300])).toBe(300);
     expect(inferStep([5])).toBe(0);
-    const { windows } = windowize(series(3, 250), { nIn: 2 });
+    const { windows } = windowize(series(3, 250), { ...plainWindowing, nIn: 2 });
     expect(windows.map((x) => x.step)).toEqual([250, 250]);
   });
 
   it('resumes from a snapshot with the same windows', () => {
     const input = series(50);
-    const whole = windowize(input, { nIn: 7, stride: 2, reorder: 3 }).windows;
-    const a = new Windower({ nIn: 7, stride: 2, reorder: 3 });
+    const whole = windowize(input, { ...plainWindowing, nIn: 7, stride: 2, reorder: 3 }).windows;
+    const a = new Windower({ ...plainWindowing, nIn: 7, stride: 2, reorder: 3 });
     const out = input.slice(0, 23).flatMap((r) => a.push(r).windows);
-    const b = new Windower({ nIn: 7, stride: 2, reorder: 3 });
+    const b = new Windower({ ...plainWindowing, nIn: 7, stride: 2, reorder: 3 });
     b.restore('s', JSON.parse(JSON.stringify(a.snapshot('s'))));
     out.push(...input.slice(23).flatMap((r) => b.push(r).windows), ...b.flush());
     expect(out).toEqual(whole);

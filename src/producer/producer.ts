@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { SeqaeConfig } from '../config/index.js';
+import { produceOptions } from '../config/settings.js';
 import type { Logger } from '../log/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
@@ -41,7 +42,7 @@ export interface ProduceOptions {
   windows?: Partial<WindowerOptions>;
   /** Replay speed: absent or 0 as fast as possible, 1 real time, x a factor. */
   speed?: number;
-  /** CSV shape. */
+  /** CSV shape; header and delimiter default to those of the `produce` flags (CSV_DEFAULTS). */
   columns?: CsvColumns;
   header?: boolean;
   delimiter?: string;
@@ -61,6 +62,12 @@ export interface ProduceOptions {
   /** Longest a batch lingers before it is sent unfilled, ms; default LINGER_MS (tests shorten it). */
   lingerMs?: number;
 }
+
+/**
+ * The CSV shape a run leaves unsaid: what the declared `produce` flags default to (`--no-header`
+ * means a header unless it is given; `--delimiter` has its default in src/config/settings.ts).
+ */
+const CSV_DEFAULTS = { header: true, delimiter: produceOptions.delimiter.default! };
 
 /** Splits `kind:rest`; the rest may itself contain ':' (paths, specs). */
 export function parseSourceSpec(spec: string): { kind: ReadingSource['kind']; arg: string } {
@@ -204,8 +211,8 @@ export class Producer {
           path: arg,
           streamId: o.streamId,
           columns: o.columns,
-          header: o.header,
-          delimiter: o.delimiter,
+          header: o.header ?? CSV_DEFAULTS.header,
+          delimiter: o.delimiter ?? CSV_DEFAULTS.delimiter,
           maxLineBytes,
         });
       case 'ndjson':

@@ -76,7 +76,15 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
     });
     pipeline.on('sent', (_sink, ws) => ws.forEach((w) => produced.add(windowId(w))));
     const { maxLineBytes } = config.producer;
-    await pipeline.run(new CsvSource({ path: nab, streamId: 'speed_7578', maxLineBytes }));
+    await pipeline.run(
+      new CsvSource({
+        path: nab,
+        header: true,
+        delimiter: ',',
+        streamId: 'speed_7578',
+        maxLineBytes,
+      }),
+    );
     await out.close();
     await sendWindows(config, sine);
     for (const w of sine) produced.add(windowId(w));

@@ -71,7 +71,9 @@ describe('producer pipeline', () => {
       metrics,
       batchSize: 100,
     });
-    const stats = await p.run(new CsvSource({ path: NAB, maxLineBytes }));
+    const stats = await p.run(
+      new CsvSource({ path: NAB, header: true, delimiter: ',', maxLineBytes }),
+    );
     expect(stats.readings).toBe(1127);
     expect(a.windows).toHaveLength(1127 - 30 + 1);
     expect(b.windows).toEqual(a.windows);
@@ -108,7 +110,9 @@ describe('producer pipeline', () => {
       metrics: createProducerMetrics(registry),
     });
     const input = Readable.from([Buffer.from(lines.join('\n'))]);
-    const stats = await p.run(new CsvSource({ path: 'x.csv', input, maxLineBytes }));
+    const stats = await p.run(
+      new CsvSource({ path: 'x.csv', header: true, delimiter: ',', input, maxLineBytes }),
+    );
     expect(stats.readings).toBe(56);
     expect(sink.windows).toHaveLength(56 - 10 + 1);
     // the windows are exactly those of the good rows alone

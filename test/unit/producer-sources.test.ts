@@ -38,7 +38,9 @@ describe('line reader', () => {
 
 describe('CSV source', () => {
   it('reads the NAB shape', async () => {
-    const items = await all(new CsvSource({ path: NAB, maxLineBytes: 65536 }));
+    const items = await all(
+      new CsvSource({ path: NAB, header: true, delimiter: ',', maxLineBytes: 65536 }),
+    );
     expect(items).toHaveLength(1127); // 1128 lines: header + 1127 rows, no final newline
     expect(items[0]).toEqual({
       reading: { streamId: 'speed_7578', ts: Date.UTC(2015, 8, 8, 11, 39), values: [73] },
@@ -60,7 +62,13 @@ describe('CSV source', () => {
       '2015-09-08 12:09:00,64',
     ].join('\n');
     const items = await all(
-      new CsvSource({ path: 'bad.csv', input: chunks(text), maxLineBytes: 60 }),
+      new CsvSource({
+        path: 'bad.csv',
+        header: true,
+        delimiter: ',',
+        input: chunks(text),
+        maxLineBytes: 60,
+      }),
     );
     expect(items.filter((i) => i.reading).map((i) => i.reading!.values[0])).toEqual([73, 64]);
     expect(items.filter((i) => i.bad).map((i) => [i.bad!.reason, i.bad!.source])).toEqual([
@@ -79,6 +87,8 @@ describe('CSV source', () => {
     const items = await all(
       new CsvSource({
         path: 'multi.csv',
+        header: true,
+        delimiter: ',',
         input: chunks(text),
         maxLineBytes: 65536,
         columns: { timestamp: 'when', values: ['load', 1], stream: 'id' },
@@ -89,8 +99,8 @@ describe('CSV source', () => {
       'bad_number',
       { streamId: 'm1', ts: 3000, values: [0.3, 22] },
     ]);
-    expect(splitCsv('"a ""q""",b,')).toEqual(['a "q"', 'b', '']);
-    expect(splitCsv('"open,b')).toBeUndefined();
+    expect(splitCsv('"a ""q""",b,', ',')).toEqual(['a "q"', 'b', '']);
+    expect(splitCsv('"open,b', ',')).toBeUndefined();
     expect(() => resolveColumns(['t', 'v'], 2, { values: ['nope'] })).toThrow(/not in the header/);
     expect(resolveColumns(undefined, 3, {}).values).toEqual([1, 2]);
   });

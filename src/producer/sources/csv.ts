@@ -5,7 +5,6 @@ import { parseNumber, parseTimestamp, type Reading } from '../../contracts/readi
 import { streamIdSchema } from '../../contracts/window.js';
 import { readLines } from './lines.js';
 import type { ReadingSource, SourceBatch, SourceItem, SourceProgress } from './types.js';
-import { withDefaults } from '../../util/defaults.js';
 
 /** A column: its header name, or its 0-based index. */
 export type ColumnRef = string | number;
@@ -24,10 +23,10 @@ export interface CsvSourceOptions {
   /** Stream id of every row (when no stream column). Default: the file name without extension. */
   streamId?: string;
   columns?: CsvColumns;
-  /** Whether the first line names the columns. Default true (the NAB shape `timestamp,value`). */
-  header?: boolean;
-  /** Field separator. Default ','. */
-  delimiter?: string;
+  /** Whether the first line names the columns (the NAB shape `timestamp,value` does). */
+  header: boolean;
+  /** Field separator. */
+  delimiter: string;
   /** Longest line accepted, in bytes; longer ones go to the DLQ as `oversized` (config.producer). */
   maxLineBytes: number;
   /** Read from this stream instead of opening `path` (tests, pipes). */
@@ -38,7 +37,7 @@ export interface CsvSourceOptions {
  * Splits one CSV record. Fields may be double-quoted (with "" for a quote inside); no record spans
  * lines (sensor exports never need that, and it keeps one bad line from swallowing the next).
  */
-export function splitCsv(line: string, delimiter = ','): string[] | undefined {
+export function splitCsv(line: string, delimiter: string): string[] | undefined {
   if (!line.includes('"')) return line.split(delimiter);
   const out: string[] = [];
   let i = 0;
@@ -118,17 +117,14 @@ export class CsvSource implements ReadingSource {
   readonly kind = 'csv' as const;
   readonly description: string;
   readonly progress?: SourceProgress;
-  private readonly o: Required<Omit<CsvSourceOptions, 'input' | 'columns' | 'streamId'>> &
-    Pick<CsvSourceOptions, 'input' | 'columns' | 'streamId'>;
   private bytesRead = 0;
   /** Header names and resolved columns, once the first line is read. */
   columns?: Resolved;
 
-  constructor(options: CsvSourceOptions) {
-    this.o = withDefaults({ header: true, delimiter: ',' }, options);
-    this.description = `csv:${options.path}`;
-    if (!options.input) {
-      const total = statSync(options.path).size;
+  constructor(private readonly o: CsvSourceOptions) {
+    this.description = `csv:${o.path}`;
+    if (!o.input) {
+      const total = statSync(o.path).size;
       this.progress = { unit: 'bytes', total, done: () => this.bytesRead };
     }
     if (this.o.streamId !== undefined) streamIdSchema.parse(this.o.streamId);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
+import type { Reading } from './reading.js';
 import type { Window } from './window.js';
 
 /**
@@ -53,13 +54,13 @@ export interface DeadLetter {
 
 /**
  * The dead letter of rejected input: the rejection's code is the reason and its message the detail
- * (a ValidationError is such a rejection). A window is kept as its JSON, under its stream; other
- * input gives its bytes and, when known, its stream.
+ * (a ValidationError is such a rejection). A window or a reading is kept as its JSON, under its
+ * stream; other input gives its bytes and, when known, its stream.
  */
 export function deadLetter(
   rejection: { code: string; message: string },
   source: string,
-  input: Window | { original: Uint8Array | string; streamId?: string },
+  input: Window | Reading | { original: Uint8Array | string; streamId?: string },
 ): DeadLetter {
   const { original, streamId } =
     'original' in input ? input : { original: JSON.stringify(input), streamId: input.streamId };

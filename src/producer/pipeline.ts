@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/index.js';
-import type { DeadLetter } from '../contracts/dead-letter.js';
+import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { Window } from '../contracts/window.js';
 import type { Reading } from '../contracts/reading.js';
 import { Windower, type DropReason, type WindowerOptions } from '../windows/windower.js';
@@ -164,14 +164,11 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
 
   private dropped(r: Reading, reason: DropReason) {
     this.statistics.rejection(reason);
-    if (this.dropsToDlq.has(reason))
-      this.queue.addDeadLetter({
-        reason,
-        detail: `${reason} reading of ${r.streamId} at ${new Date(r.ts).toISOString()}`,
-        source: this.source?.description ?? '',
-        original: JSON.stringify(r),
-        streamId: r.streamId,
-      });
+    if (!this.dropsToDlq.has(reason)) return;
+    const message = `${reason} reading of ${r.streamId} at ${new Date(r.ts).toISOString()}`;
+    this.queue.addDeadLetter(
+      deadLetter({ code: reason, message }, this.source?.description ?? '', r),
+    );
   }
 
   /** Takes a checkpoint of every partition that moved; it is committed after what came before. */

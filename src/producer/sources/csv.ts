@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Readable } from 'node:stream';
+import { deadLetter } from '../../contracts/dead-letter.js';
 import { parseNumber, parseTimestamp, type Reading } from '../../contracts/reading.js';
 import { streamIdSchema } from '../../contracts/window.js';
 import { readLines } from './lines.js';
@@ -144,9 +145,9 @@ export class CsvSource implements ReadingSource {
       const items: SourceItem[] = [];
       for (const line of lines) {
         this.bytesRead += line.bytes.length + 1;
-        const bad = (reason: string, detail: string, sid?: string) =>
+        const bad = (code: string, message: string, streamId?: string) =>
           items.push({
-            bad: { reason, detail, source: where(line.no), original: line.bytes, streamId: sid },
+            bad: deadLetter({ code, message }, where(line.no), { original: line.bytes, streamId }),
           });
         if (line.oversized) {
           bad('oversized', `line longer than ${this.o.maxLineBytes} bytes`, streamId);

@@ -108,11 +108,10 @@ export class KafkaReadingSource implements ReadingSource {
     const source = `kafka:${topic}/${partition}@${m.offset}`;
     const key = m.key?.toString('utf8') || undefined;
     const original = m.value ?? Buffer.alloc(0);
-    if (m.value === null)
-      return {
-        offset: m.offset,
-        bad: { reason: 'schema', detail: 'message has no value', source, original, streamId: key },
-      };
+    if (m.value === null) {
+      const rejection = { code: 'schema', message: 'message has no value' };
+      return { offset: m.offset, bad: deadLetter(rejection, source, { original, streamId: key }) };
+    }
     const r = tryParseReading(m.value, {
       streamId: key ?? this.o.streamId,
       maxBytes: this.o.maxMessageBytes,

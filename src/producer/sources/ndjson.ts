@@ -40,13 +40,9 @@ export class NdjsonSource implements ReadingSource {
         this.bytesRead += line.bytes.length + 1;
         const source = `${this.description}#L${line.no}`;
         if (line.oversized) {
+          const message = `line longer than ${o.maxLineBytes} bytes`;
           items.push({
-            bad: {
-              reason: 'oversized',
-              detail: `line longer than ${o.maxLineBytes} bytes`,
-              source,
-              original: line.bytes,
-            },
+            bad: deadLetter({ code: 'oversized', message }, source, { original: line.bytes }),
           });
           continue;
         }

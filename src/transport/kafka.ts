@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 
@@ -16,6 +17,30 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/**
+ * The broker's retriable answers ("The coordinator is loading…", "The group coordinator is not
+ * available", "Leader not available"…): the normal first seconds of a fresh broker or a rebalance,
+ * which kafkajs retries by itself. Its Connection logs them as errors; seqae logs them at debug.
+ */
+const retriableAnswers: ReadonlySet<string> = new Set(
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { message: string; retriable: boolean }[];
+    }
+  ).errorCodes
+    .filter((e) => e.retriable)
+    .map((e) => e.message),
+);
+
+/** The level seqae logs a kafkajs entry at. */
+export function kafkaLogLevel(entry: Pick<LogEntry, 'level' | 'log'>): KafkaLogLevel {
+  const error = (entry.log as { error?: unknown }).error;
+  if (typeof error === 'string' && retriableAnswers.has(error)) return 'debug';
+  return levels[entry.level] ?? 'info';
+}
+
+type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /**
  * A kafkajs client from seqae's configuration (brokers, client id, TLS, SASL). kafkajs' own logging
@@ -49,7 +74,7 @@ export function createKafka(
     logCreator: () => (entry: LogEntry) => {
       if (!sink) return;
       const { message, ...extra } = entry.log;
-      sink(levels[entry.level] ?? 'info', `kafka ${entry.namespace}: ${message}`, extra);
+      sink(kafkaLogLevel(entry), `kafka ${entry.namespace}: ${message}`, extra);
     },
   });
 }

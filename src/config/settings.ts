@@ -136,6 +136,15 @@ export const settings = {
         "file of the CA certificate (PEM) that Kafka's TLS certificates are checked with",
       commands: 'all',
     }),
+    topicPartitions: setting({
+      env: 'SEQAE_TOPIC_PARTITIONS',
+      flag: '--topic-partitions <n>',
+      schema: int(1, 10_000),
+      default: '12',
+      description:
+        'partitions of the topics seqae creates: the most stream workers that share the windows topic (existing topics keep theirs)',
+      commands: 'all',
+    }),
     maxRequestBytes: setting({
       env: 'KAFKA_MAX_REQUEST_BYTES',
       schema: int(1024, 100 * 1024 * 1024),

@@ -15,6 +15,7 @@ import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
 import { ProducerPipeline, type PipelineStats } from './pipeline.js';
 import { BullmqWindowSink } from './sinks/bullmq.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
+import { ensureTopics } from '../transport/topics.js';
 import { KafkaDeadLetterSink, KafkaWindowSink } from './sinks/kafka.js';
 import { TrainingRequests } from './sinks/train.js';
 import { TrainingSink } from './sinks/training.js';
@@ -93,7 +94,7 @@ export class Producer {
   readonly metrics?: ProducerMetrics;
   private readonly closers: (() => Promise<unknown> | void)[] = [];
   private readonly abort = new AbortController();
-  /** What is checked once before the first reading (warnings only). */
+  /** What is checked or prepared once before the first reading. */
   private readonly checks: (() => Promise<unknown>)[] = [];
 
   constructor(
@@ -124,6 +125,22 @@ export class Producer {
 
     let out: KafkaOutput | undefined;
     if (kafka && (sinkNames.includes('kafka') || useDlq)) {
+      // The topics it writes, created with seqae's partition count before the broker auto-creates
+      // them with its own (often 1).
+      const client = kafka;
+      const topics = [
+        config.topics.dlq,
+        ...(sinkNames.includes('kafka') ? [config.topics.windows] : []),
+      ];
+      this.checks.push(async () => {
+        const admin = client.admin();
+        await admin.connect();
+        try {
+          await ensureTopics(admin, topics, config.kafka.topicPartitions);
+        } finally {
+          await admin.disconnect();
+        }
+      });
       out = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
       const k = out;
       this.closers.unshift(() => k.close());

@@ -18,6 +18,7 @@ import {
 } from '../metrics/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
+import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
 import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
@@ -101,7 +102,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       const output = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
       const admin = kafka.admin();
       await Promise.all([output.connect(), admin.connect()]);
-      await ensureTopics(admin, Object.values(config.topics));
+      await ensureTopics(admin, Object.values(config.topics), config.kafka.topicPartitions);
 
       const models = new ModelRegistry(redis, {
         prefix: config.redis.keyPrefix,
@@ -190,6 +191,17 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         });
         stream.on('error', (err) => log.error({ err }, 'stream worker'));
         stream.on('restarting', (r) => log.warn(r, 'stream consumer restarting'));
+        stream.on('joined', () => {
+          idleMembers(admin, config.topics.windows, w.groupId).then(
+            (idle) =>
+              idle &&
+              log.warn(
+                { topic: config.topics.windows, ...idle },
+                'the windows topic has fewer partitions than the stream group has members: some workers get no windows (add partitions)',
+              ),
+            (err: unknown) => log.debug({ err: String(err) }, 'partition check failed'),
+          );
+        });
         stream.on('drained', (d) => log.info(d, 'pending windows scored'));
         await stream.start();
       }
@@ -257,17 +269,4 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     })();
     return this.stopping;
   }
-}
-
-/** Creates the topics that do not exist yet, with the broker's default partitions and replication. */
-async function ensureTopics(admin: Admin, topics: string[]): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !existing.has(t));
-  if (missing.length === 0) return;
-  await admin
-    .createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic })) })
-    .catch((err: Error) => {
-      // Another worker created them first.
-      if (!/exists/i.test(err.message)) throw err;
-    });
 }

@@ -24,6 +24,8 @@ export interface StreamWorkerDeps {
 export interface StreamWorkerEvents {
   /** Pending windows of a model were scored after its first version arrived. */
   drained: [{ modelId: string; windows: number }];
+  /** The consumer joined (or rejoined) its group and was given its partitions. */
+  joined: [];
   /** The consumer crashed and a fresh one starts after `delayMs`. */
   restarting: [{ attempt: number; delayMs: number; reason: string }];
   /** The consumer cannot go on: the process should exit non-zero. */
@@ -71,6 +73,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.down = undefined;
+      this.emit('joined');
     });
     consumer.on(consumer.events.CRASH, ({ payload }) =>
       this.crashed(payload.error, payload.restart),

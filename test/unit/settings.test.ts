@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         clientId: 'seqae',
         ssl: false,
         sslCa: undefined,
+        topicPartitions: 12,
         maxRequestBytes: 524288,
         sasl: undefined,
       },

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import {
@@ -21,7 +22,7 @@ export type SeqaeConfig = Omit<Declared, 'kafka' | 'topics' | 'queues' | 'http'>
   topics: Topics;
   queues: Queues;
   http: { host: string; port: number };
-  worker: { groupId: string };
+  worker: { groupId: string; trainPool: number };
   producer: { groupId: string };
 };
 
@@ -142,7 +143,11 @@ function derive(d: Declared, command: CommandName): SeqaeConfig {
       infer: `${d.queues.namePrefix}infer`,
       train: `${d.queues.namePrefix}train`,
     },
-    worker: { ...d.worker, groupId: d.worker.groupId ?? groupFor(d.topics.prefix, 'stream') },
+    worker: {
+      ...d.worker,
+      groupId: d.worker.groupId ?? groupFor(d.topics.prefix, 'stream'),
+      trainPool: d.worker.trainPool ?? availableParallelism(),
+    },
     producer: {
       ...d.producer,
       groupId: d.producer.groupId ?? groupFor(d.topics.prefix, 'producer'),

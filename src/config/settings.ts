@@ -256,11 +256,45 @@ export const settings = {
     trainPool: setting({
       env: 'SEQAE_TRAIN_POOL',
       flag: '--train-pool <n>',
-      schema: int(1, 64),
-      default: '1',
-      description: 'training child processes (parallel training jobs)',
+      schema: int(1, 64).optional(),
+      description:
+        "training child processes (parallel training jobs); default: one per CPU core, so a fleet's first models train side by side",
       commands: 'worker',
     }),
+    training: {
+      warmStart: setting({
+        env: 'SEQAE_WARM_START',
+        flag: '--warm-start <bool>',
+        schema: bool,
+        default: 'true',
+        description:
+          "start a training from the model's previous version, or else from the newest model of the same shape (another stream's), and fine-tune it for SEQAE_WARM_START_EPOCHS instead of training from scratch",
+        commands: 'worker',
+      }),
+      warmStartEpochs: setting({
+        env: 'SEQAE_WARM_START_EPOCHS',
+        schema: int(1, 100000),
+        default: '10',
+        description: 'most epochs of a warm-started training',
+        commands: 'worker',
+      }),
+      validationSplit: setting({
+        env: 'SEQAE_VALIDATION_SPLIT',
+        schema: z.coerce.number().min(0).max(0.5),
+        default: '0.1',
+        description:
+          'part of the training windows held out (the newest) to watch for early stopping (0: none)',
+        commands: 'worker',
+      }),
+      patience: setting({
+        env: 'SEQAE_EARLY_STOPPING_PATIENCE',
+        schema: int(0, 10000),
+        default: '5',
+        description:
+          'stop training after this many epochs without a better held-out loss (0: train every epoch)',
+        commands: 'worker',
+      }),
+    },
     groupId: setting({
       env: 'SEQAE_GROUP_ID',
       flag: '--group-id <id>',

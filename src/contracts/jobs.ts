@@ -57,6 +57,10 @@ export interface TrainJobData {
   streamId?: string;
 }
 
+/** Where a training started: from scratch, or from the weights of a model version (warm start). */
+export type TrainingStart =
+  { from: 'scratch' } | { from: 'warm'; modelId: string; version: number };
+
 export interface TrainJobResult {
   modelId: string;
   version: number;
@@ -64,6 +68,7 @@ export interface TrainJobResult {
   samples: number;
   summary: TrainingSummary;
   streams: string[];
+  start: TrainingStart;
 }
 
 /** Progress reported on the job after every epoch. */

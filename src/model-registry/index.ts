@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { ErrorStats } from '../anomaly/index.js';
+import type { TrainingStart } from '../contracts/jobs.js';
 import { ArtifactError } from '../errors/index.js';
 import type { TrainingSummary, Variant } from '../model/index.js';
 import { PUBLISH } from './scripts.js';
@@ -18,6 +19,8 @@ export interface ModelMeta {
   streams: string[];
   /** Error statistics on the training windows, used to turn errors into anomaly scores. */
   errorStats?: ErrorStats;
+  /** Where its training started: from scratch, or warm from a model version. */
+  start?: TrainingStart;
   createdAt: number;
 }
 
@@ -88,6 +91,18 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
       modelId,
     );
     return Number(version);
+  }
+
+  /** Records `modelId` as the newest model of its shape (see shapeKey), a donor for warm starts. */
+  async rememberShape(shape: string, modelId: string): Promise<void> {
+    await this.redis.set(`${this.prefix}:shape:${shape}`, modelId);
+  }
+
+  /** The newest version of the newest model of `shape` other than `except`, if any. */
+  async newestOfShape(shape: string, except?: string): Promise<ModelVersion | undefined> {
+    const modelId = await this.redis.get(`${this.prefix}:shape:${shape}`);
+    if (modelId === null || modelId === except) return undefined;
+    return this.get(modelId);
   }
 
   /** The newest version number, or undefined when the model has none. */

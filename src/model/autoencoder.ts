@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { ValidationError } from '../errors/index.js';
 import { encodeArtifact, modelFromArtifact, readArtifact } from './artifact.js';
 import { buildAutoencoder, scoringModel, standaloneEncoder } from './build.js';
 import {
   hasPrediction,
   hasReconstruction,
   resolveModelConfig,
+  shapeKey,
   type ModelConfig,
   type ModelConfigInput,
 } from './config.js';
@@ -63,6 +65,24 @@ export class SequenceAutoencoder {
     const model = await modelFromArtifact(header, weights);
     const m = new SequenceAutoencoder(config, model, header.normalisation, header.createdAt);
     m.summary = header.summary;
+    return m;
+  }
+
+  /**
+   * A model that starts from the weights of `bytes` (a model of the same shape, see shapeKey) with
+   * `input`'s training settings. Its normalisation is refitted by its first train(), on its own data.
+   */
+  static async warmStart(bytes: Uint8Array, input: ModelConfigInput): Promise<SequenceAutoencoder> {
+    const donor = await SequenceAutoencoder.load(bytes);
+    const config = resolveModelConfig({ ...donor.config, ...input });
+    if (shapeKey(config) !== shapeKey(donor.config)) {
+      donor.dispose();
+      throw new ValidationError(
+        `warm start: model of shape ${shapeKey(donor.config)} cannot start ${shapeKey(config)}`,
+        'shape_mismatch',
+      );
+    }
+    const m = new SequenceAutoencoder(config, donor.model, donor.normalisation, Date.now());
     return m;
   }
 

@@ -94,3 +94,14 @@ export function hasReconstruction(variant: Variant): boolean {
 export function hasPrediction(variant: Variant): boolean {
   return variant !== 'reconstruction';
 }
+
+/**
+ * What a model's weights fit: models with the same shape key can start from each other's weights
+ * (warm start). Training settings (epochs, learning rate, seed…) and the normalisation, refitted on
+ * the new data, are not part of it.
+ */
+export function shapeKey(c: ModelConfig): string {
+  return [c.variant, c.nIn, c.nOut, c.features, c.units, c.activation, c.predictionTarget].join(
+    '/',
+  );
+}

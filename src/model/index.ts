@@ -8,6 +8,7 @@ export {
 export type { EngineKind, InferenceEngine } from './inference.js';
 export {
   resolveModelConfig,
+  shapeKey,
   type ModelConfig,
   type ModelConfigInput,
   type Variant,

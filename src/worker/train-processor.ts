@@ -72,6 +72,7 @@ export default async function trainJob(
         normalisation: m.normalisation,
       },
       registry,
+      config.worker.training,
       {
         signal,
         onEpoch: async (p) => {

@@ -3,12 +3,14 @@ import { ValidationError } from '../errors/index.js';
 import {
   SequenceAutoencoder,
   datasetFromWindows,
+  resolveModelConfig,
+  shapeKey,
   type Dataset,
   type EpochProgress,
   type ModelConfigInput,
 } from '../model/index.js';
 import type { ModelRegistry } from '../model-registry/index.js';
-import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
+import type { TrainJobData, TrainJobResult, TrainingStart } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
 
 /** Samples from a model's windows, stream by stream (seq numbers are per stream). */
@@ -77,31 +79,78 @@ export async function trainingErrorStats(
   return stats;
 }
 
+/** How a training starts and stops (the worker's `SEQAE_WARM_START…`, `SEQAE_VALIDATION_SPLIT`, …). */
+export interface TrainingPlan {
+  /** Start from the model's previous version, or else from the newest model of the same shape. */
+  warmStart: boolean;
+  /** Most epochs of a warm-started training. */
+  warmStartEpochs: number;
+  /** Newest part of the samples held out for early stopping (0: none). */
+  validationSplit: number;
+  /** Epochs without a better held-out loss before training stops (0: never stops early). */
+  patience: number;
+}
+
+/**
+ * The model a training starts with: with `plan.warmStart`, the weights of the model's own newest
+ * version, or else of the newest model of the same shape (another stream's), fine-tuned; else new.
+ */
+async function startingModel(
+  modelId: string,
+  input: ModelConfigInput,
+  registry: ModelRegistry,
+  plan: TrainingPlan,
+): Promise<{ model: SequenceAutoencoder; start: TrainingStart }> {
+  const fresh = SequenceAutoencoder.create(input);
+  if (!plan.warmStart) return { model: fresh, start: { from: 'scratch' } };
+  const shape = shapeKey(fresh.config);
+  const own = await registry.get(modelId);
+  const donor =
+    own && shapeKey(resolveModelConfig(own.meta.config)) === shape
+      ? own
+      : await registry.newestOfShape(shape, modelId);
+  if (!donor) return { model: fresh, start: { from: 'scratch' } };
+  fresh.dispose();
+  const model = await SequenceAutoencoder.warmStart(donor.artifact, {
+    ...input,
+    epochs: Math.min(plan.warmStartEpochs, resolveModelConfig(input).epochs),
+  });
+  return {
+    model,
+    start: { from: 'warm', modelId: donor.meta.modelId, version: donor.meta.version },
+  };
+}
+
 /**
  * Trains a model on windows and publishes it as the model's next version. The window shape (nIn,
- * features) comes from the newest window; windows of another shape are left out.
+ * features) comes from the newest window; windows of another shape are left out. The newest
+ * `plan.validationSplit` of the samples is held out to stop early.
  */
 export async function trainAndPublish(
   data: TrainJobData,
   windows: readonly Window[],
   defaults: ModelConfigInput,
   registry: ModelRegistry,
+  plan: TrainingPlan,
   options: { onEpoch?: (p: EpochProgress) => void | Promise<void>; signal?: AbortSignal } = {},
 ): Promise<TrainJobResult> {
   const newest = windows.at(-1);
   if (!newest)
     throw new ValidationError(`model ${data.modelId}: no windows to train on`, 'too_short');
-  const model = SequenceAutoencoder.create({
+  const input: ModelConfigInput = {
     ...defaults,
     ...data.model,
     nIn: newest.values.length,
     features: newest.values[0]!.length,
-  });
+  };
+  const { model, start } = await startingModel(data.modelId, input, registry, plan);
   try {
     const dataset = datasetFromStreams(model, windows);
     const summary = await model.train(dataset, {
       onEpoch: options.onEpoch,
       signal: options.signal,
+      validationSplit: dataset.count >= 20 ? plan.validationSplit : 0,
+      earlyStopping: plan.patience > 0 ? { patience: plan.patience } : undefined,
     });
     const errorStats = await trainingErrorStats(model, dataset);
     const streams = [...new Set(windows.map((w) => w.streamId))].slice(0, 1000);
@@ -111,8 +160,10 @@ export async function trainAndPublish(
       summary,
       streams,
       errorStats,
+      start,
       createdAt: Date.now(),
     });
+    await registry.rememberShape(shapeKey(model.config), data.modelId);
     return {
       modelId: data.modelId,
       version,
@@ -120,6 +171,7 @@ export async function trainAndPublish(
       samples: dataset.count,
       summary,
       streams,
+      start,
     };
   } finally {
     model.dispose();

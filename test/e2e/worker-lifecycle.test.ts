@@ -118,6 +118,7 @@ describe('worker processes', () => {
         SEQAE_ROLES: 'train',
         SEQAE_HTTP_PORT: '0',
         SEQAE_EPOCHS: '100000',
+        SEQAE_EARLY_STOPPING_PATIENCE: '0',
         SEQAE_SHUTDOWN_TIMEOUT_MS: '60000',
       });
       const jobId = await requestTraining(config, 'long');
@@ -166,6 +167,7 @@ describe('worker processes', () => {
         SEQAE_ROLES: 'train',
         SEQAE_HTTP_PORT: '0',
         SEQAE_EPOCHS: '100000',
+        SEQAE_EARLY_STOPPING_PATIENCE: '0',
       });
       await requestTraining(config, 'orphaned');
       await waitFor('a training epoch', () => (dead(w), epochs >= 1), 120_000);

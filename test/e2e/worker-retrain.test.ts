@@ -15,6 +15,7 @@ const config = testConfig('e2e-retrain', {
   SEQAE_RETRAIN_EVERY: '150',
   SEQAE_UNITS: '8',
   SEQAE_EPOCHS: '5',
+  SEQAE_EARLY_STOPPING_PATIENCE: '0', // the retraining runs its 5 epochs (warm-started from v1)
   SEQAE_LEARNING_RATE: '0.01',
   SEQAE_HTTP_PORT: '0',
   SEQAE_BATCH_WAIT_MS: '50',

@@ -25,6 +25,7 @@ const config = testConfig('e2e-worker', {
   SEQAE_WARMUP_WINDOWS: '300',
   SEQAE_UNITS: String(UNITS),
   SEQAE_EPOCHS: String(EPOCHS),
+  SEQAE_EARLY_STOPPING_PATIENCE: '0', // every epoch runs: the test follows their progress
   SEQAE_LEARNING_RATE: '0.01',
   SEQAE_HTTP_PORT: '0',
   SEQAE_BATCH_WAIT_MS: '50',

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -58,7 +59,8 @@ describe('loadConfig', () => {
       worker: {
         roles: ['train', 'stream', 'infer'],
         concurrency: 1,
-        trainPool: 1,
+        trainPool: availableParallelism(),
+        training: { warmStart: true, warmStartEpochs: 10, validationSplit: 0.1, patience: 5 },
         groupId: 'seqae-stream',
         sessionTimeoutMs: 30000,
         modelGroup: undefined,

@@ -17,7 +17,8 @@ import { isAlive, livePid, stopProcess } from './process.js';
 /**
  * A real single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM), run from
  * the jars that scripts/kafka/pom.xml resolves from Maven Central. Its jars live in
- * `.cache/kafka/libs`, its configuration, data, log and pid file in `.services/kafka` (both ignored).
+ * `.cache/kafka/libs`, its configuration, data, log and pid file in `.services/kafka` (both ignored),
+ * or in `home` for a broker of its own (a fault test's, next to the shared one).
  */
 export interface LocalKafkaOptions {
   /** Repository root. */
@@ -34,6 +35,15 @@ export interface LocalKafkaOptions {
   readyTimeoutMs?: number;
   /** Keep topics and offsets from the last run instead of formatting fresh storage. Default false. */
   keepData?: boolean;
+  /** Directory of the broker's configuration, data, log and pid file. Default `.services/kafka`. */
+  home?: string;
+  /**
+   * server.properties entries that replace the default line of the same key or are added (extra
+   * listeners, SASL, TLS). The broker's readiness is still asked on `port` in PLAINTEXT.
+   */
+  properties?: Record<string, string>;
+  /** Further arguments of the storage format (`--add-scram …`, users that exist from the start). */
+  formatArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -41,8 +51,7 @@ export interface LocalKafkaOptions {
 export const KAFKA_MAIN = 'kafka.Kafka';
 export const KAFKA_STORAGE_TOOL = 'kafka.tools.StorageTool';
 
-export function kafkaPaths(root: string) {
-  const home = join(root, '.services', 'kafka');
+export function kafkaPaths(root: string, home = join(root, '.services', 'kafka')) {
   return {
     pom: join(root, 'scripts', 'kafka', 'pom.xml'),
     libs: join(root, '.cache', 'kafka', 'libs'),
@@ -92,6 +101,20 @@ num.network.threads=2
 num.io.threads=2
 log.retention.hours=24
 `;
+}
+
+/** `text` with each of `properties` replacing the line of its key, or added at the end. */
+export function withProperties(text: string, properties: Record<string, string> = {}): string {
+  const left = new Map(Object.entries(properties));
+  const lines = text.split('\n').map((line) => {
+    const key = line.slice(0, line.indexOf('='));
+    if (line.startsWith('#') || !left.has(key)) return line;
+    const value = left.get(key)!;
+    left.delete(key);
+    return `${key}=${value}`;
+  });
+  const added = [...left].map(([k, v]) => `${k}=${v}\n`).join('');
+  return lines.join('\n') + added;
 }
 
 export function log4jProperties(logFile: string): string {
@@ -185,9 +208,9 @@ export async function kafkaAnswers(
   }
 }
 
-/** The pid of the broker these scripts started, while it runs. */
-export function kafkaPid(root: string): number | undefined {
-  return livePid(kafkaPaths(root).pid, KAFKA_MAIN);
+/** The pid of the broker these scripts started (in `home`, default `.services/kafka`), while it runs. */
+export function kafkaPid(root: string, home?: string): number | undefined {
+  return livePid(kafkaPaths(root, home).pid, KAFKA_MAIN);
 }
 
 function javaArgs(libs: string, log4j: string, heap: string): string[] {
@@ -218,7 +241,7 @@ export async function startKafka(
   const port = options.port ?? 9092;
   const controllerPort = options.controllerPort ?? port + 1;
   const heap = options.heap ?? '512m';
-  const p = kafkaPaths(options.root);
+  const p = kafkaPaths(options.root, options.home);
   const brokers = [`${host}:${port}`];
 
   if (!hasJava())
@@ -229,26 +252,37 @@ export async function startKafka(
 
   mkdirSync(p.home, { recursive: true });
   if (!options.keepData) rmSync(p.data, { recursive: true, force: true });
-  writeFileSync(p.config, serverProperties({ host, port, controllerPort, dataDir: p.data }));
+  writeFileSync(
+    p.config,
+    withProperties(
+      serverProperties({ host, port, controllerPort, dataDir: p.data }),
+      options.properties,
+    ),
+  );
   writeFileSync(p.log4j, log4jProperties(p.log));
   writeFileSync(p.log, ''); // one start's log per file; log4j appends (it reopens the file on reconfiguration)
 
+  // Storage formatted before keeps its cluster id: formatting it again with a new one fails.
+  const formatted = options.keepData && existsSync(join(p.data, 'meta.properties'));
   const java = javaArgs(libs, p.log4j, '256m');
-  const format = spawnSync(
-    'java',
-    [
-      ...java,
-      KAFKA_STORAGE_TOOL,
-      'format',
-      '--ignore-formatted',
-      '-t',
-      clusterId(),
-      '-c',
-      p.config,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (format.status !== 0)
+  const format = formatted
+    ? undefined
+    : spawnSync(
+        'java',
+        [
+          ...java,
+          KAFKA_STORAGE_TOOL,
+          'format',
+          '--ignore-formatted',
+          '-t',
+          clusterId(),
+          '-c',
+          p.config,
+          ...(options.formatArgs ?? []),
+        ],
+        { encoding: 'utf8' },
+      );
+  if (format && format.status !== 0)
     throw new Error(`formatting Kafka storage failed:\n${format.stdout}${format.stderr}`);
 
   log(`starting Kafka on ${brokers[0]} (controller ${host}:${controllerPort}), log ${p.log}`);
@@ -274,14 +308,17 @@ export async function startKafka(
     if ((await kafkaAnswers(brokers, 2_000)) !== undefined) return { pid, brokers };
     await sleep(250);
   }
-  await stopKafka(options.root);
+  await stopKafka(options.root, options.home);
   throw new Error(`Kafka did not answer on ${brokers[0]} in time; end of its log:\n${tail(p.log)}`);
 }
 
-/** Stops the broker these scripts started (SIGTERM, then SIGKILL after 30 s). */
-export async function stopKafka(root: string): Promise<'stopped' | 'killed' | 'not running'> {
-  const p = kafkaPaths(root);
-  const pid = kafkaPid(root);
+/** Stops the broker these scripts started in `home` (SIGTERM, then SIGKILL after 30 s). */
+export async function stopKafka(
+  root: string,
+  home?: string,
+): Promise<'stopped' | 'killed' | 'not running'> {
+  const p = kafkaPaths(root, home);
+  const pid = kafkaPid(root, home);
   const result = pid === undefined ? 'not running' : await stopProcess(pid, 30_000);
   rmSync(p.pid, { force: true });
   return result;

@@ -6,6 +6,7 @@ import {
   type Producer,
   type TopicMessages,
 } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError } from '../errors/index.js';
 import { raceTimeout } from '../util/timeout.js';
 
@@ -21,6 +22,27 @@ export interface KafkaOutputOptions {
    * requests. Default 512 KiB.
    */
   maxRequestBytes?: number;
+}
+
+/** kafkajs errors that mean the broker could not be reached, not that it refused the request. */
+const UNREACHABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+]);
+
+/**
+ * Whether `err`, or an error it was caused by (kafkajs wraps the last one when it stops retrying), is
+ * the broker being out of reach. A refusal (too large, not authorised, bad credentials) is not.
+ */
+export function isUnreachable(err: unknown): boolean {
+  for (let e = err as { name?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.name !== undefined && UNREACHABLE.has(e.name)) return true;
+  }
+  return false;
 }
 
 const RECORD_OVERHEAD = 64; // a record's lengths, offset and timestamp deltas, generously
@@ -99,12 +121,8 @@ export class KafkaOutput {
     const run = async () => {
       await this.connect();
       for (const request of splitRequests(topicMessages, this.maxRequestBytes)) {
-        const sent = this.producer.sendBatch({
-          topicMessages: request,
-          acks: -1,
-          compression: this.compression,
-        });
-        await raceTimeout(sent, this.timeoutMs, () => {
+        const deadline = Date.now() + this.timeoutMs;
+        await raceTimeout(this.sendUntil(request, deadline), this.timeoutMs, () => {
           throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
         });
       }
@@ -112,6 +130,28 @@ export class KafkaOutput {
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => {});
     return p;
+  }
+
+  /**
+   * One request, sent again while the broker cannot be reached, until `deadline`. kafkajs gives up
+   * reconnecting after its client's few retries (seconds) and fails the send for good, so a broker
+   * restarted or briefly away would stop the process; sent again, a request may be written twice,
+   * which the window identity on every message de-duplicates.
+   */
+  private async sendUntil(request: TopicMessages[], deadline: number): Promise<void> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await this.producer.sendBatch({
+          topicMessages: request,
+          acks: -1,
+          compression: this.compression,
+        });
+        return;
+      } catch (err) {
+        if (!isUnreachable(err) || Date.now() + delay >= deadline) throw err;
+        await sleep(delay);
+      }
+    }
   }
 
   /** Waits for sends in progress, then disconnects. Idempotent: several sinks may share it. */

@@ -10,38 +10,18 @@ import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { SeqaeConfig } from '../../src/config/index.js';
-import { SequenceAutoencoder } from '../../src/model/index.js';
 import { KafkaWindowSink } from '../../src/producer/sinks/kafka.js';
 import { KafkaOutput } from '../../src/transport/kafka-output.js';
-import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
-import { createRedis } from '../../src/transport/redis.js';
 import { dlqOriginal, parseDlq } from '../../src/contracts/dead-letter.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
 import { collectOutputs, type Collected } from '../support/kafka.js';
+import { publishModel } from '../support/models.js';
 import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 import { sineWindows } from '../support/windows.js';
 
 const quiet = pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2));
-
-/** Trains a small model for `streamId` on clean windows and publishes it as version 1. */
-async function publishModel(config: SeqaeConfig, streamId: string, nIn: number, units: number) {
-  const model = SequenceAutoencoder.create({ nIn, units, epochs: 1, seed: 1 });
-  await model.train(datasetFromStreams(model, sineWindows(streamId, 16, nIn)));
-  const redis = createRedis(config);
-  const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: 2 });
-  await registry.publish(streamId, await model.save(), {
-    variant: model.config.variant,
-    config: { ...model.config },
-    streams: [streamId],
-    createdAt: Date.now(),
-  });
-  model.dispose();
-  await registry.close();
-  redis.disconnect();
-}
 
 /** Sends windows through seqae's own Kafka sink (gzip, batched), as `seqae produce` does. */
 async function produce(config: SeqaeConfig, windows: ReturnType<typeof sineWindows>) {

@@ -82,6 +82,45 @@ async function requestTraining(config: SeqaeConfig, modelId: string) {
   }
 }
 
+/** A clean `name` scenario and the events of its training queue: jobs completed, epochs seen. */
+async function watchTraining(name: string) {
+  const config = testConfig(name);
+  await cleanupRedis(config);
+  const events = new QueueEvents(config.queues.train, {
+    connection: createRedis(config, { bullmq: true }),
+    prefix: config.queues.prefix,
+  });
+  const completed: string[] = [];
+  events.on('completed', ({ jobId }) => void completed.push(jobId));
+  let epochs = 0;
+  events.on('progress', () => void epochs++);
+  await events.waitUntilReady();
+  return { config, events, completed, epochs: () => epochs };
+}
+
+/**
+ * Starts another (quick) training worker for `name`, waits until it has done the job (`done`), and
+ * expects `modelId` published exactly once.
+ */
+async function expectTrainedOnceByAnother(
+  config: SeqaeConfig,
+  name: string,
+  modelId: string,
+  done: () => boolean,
+) {
+  const next = worker(name, { SEQAE_ROLES: 'train', SEQAE_HTTP_PORT: '0', SEQAE_EPOCHS: '2' });
+  await waitFor('the job done by another worker', () => (dead(next), done()), 150_000);
+  const registry = new ModelRegistry(createRedis(config), {
+    prefix: config.redis.keyPrefix,
+    keep: 5,
+  });
+  try {
+    expect(await registry.versions(modelId)).toEqual([1]);
+  } finally {
+    await registry.close();
+  }
+}
+
 describe('worker processes', () => {
   it('exit 2 with one line when the HTTP port is taken, before taking any work', async () => {
     const server = createServer();
@@ -102,17 +141,7 @@ describe('worker processes', () => {
   });
 
   it('stop within seconds on SIGTERM during a long training, which another worker then does', async () => {
-    const config = testConfig('sigterm-training');
-    await cleanupRedis(config);
-    const events = new QueueEvents(config.queues.train, {
-      connection: createRedis(config, { bullmq: true }),
-      prefix: config.queues.prefix,
-    });
-    const completed: string[] = [];
-    events.on('completed', ({ jobId }) => void completed.push(jobId));
-    let epochs = 0;
-    events.on('progress', () => void epochs++);
-    await events.waitUntilReady();
+    const { config, events, completed, epochs } = await watchTraining('sigterm-training');
     try {
       const long = worker('sigterm-training', {
         SEQAE_ROLES: 'train',
@@ -122,7 +151,7 @@ describe('worker processes', () => {
         SEQAE_SHUTDOWN_TIMEOUT_MS: '60000',
       });
       const jobId = await requestTraining(config, 'long');
-      await waitFor('a training epoch', () => (dead(long), epochs >= 1), 120_000);
+      await waitFor('a training epoch', () => (dead(long), epochs() >= 1), 120_000);
       const trainers = childPids(long.proc.pid!);
       expect(trainers.length).toBeGreaterThan(0);
       const t0 = Date.now();
@@ -132,36 +161,16 @@ describe('worker processes', () => {
       expect(seconds).toBeLessThan(30); // the deadline was 60 s: it was not waited for
       await waitFor('training children gone', () => trainers.every((p) => !alive(p)), 10_000);
 
-      const quick = worker('sigterm-training', {
-        SEQAE_ROLES: 'train',
-        SEQAE_HTTP_PORT: '0',
-        SEQAE_EPOCHS: '2',
-      });
-      await waitFor(
-        'the job done by the second worker',
-        () => (dead(quick), completed.includes(jobId)),
+      await expectTrainedOnceByAnother(config, 'sigterm-training', 'long', () =>
+        completed.includes(jobId),
       );
-      const registry = new ModelRegistry(createRedis(config), {
-        prefix: config.redis.keyPrefix,
-        keep: 5,
-      });
-      expect(await registry.versions('long')).toEqual([1]);
-      await registry.close();
     } finally {
       await events.close();
     }
   });
 
   it('never leave a training child behind when killed', async () => {
-    const config = testConfig('orphan');
-    await cleanupRedis(config);
-    const events = new QueueEvents(config.queues.train, {
-      connection: createRedis(config, { bullmq: true }),
-      prefix: config.queues.prefix,
-    });
-    let epochs = 0;
-    events.on('progress', () => void epochs++);
-    await events.waitUntilReady();
+    const { config, events, epochs } = await watchTraining('orphan');
     try {
       const w = worker('orphan', {
         SEQAE_ROLES: 'train',
@@ -170,12 +179,33 @@ describe('worker processes', () => {
         SEQAE_EARLY_STOPPING_PATIENCE: '0',
       });
       await requestTraining(config, 'orphaned');
-      await waitFor('a training epoch', () => (dead(w), epochs >= 1), 120_000);
+      await waitFor('a training epoch', () => (dead(w), epochs() >= 1), 120_000);
       const trainers = childPids(w.proc.pid!);
       expect(trainers.length).toBeGreaterThan(0);
       w.proc.kill('SIGKILL');
       await w.exited;
       await waitFor('the training child to end', () => trainers.every((p) => !alive(p)), 15_000);
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('hand a training killed with SIGKILL to another worker, which publishes the version once', async () => {
+    const { config, events, completed, epochs } = await watchTraining('sigkill-training');
+    try {
+      const killed = worker('sigkill-training', {
+        SEQAE_ROLES: 'train',
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_EPOCHS: '100000',
+      });
+      const jobId = await requestTraining(config, 'killed');
+      await waitFor('a training epoch', () => (dead(killed), epochs() >= 1), 120_000);
+      killed.proc.kill('SIGKILL');
+      await killed.exited;
+      // Its lock lapses (60 s) and the next worker's stalled-job check hands the job over.
+      await expectTrainedOnceByAnother(config, 'sigkill-training', 'killed', () =>
+        completed.includes(jobId),
+      );
     } finally {
       await events.close();
     }

@@ -52,6 +52,16 @@ export function spawnWorker(env: Record<string, string>, name: string): Child {
   });
 }
 
+/** A `seqae produce` child process (the CLI, from source) with `args` and `env` over this process's. */
+export function spawnProducer(args: string[], env: Record<string, string>, name: string): Child {
+  return spawnChild(
+    name,
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'produce', ...args],
+    { ...process.env, ...env, SEQAE_LOG_LEVEL: 'info' },
+  );
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves with how the child exited (undefined: no child). */
 export async function stopChild(
   child: Child | undefined,

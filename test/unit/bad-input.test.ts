@@ -13,6 +13,7 @@ import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { redact, secretsOf } from '../../src/log/index.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
 import { NdjsonSource } from '../../src/producer/sources/ndjson.js';
+import { plainWindowing } from '../support/windows.js';
 
 /**
  * The pure parts of refusing bad input: prototype keys, the SEQAE_MAX_WINDOW_VALUES limit where
@@ -70,7 +71,7 @@ describe('SEQAE_MAX_WINDOW_VALUES', () => {
     const windows: Window[] = [];
     const letters: DeadLetter[] = [];
     const p = new ProducerPipeline({
-      windows: { nIn: 2 },
+      windows: { ...plainWindowing, nIn: 2 },
       sinks: [
         { name: 'memory', send: async (w) => void windows.push(...w), close: async () => {} },
       ],

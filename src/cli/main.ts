@@ -7,8 +7,7 @@ import { registerWorker } from './worker.js';
 /** `seqae <command>`: each command registers itself from its own module. */
 const program = new Command('seqae')
   .description('streaming LSTM autoencoders over Kafka and BullMQ')
-  .version(packageVersion())
-  .showHelpAfterError();
+  .version(packageVersion());
 registerWorker(program);
 registerProduce(program);
 

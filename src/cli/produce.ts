@@ -2,7 +2,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { CancelledError } from '../errors/index.js';
 import { startHttpServer, type HttpServer } from '../http/index.js';
-import { createLogger } from '../log/index.js';
+import { createLogger, secretsOf } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import type { PipelineStats } from '../producer/pipeline.js';
 import { Producer, type ProduceOptions, type SinkName } from '../producer/producer.js';
@@ -39,7 +39,7 @@ export function registerProduce(program: Command): Command {
   addSettingFlags(command, 'produce', produceOptions);
   command.action(async (opts: Record<string, unknown>) => {
     const { config, deprecations } = configFrom(opts, 'produce');
-    const log = createLogger(config.logLevel, 'seqae-producer');
+    const log = createLogger(config.logLevel, 'seqae-producer', {}, secretsOf(config));
     for (const line of deprecations) log.warn(line);
     const source = opts.source as string;
     for (const id of [opts.stream, opts.modelId])
@@ -170,7 +170,7 @@ export function registerProduce(program: Command): Command {
 export async function runProduce(args: string[]): Promise<void> {
   const { Command: CommandClass } = await import('commander');
   const { runCli } = await import('./run.js');
-  const program = new CommandClass('seqae').showHelpAfterError();
+  const program = new CommandClass('seqae');
   registerProduce(program);
   await runCli(program, ['produce', ...args], 'user');
 }

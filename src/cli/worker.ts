@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../log/index.js';
+import { createLogger, secretsOf } from '../log/index.js';
 import { WorkerProcess } from '../worker/process.js';
 import { addSettingFlags, configFrom, startOrExit } from './options.js';
 
@@ -10,7 +10,7 @@ import { addSettingFlags, configFrom, startOrExit } from './options.js';
 export async function runWorker(args: string[]): Promise<void> {
   const { Command } = await import('commander');
   const { runCli } = await import('./run.js');
-  const program = new Command('seqae').showHelpAfterError();
+  const program = new Command('seqae');
   registerWorker(program);
   await runCli(program, ['worker', ...args], 'user');
 }
@@ -24,7 +24,7 @@ export function registerWorker(program: Command): void {
     );
   addSettingFlags(command, 'worker').action(async (options: Record<string, unknown>) => {
     const { config, deprecations } = configFrom(options, 'worker');
-    const log = createLogger(config.logLevel, 'seqae-worker');
+    const log = createLogger(config.logLevel, 'seqae-worker', {}, secretsOf(config));
     for (const line of deprecations) log.warn(line);
     const worker = await startOrExit(() => WorkerProcess.start(config, log), 'worker');
     let signals = 0;

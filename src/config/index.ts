@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
+import { redact } from '../log/redact.js';
 import {
   DEFAULT_HTTP_PORT,
   declarations,
@@ -105,10 +106,8 @@ export function readConfig(
     );
     if (!result.success) {
       const issue = result.error.issues[0];
-      throw new ConfigError(
-        variable,
-        `${issue?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`,
-      );
+      const got = s.secret ? 'value not shown' : `got ${JSON.stringify(redact(raw ?? ''))}`;
+      throw new ConfigError(variable, `${issue?.message ?? 'invalid'} (${got})`);
     }
     let node = declared;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
@@ -132,6 +131,11 @@ function derive(d: Declared, command: CommandName): SeqaeConfig {
     if (!password) throw new ConfigError(settings.kafka.sasl.password.env, needed);
     sasl = { mechanism, username, password };
   }
+  if (command === 'produce' && d.producer.window > d.maxWindowValues)
+    throw new ConfigError(
+      settings.producer.window.env,
+      `${d.producer.window} readings a window exceed ${settings.maxWindowValues.env}=${d.maxWindowValues}`,
+    );
   return {
     ...d,
     redis: { ...d.redis, tls: d.redis.tls || d.redis.url.startsWith('rediss://') },

@@ -30,6 +30,8 @@ export interface Setting<S extends z.ZodType = z.ZodType> {
   commands: 'all' | CommandName;
   /** The flag must be given (options of one run only). */
   required?: boolean;
+  /** A credential: its value is never shown (logs, errors). */
+  secret?: boolean;
 }
 
 /** A setting of SeqaeConfig: it always has a variable. */
@@ -80,6 +82,7 @@ export const settings = {
     password: setting({
       env: 'REDIS_PASSWORD',
       schema: optionalText,
+      secret: true,
       description: 'Redis password',
       commands: 'all',
     }),
@@ -170,6 +173,7 @@ export const settings = {
       password: setting({
         env: 'KAFKA_SASL_PASSWORD',
         schema: optionalText,
+        secret: true,
         description: 'Kafka SASL password (required with a mechanism)',
         commands: 'all',
       }),
@@ -209,6 +213,14 @@ export const settings = {
     default: '65536',
     description:
       'most bytes of the original input kept in a dead letter; a longer one is cut and the dead letter gives its length and SHA-256',
+    commands: 'all',
+  }),
+  maxWindowValues: setting({
+    env: 'SEQAE_MAX_WINDOW_VALUES',
+    schema: int(1, 1_000_000),
+    default: '65536',
+    description:
+      'most numbers in one window (nIn × features): workers dead-letter larger windows, and messages longer than such a window can be, as too_large; producers refuse readings that would make one',
     commands: 'all',
   }),
   backend: setting({

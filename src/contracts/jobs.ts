@@ -1,7 +1,17 @@
 import type { JobsOptions, Queue } from 'bullmq';
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.js';
+import { resolveModelConfig } from '../model/config.js';
 import type { ModelConfigInput, TrainingSummary, Variant } from '../model/index.js';
 import type { outputPayloads } from './outputs.js';
-import type { Window } from './window.js';
+import {
+  hostileKey,
+  streamIdSchema,
+  tryParseWindow,
+  windowLimits,
+  type ParseResult,
+  type Window,
+} from './window.js';
 
 /**
  * The job contracts of seqae's two BullMQ queues, for whoever adds jobs (producers, stream workers)
@@ -13,6 +23,10 @@ import type { Window } from './window.js';
  * `seqae-train`: one job per model version. Data: TrainJobData. Id: `train@<model>@v<version>`.
  * Progress: TrainProgress after every epoch. Result: TrainJobResult.
  */
+
+/** The job names (types) of the two queues; a job of any other name fails at once as `unknown_job`. */
+export const INFER_JOB_NAME = 'window';
+export const TRAIN_JOB_NAME = 'train';
 
 /**
  * The window's BullMQ jobId: `streamId@seq`. BullMQ 6 refuses custom ids containing ':' (unless they
@@ -29,7 +43,7 @@ export function windowJobId(w: Pick<Window, 'streamId' | 'seq'>): string {
  */
 export function inferJob(w: Window) {
   return {
-    name: 'window',
+    name: INFER_JOB_NAME,
     data: w,
     opts: {
       jobId: windowJobId(w),
@@ -60,6 +74,55 @@ export interface TrainJobData {
 /** Where a training started: from scratch, or from the weights of a model version (warm start). */
 export type TrainingStart =
   { from: 'scratch' } | { from: 'warm'; modelId: string; version: number };
+
+const trainJobSchema = z.strictObject({
+  modelId: z.string().regex(/^[^\s:]{1,1000}$/, 'modelId: 1-1000 characters, no whitespace or ":"'),
+  reason: z.enum(['warmup', 'retrain', 'request']),
+  model: z.record(z.string(), z.unknown()).optional(),
+  windows: z.array(z.unknown()).max(1_000_000).optional(),
+  streamId: streamIdSchema.optional(),
+});
+
+function badJob(code: string, message: string): ParseResult<TrainJobData> {
+  return { ok: false, error: new ValidationError(message, code) };
+}
+
+/**
+ * Checks a `seqae-train` job as it arrives, whoever added it: its name, its data (the model overrides
+ * resolved, every explicit window parsed within `maxWindowValues`). Never throws.
+ */
+export function parseTrainJob(
+  name: string,
+  data: unknown,
+  maxWindowValues: number,
+): ParseResult<TrainJobData> {
+  if (name !== TRAIN_JOB_NAME)
+    return badJob('unknown_job', `"${name}" is not a job of the training queue`);
+  for (const o of [data, (data as { model?: unknown } | null)?.model]) {
+    const hostile = typeof o === 'object' && o !== null ? hostileKey(o) : undefined;
+    if (hostile) return badJob('schema', `forbidden key ${JSON.stringify(hostile)}`);
+  }
+  const parsed = trainJobSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return badJob('schema', `${issue?.path.join('.') || 'data'}: ${issue?.message}`);
+  }
+  const { windows: raw, ...rest } = parsed.data;
+  try {
+    resolveModelConfig(rest.model as ModelConfigInput);
+  } catch (err) {
+    return { ok: false, error: err as ValidationError };
+  }
+  if (raw === undefined) return { ok: true, value: rest as TrainJobData };
+  const limits = windowLimits(maxWindowValues);
+  const windows: Window[] = [];
+  for (const [i, w] of raw.entries()) {
+    const r = tryParseWindow(w, limits);
+    if (!r.ok) return badJob(r.error.code, `windows[${i}]: ${r.error.message}`);
+    windows.push(r.value);
+  }
+  return { ok: true, value: { ...(rest as TrainJobData), windows } };
+}
 
 export interface TrainJobResult {
   modelId: string;
@@ -112,7 +175,7 @@ export async function addTrainJob(
     const failedFor = Date.now() - (existing.finishedOn ?? Date.now());
     if ((await existing.isFailed()) && failedFor > RETRY_FAILED_AFTER_MS) await existing.retry();
   } else {
-    await queue.add('train', data, { jobId, ...trainJobOptions });
+    await queue.add(TRAIN_JOB_NAME, data, { jobId, ...trainJobOptions });
   }
   return jobId;
 }

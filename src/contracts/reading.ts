@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors/index.js';
-import { streamIdSchema, type ParseResult } from './window.js';
+import { hostileKey, streamIdSchema, type ParseResult } from './window.js';
 
 /**
  * A reading: one timestamped sample of one stream, with one value per feature. This is what sensor
@@ -103,6 +103,8 @@ export function tryParseReading(
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     return fail('schema', 'a reading is a JSON object');
   const o = obj as Record<string, unknown>;
+  const hostile = hostileKey(o);
+  if (hostile) return fail('schema', `forbidden key ${JSON.stringify(hostile)}`);
   if (o.v !== undefined && o.v !== READING_VERSION)
     return fail('unknown_version', `reading version ${JSON.stringify(o.v)} is not 1`);
 

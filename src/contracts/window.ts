@@ -60,6 +60,22 @@ export interface ParseWindowOptions {
 
 const defaults: Required<ParseWindowOptions> = { maxBytes: 4 * 1024 * 1024, maxNumbers: 1_000_000 };
 
+/**
+ * The parse limits of windows of at most `maxValues` numbers (SEQAE_MAX_WINDOW_VALUES): a message
+ * longer than any such window can be (32 bytes a number, 64 KiB for the rest) is refused unread.
+ */
+export function windowLimits(maxValues: number): Required<ParseWindowOptions> {
+  return { maxNumbers: maxValues, maxBytes: 64 * 1024 + 32 * maxValues };
+}
+
+/** Keys that name the prototype machinery: refused in any input, whatever else it holds. */
+const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype'];
+
+/** The first own key of `o` that names the prototype machinery, if any. */
+export function hostileKey(o: object): string | undefined {
+  return HOSTILE_KEYS.find((k) => Object.hasOwn(o, k));
+}
+
 /** `streamId:seq`, the window's identity: Kafka header `seqae-id`, output keys, logs. */
 export function windowId(w: Pick<Window, 'streamId' | 'seq'>): string {
   return `${w.streamId}:${w.seq}`;
@@ -123,6 +139,9 @@ export function tryParseWindow(
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     return { ok: false, error: reject('schema', 'a window is a JSON object') };
   const o = obj as Record<string, unknown>;
+  const hostile = hostileKey(o);
+  if (hostile)
+    return { ok: false, error: reject('schema', `forbidden key ${JSON.stringify(hostile)}`) };
   if (o.v !== WINDOW_VERSION && o.v !== undefined)
     return {
       ok: false,

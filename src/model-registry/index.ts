@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -22,6 +23,8 @@ export interface ModelMeta {
   /** Where its training started: from scratch, or warm from a model version. */
   start?: TrainingStart;
   createdAt: number;
+  /** SHA-256 of the artifact as published: `get` refuses an artifact changed since. */
+  artifactSha256?: string;
 }
 
 export interface ModelVersion {
@@ -75,8 +78,9 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
   async publish(
     modelId: string,
     artifact: Uint8Array,
-    meta: Omit<ModelMeta, 'version' | 'modelId'>,
+    meta: Omit<ModelMeta, 'version' | 'modelId' | 'artifactSha256'>,
   ): Promise<number> {
+    const artifactSha256 = createHash('sha256').update(artifact).digest('hex');
     const version = await this.redis.eval(
       PUBLISH,
       3,
@@ -85,7 +89,7 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
       this.key(modelId, 'latest'),
       this.key(modelId, 'v:'),
       Buffer.from(artifact.buffer, artifact.byteOffset, artifact.byteLength),
-      JSON.stringify({ ...meta, modelId }),
+      JSON.stringify({ ...meta, modelId, artifactSha256 }),
       String(this.keep),
       this.channel,
       modelId,
@@ -123,7 +127,8 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
 
   /**
    * A version whole (default: the newest), or undefined when the model has none. A version trimmed
-   * between reading the pointer and the artifact is retried with the new pointer.
+   * between reading the pointer and the artifact is retried with the new pointer. An artifact whose
+   * bytes changed since publication is an ArtifactError.
    */
   async get(modelId: string, version?: number): Promise<ModelVersion | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -135,7 +140,18 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
         .getBuffer(`${base}:artifact`)
         .get(`${base}:meta`)
         .exec()) as [[Error | null, Buffer | null], [Error | null, string | null]];
-      if (artifact && meta) return { artifact, meta: JSON.parse(meta) as ModelMeta };
+      if (artifact && meta) {
+        let found: ModelVersion;
+        try {
+          found = { artifact, meta: JSON.parse(meta) as ModelMeta };
+        } catch (err) {
+          throw new ArtifactError(`model ${modelId} v${v}: metadata is not JSON`, err);
+        }
+        const digest = found.meta.artifactSha256;
+        if (digest && createHash('sha256').update(artifact).digest('hex') !== digest)
+          throw new ArtifactError(`model ${modelId} v${v}: artifact changed since publication`);
+        return found;
+      }
       if (version !== undefined) return undefined;
     }
     throw new ArtifactError(`model ${modelId}: newest version kept moving while being read`);

@@ -41,6 +41,11 @@ export interface PipelineOptions {
   training?: TrainingSink;
   /** Dropped readings also sent to the DLQ (they are always counted). Default late and features. */
   deadLetterDrops?: DropReason[];
+  /**
+   * Most numbers in a window (config.maxWindowValues): a reading with more features than such a
+   * window can hold goes to the DLQ as `too_large`. Default: no limit.
+   */
+  maxWindowValues?: number;
 }
 
 export interface PipelineEvents {
@@ -142,6 +147,10 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
         continue;
       }
       const r = item.reading;
+      if (r.values.length * this.o.windows.nIn > (this.o.maxWindowValues ?? Infinity)) {
+        this.reject(this.tooLarge(r));
+        continue;
+      }
       if (this.pacer) await this.pacer.wait(r.ts, signal, () => this.queue.dispatch());
       // Stopped while pacing: the rest of a file's batch is left unread. A partitioned source's
       // batch is finished instead (its offsets and checkpoint cover the whole batch).
@@ -160,6 +169,15 @@ export class ProducerPipeline extends EventEmitter<PipelineEvents> {
     this.statistics.rejection(bad.reason);
     this.o.log?.debug({ reason: bad.reason, source: bad.source, detail: bad.detail }, 'rejected');
     this.queue.addDeadLetter(bad);
+  }
+
+  private tooLarge(r: Reading): DeadLetter {
+    const { nIn } = this.o.windows;
+    const detail = `${r.values.length} features × ${nIn} readings a window > ${this.o.maxWindowValues} numbers`;
+    return deadLetter({ code: 'too_large', message: detail }, this.source?.description ?? '', {
+      original: JSON.stringify(r),
+      streamId: r.streamId,
+    });
   }
 
   private dropped(r: Reading, reason: DropReason) {

@@ -216,6 +216,7 @@ export class Producer {
           : undefined,
       checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
       training,
+      maxWindowValues: config.maxWindowValues,
     });
   }
 

@@ -4,9 +4,9 @@ import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { SeqaeError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
-import type { InferJobResult } from '../contracts/jobs.js';
+import { INFER_JOB_NAME, type InferJobResult } from '../contracts/jobs.js';
 import { outputPayloads } from '../contracts/outputs.js';
-import { tryParseWindow } from '../contracts/window.js';
+import { tryParseWindow, windowLimits } from '../contracts/window.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
 import type { WindowScorer } from './window-scorer.js';
@@ -62,7 +62,9 @@ export class InferWorker {
 
   private async process(job: Job<unknown, InferJobResult>): Promise<InferJobResult> {
     const { scorer, lifecycle, publisher, metrics, config } = this.deps;
-    const parsed = tryParseWindow(job.data);
+    if (job.name !== INFER_JOB_NAME)
+      throw new UnrecoverableError(`unknown_job: "${job.name}" is not a job of this queue`);
+    const parsed = tryParseWindow(job.data, windowLimits(config.maxWindowValues));
     if (!parsed.ok) throw new UnrecoverableError(`${parsed.error.code}: ${parsed.error.message}`);
     const window = parsed.value;
     metrics?.windowsConsumed.inc({ source: 'bullmq' });

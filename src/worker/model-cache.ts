@@ -7,6 +7,7 @@ import {
   type InferenceEngineOptions,
 } from '../model/index.js';
 import type { ModelMeta, ModelRegistry } from '../model-registry/index.js';
+import { ArtifactError } from '../errors/index.js';
 
 export interface LoadedModel {
   modelId: string;
@@ -36,14 +37,28 @@ export interface ModelCacheOptions {
   engine?: InferenceEngineOptions;
 }
 
+/** A version whose artifact was refused (truncated, corrupt, changed since publication). */
+export interface RefusedVersion {
+  modelId: string;
+  version: number;
+  error: ArtifactError;
+}
+
 /**
- * The newest version of each model, loaded from the registry on first use and kept in a bounded LRU.
- * A model leaving the cache (evicted, or replaced by a newer version) has its tensors disposed as soon
- * as no scoring holds it. Events: `loaded`, `unloaded` (for metrics).
+ * The newest good version of each model, loaded from the registry on first use and kept in a bounded
+ * LRU. A model leaving the cache (evicted, or replaced by a newer version) has its tensors disposed as
+ * soon as no scoring holds it. A version whose artifact is refused is never loaded nor tried again:
+ * the version before it is kept, or loaded. Events: `loaded`, `unloaded` (for metrics), `refused`.
  */
-export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: [LoadedModel] }> {
+export class ModelCache extends EventEmitter<{
+  loaded: [LoadedModel];
+  unloaded: [LoadedModel];
+  refused: [RefusedVersion];
+}> {
   private readonly entries: LRUCache<string, Entry>;
   private readonly loading = new Map<string, Promise<Entry | undefined>>();
+  /** `modelId@version` of refused artifacts. */
+  private readonly refused = new Set<string>();
   private readonly recheckMs: number;
   private readonly engineOptions: InferenceEngineOptions;
 
@@ -98,31 +113,44 @@ export class ModelCache extends EventEmitter<{ loaded: [LoadedModel]; unloaded: 
   }
 
   private async refresh(modelId: string, cached: Entry | undefined): Promise<Entry | undefined> {
-    const latest = await this.registry.latestVersion(modelId);
-    if (latest === undefined) return undefined;
-    if (cached && cached.loaded.version >= latest) {
-      cached.checkedAt = Date.now();
-      return cached;
+    const versions = (await this.registry.versions(modelId))
+      .filter((v) => !this.refused.has(`${modelId}@${v}`))
+      .reverse();
+    for (const version of versions) {
+      if (cached && cached.loaded.version >= version) break;
+      const loaded = await this.load(modelId, version);
+      if (!loaded) continue; // trimmed meanwhile, or refused: the one before it
+      const entry: Entry = { loaded, refs: 0, evicted: false, checkedAt: Date.now() };
+      this.entries.set(modelId, entry); // replaces (and retires) the older version
+      this.emit('loaded', entry.loaded);
+      return entry;
     }
-    const found = await this.registry.get(modelId, latest);
-    if (!found) return this.refresh(modelId, cached); // trimmed meanwhile: take the newer one
-    const model = await SequenceAutoencoder.load(found.artifact);
-    let engine: InferenceEngine;
+    if (cached) cached.checkedAt = Date.now();
+    return cached;
+  }
+
+  /** One version, checked before anything is built; undefined when it is gone or refused. */
+  private async load(modelId: string, version: number): Promise<LoadedModel | undefined> {
+    let model: SequenceAutoencoder;
+    let meta: ModelMeta;
     try {
-      engine = await createInferenceEngine(model, this.engineOptions);
+      const found = await this.registry.get(modelId, version);
+      if (!found) return undefined;
+      meta = found.meta;
+      model = await SequenceAutoencoder.load(found.artifact);
+    } catch (err) {
+      if (!(err instanceof ArtifactError)) throw err;
+      this.refused.add(`${modelId}@${version}`);
+      this.emit('refused', { modelId, version, error: err });
+      return undefined;
+    }
+    try {
+      const engine = await createInferenceEngine(model, this.engineOptions);
+      return { modelId, version: meta.version, model, engine, meta };
     } catch (err) {
       model.dispose();
       throw err;
     }
-    const entry: Entry = {
-      loaded: { modelId, version: found.meta.version, model, engine, meta: found.meta },
-      refs: 0,
-      evicted: false,
-      checkedAt: Date.now(),
-    };
-    this.entries.set(modelId, entry); // replaces (and retires) the older version
-    this.emit('loaded', entry.loaded);
-    return entry;
   }
 
   private retire(entry: Entry): void {

@@ -121,6 +121,12 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         metrics.modelsLoaded.set(cache.size);
         metrics.setModelVersion(m.modelId, m.version);
       });
+      cache.on('refused', (r) =>
+        log.error(
+          { model: r.modelId, version: r.version, err: r.error.message },
+          'model version refused: its artifact does not check out; the version before it is used',
+        ),
+      );
       cache.on('unloaded', (m) => {
         metrics.modelsLoaded.set(cache.size);
         metrics.forgetModel(m.modelId);

@@ -3,7 +3,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import type { ModelRegistry, ModelUpdated } from '../model-registry/index.js';
-import { tryParseWindow, type Window } from '../contracts/window.js';
+import { tryParseWindow, windowLimits, type Window } from '../contracts/window.js';
 import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
@@ -166,8 +166,9 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     const { config, scorer, lifecycle, publisher, metrics } = this.deps;
     const letters: DeadLetter[] = [];
     const byModel = new Map<string, Window[]>();
+    const limits = windowLimits(config.maxWindowValues);
     for (const m of messages) {
-      const parsed = m.value ? tryParseWindow(m.value) : tryParseWindow('');
+      const parsed = tryParseWindow(m.value ?? '', limits);
       if (!parsed.ok) {
         letters.push(
           deadLetter(parsed.error, `kafka:${batch.topic}/${batch.partition}@${m.offset}`, {

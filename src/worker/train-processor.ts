@@ -4,13 +4,18 @@
  * renewals, Kafka heartbeats and health endpoints. The child trains with its parent's resolved
  * configuration (see train-processor-config.ts).
  */
-import { DelayedError, type SandboxedJob } from 'bullmq';
+import { DelayedError, UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { initBackend } from '../backend/index.js';
 import { CancelledError } from '../errors/index.js';
 import { configFromParent } from './train-processor-config.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
-import type { TrainJobData, TrainJobResult, TrainProgress } from '../contracts/jobs.js';
+import {
+  parseTrainJob,
+  type TrainJobData,
+  type TrainJobResult,
+  type TrainProgress,
+} from '../contracts/jobs.js';
 import { trainAndPublish } from './training.js';
 import { WindowStore } from './window-store.js';
 
@@ -47,8 +52,12 @@ export default async function trainJob(
   token?: string,
   cancelled?: AbortSignal,
 ): Promise<TrainJobResult> {
+  // Whoever added the job, it is checked before anything is done with it; no retry can fix it.
+  const checked = parseTrainJob(job.name, job.data, config.maxWindowValues);
+  if (!checked.ok) throw new UnrecoverableError(`${checked.error.code}: ${checked.error.message}`);
+  const data = checked.value;
   await backend;
-  const { modelId } = job.data;
+  const { modelId } = data;
   // One training per model at a time, whichever worker holds the job. A second one waits: it is
   // delayed, which does not spend one of its attempts.
   const lease = await store.lease(`train:${modelId}`, LEASE_MS);
@@ -58,10 +67,10 @@ export default async function trainJob(
   }
   const signal = cancelled ? AbortSignal.any([cancelled, shutdown.signal]) : shutdown.signal;
   try {
-    const windows = job.data.windows ?? (await store.recent(modelId));
+    const windows = data.windows ?? (await store.recent(modelId));
     const m = config.worker.model;
     return await trainAndPublish(
-      job.data,
+      data,
       windows,
       {
         variant: m.variant,

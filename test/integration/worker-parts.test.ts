@@ -8,6 +8,7 @@ import { ModelRegistry, type ModelUpdated } from '../../src/model-registry/index
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { parseDlq } from '../../src/contracts/dead-letter.js';
+import { INFER_JOB_NAME } from '../../src/contracts/jobs.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
@@ -136,7 +137,7 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
 
   it('answers an infer job with every output and publishes them', async () => {
     const [w] = sineWindows('infer-stream', 1, NIN, 5);
-    const job = await queue.add('infer', w, { jobId: `infer-stream@${w!.seq}` });
+    const job = await queue.add(INFER_JOB_NAME, w, { jobId: `infer-stream@${w!.seq}` });
     const result = (await job.waitUntilFinished(events, 60_000)) as Record<
       string,
       Record<string, unknown>
@@ -154,14 +155,17 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
 
   it('fails an invalid infer job at once with the reason, and keeps working', async () => {
     const job = await queue.add(
-      'infer',
+      INFER_JOB_NAME,
       { v: 1, streamId: 'infer-stream', seq: 1, end: 0, step: 1, values: [[1], [2, 3]] },
       { attempts: 3 },
     );
     await expect(job.waitUntilFinished(events, 30_000)).rejects.toThrow(/ragged/);
     const failed = await queue.getJob(job.id!);
     expect(failed!.attemptsMade).toBe(1);
-    const wrongShape = await queue.add('infer', sineWindows('infer-stream', 1, NIN + 2, 9)[0]!);
+    const wrongShape = await queue.add(
+      INFER_JOB_NAME,
+      sineWindows('infer-stream', 1, NIN + 2, 9)[0]!,
+    );
     await expect(wrongShape.waitUntilFinished(events, 30_000)).rejects.toThrow(/shape_mismatch/);
   });
 

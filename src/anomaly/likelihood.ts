@@ -18,7 +18,7 @@ import type { AnomalyScoring, ErrorStats, ScoringContext, WindowErrors } from '.
  * Strictly causal: each window is scored before it joins the history.
  */
 export interface LikelihoodOptions {
-  /** Raw scores averaged for the short-term level. Default 10. */
+  /** Raw scores averaged for the short-term level. Default 20. */
   shortWindow: number;
   /** Windows the long-term statistics and error histograms remember (exponential forgetting). Default 5000. */
   longWindow: number;
@@ -37,7 +37,7 @@ export interface LikelihoodOptions {
 }
 
 export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
-  shortWindow: 10,
+  shortWindow: 20,
   longWindow: 5000,
   warmup: 50,
   rangeMargin: 0.05,

@@ -15,13 +15,21 @@ export interface WindowErrors {
   predictionError?: number | null;
 }
 
+/** Where a window comes from, for scorings calibrated per stream. */
+export interface ScoringContext {
+  streamId: string;
+  /** The window's last reading (its first feature): for range and level checks. */
+  value?: number;
+}
+
 /**
  * Turns a window's errors into an anomaly score in [0, 1]. One interface, so that a calibrated
- * scoring can replace this first one without touching the workers.
+ * scoring can replace this first one without touching the workers. A stateful scoring keeps its
+ * per-stream state itself, keyed by `context.streamId`, and must see each stream's windows in order.
  */
 export interface AnomalyScoring {
   readonly name: string;
-  score(errors: WindowErrors, stats: ErrorStats | undefined): number;
+  score(errors: WindowErrors, stats: ErrorStats | undefined, context?: ScoringContext): number;
 }
 
 const EPS = 1e-12;
@@ -90,3 +98,11 @@ export const trainingZScoring: AnomalyScoring = {
     return z > 0 ? Math.min(1, Math.max(0, erf(z / Math.SQRT2))) : 0;
   },
 };
+
+export {
+  LIKELIHOOD_DEFAULTS,
+  LikelihoodScoring,
+  gaussianTail,
+  tailScore,
+  type LikelihoodOptions,
+} from './likelihood.js';

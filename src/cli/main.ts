@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { packageVersion } from '../metrics/registry.js';
+import { registerEval } from './eval.js';
 import { registerProduce } from './produce.js';
 import { runCli } from './run.js';
 import { registerWorker } from './worker.js';
@@ -10,5 +11,6 @@ const program = new Command('seqae')
   .version(packageVersion());
 registerWorker(program);
 registerProduce(program);
+registerEval(program);
 
 await runCli(program, process.argv);

@@ -100,6 +100,7 @@ export class WindowScorer {
       const score = this.anomaly.score(
         { reconstructionError: reconstructionError ?? undefined, predictionError },
         meta.errorStats,
+        { streamId: w.streamId, value: w.values[nIn - 1]![0] },
       );
       if (reconstructionError !== null)
         this.options.metrics?.reconstructionError.observe(reconstructionError);

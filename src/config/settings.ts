@@ -273,6 +273,46 @@ export const settings = {
         "training child processes (parallel training jobs); default: one per CPU core, so a fleet's first models train side by side",
       commands: 'worker',
     }),
+    anomaly: {
+      scoring: setting({
+        env: 'SEQAE_ANOMALY_SCORING',
+        schema: z.enum(['likelihood', 'training-z']),
+        default: 'likelihood',
+        description:
+          "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus a range check; NAB 58.85) or training-z (the model's training errors; NAB 0)",
+        commands: 'worker',
+      }),
+      shortWindow: setting({
+        env: 'SEQAE_ANOMALY_SHORT_WINDOW',
+        schema: int(1, 10_000),
+        default: '20',
+        description: 'likelihood: windows averaged for the short-term error level',
+        commands: 'worker',
+      }),
+      warmup: setting({
+        env: 'SEQAE_ANOMALY_WARMUP',
+        schema: int(1, 1_000_000),
+        default: '50',
+        description: "likelihood: windows a stream's errors need before they score",
+        commands: 'worker',
+      }),
+      rangeMargin: setting({
+        env: 'SEQAE_ANOMALY_RANGE_MARGIN',
+        schema: z.coerce.number().max(10),
+        default: '0.05',
+        description:
+          'likelihood: part of the range seen so far a value may go past it before it scores 1 (<= 0: off)',
+        commands: 'worker',
+      }),
+      alertThreshold: setting({
+        env: 'SEQAE_ALERT_THRESHOLD',
+        schema: z.coerce.number().min(0).max(1),
+        default: '0.5',
+        description:
+          'score from which a window is an alert (`alert: true` on the anomalies topic, seqae_anomaly_alerts_total)',
+        commands: 'worker',
+      }),
+    },
     training: {
       warmStart: setting({
         env: 'SEQAE_WARM_START',

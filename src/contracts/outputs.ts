@@ -32,6 +32,8 @@ export interface EmbeddingOutput extends OutputBase {
 }
 export interface AnomalyOutput extends OutputBase {
   score: number;
+  /** The score reached the worker's alert threshold (SEQAE_ALERT_THRESHOLD). */
+  alert: boolean;
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
@@ -46,6 +48,7 @@ export interface WindowOutputs {
   prediction?: number[][];
   embedding: number[];
   score: number;
+  alert: boolean;
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
@@ -79,6 +82,7 @@ export function outputPayloads(o: WindowOutputs): Partial<Record<OutputTopicName
     anomalies: {
       ...b,
       score: o.score,
+      alert: o.alert,
       reconstructionError: o.reconstructionError,
       predictionError: o.predictionError,
       scorer: o.scorer,

@@ -147,6 +147,12 @@ export const ANOMALY_SCORE = declare(
   [],
   { buckets: BUCKETS.anomalyScore },
 );
+export const ANOMALY_ALERTS = declare(
+  'counter',
+  'seqae_anomaly_alerts_total',
+  'Windows whose anomaly score reached the alert threshold (SEQAE_ALERT_THRESHOLD).',
+  [],
+);
 export const STREAM_ANOMALY_SCORE = declare(
   'gauge',
   'seqae_stream_anomaly_score',
@@ -302,8 +308,11 @@ export interface WorkerMetrics {
   setTrainingLoss(model: string, output: LossOutput, loss: number): void;
   /** Sets the version in use for `model`; bounded like the loss. */
   setModelVersion(model: string, version: number): void;
-  /** Observes one window's score: the histogram always, the per-stream gauge for the capped streams. */
-  observeAnomalyScore(streamId: string, score: number): void;
+  /**
+   * Observes one window's score: the histogram and the alert count always, the per-stream gauge for
+   * the capped streams.
+   */
+  observeAnomalyScore(streamId: string, score: number, alert: boolean): void;
   /** Observes end-to-end latency for a window whose last reading is at `windowEndMs`. */
   observeEndToEnd(windowEndMs: number, publishedAtMs?: number): void;
   /** Drops every label set of `model` (call when the model leaves the LRU of loaded models). */
@@ -327,6 +336,7 @@ export function createWorkerMetrics(
   const modelVersion = gaugeIn(registry, MODEL_VERSION);
   const streamScore = gaugeIn(registry, STREAM_ANOMALY_SCORE);
   const anomalyScore = histogramIn(registry, ANOMALY_SCORE);
+  const anomalyAlerts = counterIn(registry, ANOMALY_ALERTS);
   const endToEndLatency = histogramIn(registry, END_TO_END_LATENCY);
 
   // Models with label sets, each with the loss outputs it has set; eviction removes them all.
@@ -375,8 +385,9 @@ export function createWorkerMetrics(
       touch(model);
       modelVersion.set({ model }, version);
     },
-    observeAnomalyScore(streamId, score) {
+    observeAnomalyScore(streamId, score, alert) {
       anomalyScore.observe(score);
+      if (alert) anomalyAlerts.inc();
       if (!streams) return;
       if (!streams.has(streamId)) streams.set(streamId, true);
       else streams.get(streamId); // refresh recency

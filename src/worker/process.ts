@@ -17,6 +17,7 @@ import {
   type WorkerMetrics,
 } from '../metrics/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
+import { LikelihoodScoring, trainingZScoring } from '../anomaly/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
@@ -138,7 +139,19 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         trainWindows: w.trainWindows,
         pendingLimit: w.pendingLimit,
       });
-      const scorer = new WindowScorer(cache, { metrics });
+      const a = w.anomaly;
+      const scorer = new WindowScorer(cache, {
+        anomaly:
+          a.scoring === 'likelihood'
+            ? new LikelihoodScoring({
+                shortWindow: a.shortWindow,
+                warmup: a.warmup,
+                rangeMargin: a.rangeMargin,
+              })
+            : trainingZScoring,
+        alertThreshold: a.alertThreshold,
+        metrics,
+      });
       const publisher = new OutputPublisher(
         output,
         config.topics,

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { forecastError, trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
+import { forecastError, type AnomalyScoring } from '../anomaly/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
@@ -8,8 +8,10 @@ import type { Window } from '../contracts/window.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 
 export interface ScoringOptions {
-  /** Turns a window's errors into its anomaly score. Default `trainingZScoring`. */
-  anomaly?: AnomalyScoring;
+  /** Turns a window's errors into its anomaly score (the worker's: SEQAE_ANOMALY_SCORING). */
+  anomaly: AnomalyScoring;
+  /** Score from which a window is an alert (SEQAE_ALERT_THRESHOLD). */
+  alertThreshold: number;
   /** Streams whose last forecast is remembered for the one-step prediction error. Default 10000. */
   forecastMemory?: number;
   metrics?: WorkerMetrics;
@@ -33,9 +35,9 @@ export class WindowScorer {
 
   constructor(
     private readonly cache: ModelCache,
-    private readonly options: ScoringOptions = {},
+    private readonly options: ScoringOptions,
   ) {
-    this.anomaly = options.anomaly ?? trainingZScoring;
+    this.anomaly = options.anomaly;
     this.forecasts = new LRUCache({ max: Math.max(1, options.forecastMemory ?? 10_000) });
   }
 
@@ -104,7 +106,8 @@ export class WindowScorer {
       );
       if (reconstructionError !== null)
         this.options.metrics?.reconstructionError.observe(reconstructionError);
-      this.options.metrics?.observeAnomalyScore(w.streamId, score);
+      const alert = score >= this.options.alertThreshold;
+      this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
       return {
         window: w,
         modelId: loaded.modelId,
@@ -115,6 +118,7 @@ export class WindowScorer {
           r.embedding.subarray(i * model.config.units, (i + 1) * model.config.units),
         ),
         score,
+        alert,
         reconstructionError,
         predictionError,
         scorer: this.anomaly.name,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { pino } from 'pino';
+import { LikelihoodScoring } from '../../src/anomaly/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
@@ -101,9 +102,10 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
     });
 
     const input = windows(3, 25);
+    const scoring = { anomaly: new LikelihoodScoring(), alertThreshold: 0.5 };
     const [a, b] = await Promise.all([
-      new WindowScorer(tfjsCache).score('onnx-model', input, 16),
-      new WindowScorer(onnxCache).score('onnx-model', input, 16),
+      new WindowScorer(tfjsCache, scoring).score('onnx-model', input, 16),
+      new WindowScorer(onnxCache, scoring).score('onnx-model', input, 16),
     ]);
     expect(a!.rejected).toEqual([]);
     expect(b!.rejected).toEqual([]);

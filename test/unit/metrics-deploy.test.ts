@@ -57,7 +57,7 @@ async function populatedMetrics(): Promise<{ text: string; server: HttpServer }>
   w.inferenceDuration.observe(0.02);
   w.observeEndToEnd(Date.now() - 300);
   w.reconstructionError.observe(0.002);
-  w.observeAnomalyScore('stream-1', 0.97);
+  w.observeAnomalyScore('stream-1', 0.97, true);
   w.modelsLoaded.set(1);
   w.windowsBuffered.set(3);
   counterIn(registry, COLLECTOR_ERRORS).inc({ collector: 'queue' }, 0);

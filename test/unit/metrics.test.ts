@@ -90,10 +90,11 @@ describe('createWorkerMetrics', () => {
     m.setModelVersion('m2', 1);
     m.setModelVersion('m1', 2); // m1 is now the most recent
     m.setModelVersion('m3', 1); // evicts m2
-    m.observeAnomalyScore('s1', 0.1);
-    m.observeAnomalyScore('s2', 0.95);
-    m.observeAnomalyScore('s3', 0.5); // evicts s1
+    m.observeAnomalyScore('s1', 0.1, false);
+    m.observeAnomalyScore('s2', 0.95, true);
+    m.observeAnomalyScore('s3', 0.5, true); // evicts s1
     const text = await registry.metrics();
+    expect(lines(text, 'seqae_anomaly_alerts_total ')).toEqual(['seqae_anomaly_alerts_total 2']);
     expect(lines(text, 'seqae_model_version{').sort()).toEqual([
       'seqae_model_version{model="m1"} 2',
       'seqae_model_version{model="m3"} 1',
@@ -111,7 +112,7 @@ describe('createWorkerMetrics', () => {
   it('turns per-stream scores off with a zero cap and measures end-to-end latency in seconds', async () => {
     const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const m = createWorkerMetrics(registry, { streamLabelCap: 0 });
-    m.observeAnomalyScore('s1', 0.3);
+    m.observeAnomalyScore('s1', 0.3, false);
     m.observeEndToEnd(10_000, 12_500);
     m.observeEndToEnd(10_000, 9_000); // clock skew: never negative
     const text = await registry.metrics();

@@ -62,6 +62,13 @@ describe('loadConfig', () => {
         concurrency: 1,
         trainPool: availableParallelism(),
         training: { warmStart: true, warmStartEpochs: 10, validationSplit: 0.1, patience: 5 },
+        anomaly: {
+          scoring: 'likelihood',
+          shortWindow: 20,
+          warmup: 50,
+          rangeMargin: 0.05,
+          alertThreshold: 0.5,
+        },
         groupId: 'seqae-stream',
         sessionTimeoutMs: 30000,
         modelGroup: undefined,

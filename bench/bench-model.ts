@@ -5,11 +5,11 @@
  */
 import { initBackend } from '../src/backend/index.js';
 import type { SeqaeConfig } from '../src/config/index.js';
-import type { Window } from '../src/contracts/window.js';
 import { SequenceAutoencoder } from '../src/model/index.js';
 import { ModelRegistry, type ModelMeta } from '../src/model-registry/index.js';
 import { createRedis } from '../src/transport/redis.js';
 import { datasetFromStreams, trainingErrorStats } from '../src/worker/training.js';
+import { sineWindows } from '../test/support/windows.js';
 
 export const WINDOW = 9;
 
@@ -19,27 +19,10 @@ export interface BenchModel {
   meta: Omit<ModelMeta, 'version' | 'modelId' | 'artifactSha256'>;
 }
 
-/** Windows of a sine (period 24) for `streamId`, as the producer cuts them. */
-export function sineWindows(streamId: string, count: number, nIn = WINDOW): Window[] {
-  return Array.from({ length: count }, (_, i) => {
-    const seq = i + nIn - 1;
-    return {
-      v: 1 as const,
-      streamId,
-      seq,
-      end: 1_700_000_000_000 + seq * 1000,
-      step: 1000,
-      values: Array.from({ length: nIn }, (_, k) => [
-        Math.sin((2 * Math.PI * (seq - nIn + 1 + k)) / 24),
-      ]),
-    };
-  });
-}
-
 export async function trainBenchModel(units: number): Promise<BenchModel> {
   await initBackend('auto');
   const model = SequenceAutoencoder.create({ nIn: WINDOW, units, epochs: 2, seed: 1 });
-  const data = datasetFromStreams(model, sineWindows('bench', 256));
+  const data = datasetFromStreams(model, sineWindows('bench', 256, WINDOW));
   const summary = await model.train(data);
   return {
     model,

@@ -11,7 +11,8 @@ import { OnnxEngine } from '../src/model/index.js';
 import { createKafka } from '../src/transport/kafka.js';
 import { createRedis } from '../src/transport/redis.js';
 import { ensureTopics } from '../src/transport/topics.js';
-import { sineWindows, WINDOW, type BenchModel } from './bench-model.js';
+import { sineWindows } from '../test/support/windows.js';
+import { WINDOW, type BenchModel } from './bench-model.js';
 import type { Report } from './report.js';
 import type { RunScope } from './run-scope.js';
 import { waitUntil } from './wait.js';
@@ -29,7 +30,7 @@ export async function kafkaPassThrough(scope: RunScope, report: Report, count: n
   await Promise.all([admin.connect(), producer.connect(), consumer.connect()]);
   try {
     await ensureTopics(admin, [from, to], config.kafka.topicPartitions);
-    const messages = sineWindows('pass', 1000).map(windowMessage);
+    const messages = sineWindows('pass', 1000, WINDOW).map(windowMessage);
     for (let sent = 0; sent < count; sent += messages.length)
       await producer.send({ topic: from, messages: messages.slice(0, count - sent) });
     let forwarded = 0;
@@ -64,7 +65,7 @@ export async function bullmqNoop(
     const connection = createRedis(config, { bullmq: true, name: 'seqae-bench' });
     const options = { connection, prefix: config.queues.prefix };
     const queue = new Queue(config.queues.infer, options);
-    const window = sineWindows('noop', 1)[0]!;
+    const window = sineWindows('noop', 1, WINDOW)[0]!;
     try {
       for (let added = 0; added < count; added += 1000) {
         const n = Math.min(1000, count - added);

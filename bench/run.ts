@@ -35,14 +35,23 @@ for (const s of sections)
   if (!SECTIONS.includes(s)) throw new Error(`--sections: unknown ${s} (${SECTIONS.join(',')})`);
 
 const sizes = quick
-  ? { passThrough: 5000, noop: 3000, modelSeconds: 2, windows: 5000, jobs: 1000, latencySeconds: 5 }
+  ? {
+      passThrough: 5000,
+      noop: 3000,
+      modelSeconds: 2,
+      windows: 5000,
+      jobs: 1000,
+      latencySeconds: 5,
+      streams: 2000,
+    }
   : {
       passThrough: 50_000,
       noop: 20_000,
       modelSeconds: 5,
-      windows: 30_000,
-      jobs: 5000,
+      windows: 20_000,
+      jobs: 3000,
       latencySeconds: 20,
+      streams: 6000,
     };
 const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 50));
 /** The workers' micro-batch (SEQAE_BATCH_MAX's default) and their default model's units. */
@@ -85,7 +94,7 @@ try {
   if (sections.has('bullmq')) await inferJobs(scope, report, model, sizes, INFER_CONCURRENCY);
   if (sections.has('workers')) await workersOneVsTwo(scope, report, model, sizes);
   if (sections.has('streams'))
-    await manyStreams(scope, report, model, { ...sizes, windows: sizes.windows / 2 }, [1, 10, 200]);
+    await manyStreams(scope, report, model, { ...sizes, windows: sizes.streams }, [1, 10, 200]);
   if (sections.has('fleet')) await fleetStart(scope, report, fleetStreams);
   model.model.dispose();
 

@@ -121,7 +121,8 @@ export async function manyStreams(
   const ids = counts.flatMap((n) => Array.from({ length: n }, (_, i) => `n${n}-${i}`));
   const fleet = await FleetUnderTest.start(
     scope,
-    { SEQAE_ROLES: 'stream' },
+    // Every stream's model stays loaded, as a fleet this size is configured.
+    { SEQAE_ROLES: 'stream', SEQAE_MODEL_CACHE: String(Math.max(64, ...counts)) },
     { before: (c) => publishModels(c, m, ids) },
   );
   try {

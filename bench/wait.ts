@@ -7,7 +7,12 @@ export async function waitUntil(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     const why = fail?.();
     if (why) throw new Error(`${what}: ${why}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -27,6 +27,9 @@ export async function kafkaPassThrough(scope: RunScope, report: Report, count: n
   const admin = kafka.admin();
   const producer = kafka.producer();
   const consumer = kafka.consumer({ groupId: `${env.SEQAE_TOPIC_PREFIX}passthrough` });
+  const clients = scope.track(() =>
+    Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]),
+  );
   await Promise.all([admin.connect(), producer.connect(), consumer.connect()]);
   try {
     await ensureTopics(admin, [from, to], config.kafka.topicPartitions);
@@ -48,7 +51,7 @@ export async function kafkaPassThrough(scope: RunScope, report: Report, count: n
     await waitUntil('the pass-through', () => forwarded >= count, 300_000);
     report.figure('kafka.passthrough', count / ((performance.now() - t0) / 1000), 'messages/s');
   } finally {
-    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+    await clients.release();
   }
 }
 
@@ -84,10 +87,11 @@ export async function bullmqNoop(
         concurrency,
       });
       worker.on('completed', () => void done++);
+      const running = scope.track(() => worker.close(true));
       try {
         await waitUntil('the no-op jobs', () => done >= count, 300_000);
       } finally {
-        await worker.close();
+        await running.release();
       }
       const jobsPerSec = count / ((performance.now() - t0) / 1000);
       report.note(`bare BullMQ, concurrency ${concurrency}: ${Math.round(jobsPerSec)} jobs/s`);

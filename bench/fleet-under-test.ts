@@ -96,7 +96,8 @@ export class FleetUnderTest {
     });
     await consumer.connect();
     await consumer.subscribe({ topic: config.topics.anomalies, fromBeginning: true });
-    const fleet = new FleetUnderTest(scope, env, config, children, () => consumer.disconnect());
+    const collector = scope.track(() => consumer.disconnect());
+    const fleet = new FleetUnderTest(scope, env, config, children, collector.release);
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const at = Date.now();
@@ -152,10 +153,14 @@ export class FleetUnderTest {
     });
     const expected = this.count + perStream * o.streams;
     const t0 = Date.now();
+    const running = this.scope.track(async () => {
+      producer.stop();
+      await producer.close();
+    });
     try {
       await producer.run();
     } finally {
-      await producer.close();
+      await running.release();
     }
     await waitUntil(
       'the outputs of every window',

@@ -27,7 +27,11 @@ export class RunScope {
   /** `bench<hex>`: every name this run creates starts with it. */
   readonly tag = `bench${randomBytes(3).toString('hex')}`;
   private readonly children = new Set<BenchChild>();
+  /** Clients of this process (consumers, producers) to close before the names go. */
+  private readonly clients = new Set<() => Promise<unknown>>();
   private sections = 0;
+  /** Set once `close` has begun: nothing new starts after it. */
+  private closed = false;
 
   constructor(private readonly base: NodeJS.ProcessEnv = process.env) {}
 
@@ -36,6 +40,7 @@ export class RunScope {
    * (`bench1a2b3c.s3.windows`, …), quiet logs, then `overrides`.
    */
   env(overrides: Record<string, string> = {}): Record<string, string> {
+    if (this.closed) throw new Error('the run is stopping');
     const name = `${this.tag}.s${++this.sections}`;
     const dashed = name.replace('.', '-');
     return {
@@ -57,6 +62,7 @@ export class RunScope {
 
   /** `node bin/seqae.js worker` with `env` (over this process's), in its own process group. */
   spawnWorker(name: string, env: Record<string, string>): BenchChild {
+    if (this.closed) throw new Error('the run is stopping');
     const proc = spawn(process.execPath, ['bin/seqae.js', 'worker'], {
       cwd: root,
       env: { ...process.env, ...env },
@@ -102,11 +108,29 @@ export class RunScope {
     this.children.delete(child);
   }
 
-  /** Stops every child still running, then deletes every topic, group and key of the run. */
+  /**
+   * Registers a client of this process to close at the end unless `release`d first: a consumer still
+   * running would create a deleted topic again.
+   */
+  track(close: () => Promise<unknown>): { release: () => Promise<void> } {
+    if (this.closed) throw new Error('the run is stopping');
+    this.clients.add(close);
+    return {
+      release: async () => {
+        if (this.clients.delete(close)) await close();
+      },
+    };
+  }
+
+  /** Stops every client and child still running, then deletes every topic, group and key of the run. */
   async close(): Promise<void> {
-    await Promise.all([...this.children].map((c) => this.stop(c, 5000)));
-    const env = this.env();
-    const config = this.config(env);
+    const config = this.config({ ...this.env(), SEQAE_TOPIC_PREFIX: `${this.tag}.` });
+    this.closed = true;
+    await Promise.allSettled([...this.clients].map((close) => close()));
+    this.clients.clear();
+    // A child being spawned as the stop began joins the set late: loop until none is left.
+    while (this.children.size > 0)
+      await Promise.all([...this.children].map((c) => this.stop(c, 5000)));
     const admin = createKafka(config, { clientId: `${this.tag}-cleanup` }).admin();
     await admin.connect();
     try {

@@ -64,8 +64,11 @@ const report = new Report();
 const scope = new RunScope();
 let closing: Promise<void> | undefined;
 const close = () => (closing ??= scope.close().catch((e) => report.note(`cleanup: ${e}`)));
+// `on`, not `once`: under npm and tsx a Ctrl-C arrives more than once, and with no listener left
+// tsx's own handler would end the process before the cleanup is done.
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (closing) return;
     report.note(`${signal}: stopping`);
     void close().then(() => process.exit(130));
   });

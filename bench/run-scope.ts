@@ -1,0 +1,157 @@
+/**
+ * Everything one `npm run bench` creates, so that all of it goes at the end, on failure and on Ctrl-C
+ * too: names under one per-run prefix (topics, consumer groups, BullMQ queues and keys, registry
+ * keys) and the processes it starts, each in its own process group (a worker's training children
+ * included), stopped by that group's id.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type SeqaeConfig } from '../src/config/index.js';
+import { createKafka } from '../src/transport/kafka.js';
+import { createRedis } from '../src/transport/redis.js';
+import { unlinkMatching } from '../test/support/redis.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+/** Output lines kept per child, for the message when it fails. */
+const KEPT_LINES = 200;
+
+export interface BenchChild {
+  name: string;
+  proc: ChildProcess;
+  log: string[];
+  exited: Promise<number | string>;
+}
+
+export class RunScope {
+  /** `bench<hex>`: every name this run creates starts with it. */
+  readonly tag = `bench${randomBytes(3).toString('hex')}`;
+  private readonly children = new Set<BenchChild>();
+  /** Clients of this process (consumers, producers) to close before the names go. */
+  private readonly clients = new Set<() => Promise<unknown>>();
+  private sections = 0;
+  /** Set once `close` has begun: nothing new starts after it. */
+  private closed = false;
+
+  constructor(private readonly base: NodeJS.ProcessEnv = process.env) {}
+
+  /**
+   * The variables of one measurement: its own topics, groups, queues and keys under the run's tag
+   * (`bench1a2b3c.s3.windows`, …), quiet logs, then `overrides`.
+   */
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    if (this.closed) throw new Error('the run is stopping');
+    const name = `${this.tag}.s${++this.sections}`;
+    const dashed = name.replace('.', '-');
+    return {
+      REDIS_URL: this.base.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      KAFKA_BROKERS: this.base.KAFKA_BROKERS ?? '127.0.0.1:9092',
+      KAFKA_CLIENT_ID: dashed,
+      SEQAE_TOPIC_PREFIX: `${name}.`,
+      SEQAE_QUEUE_PREFIX: `${dashed}-`,
+      SEQAE_BULLMQ_KEY_PREFIX: `bull-${dashed}`,
+      SEQAE_KEY_PREFIX: name,
+      SEQAE_LOG_LEVEL: 'warn',
+      ...overrides,
+    };
+  }
+
+  config(env: Record<string, string>): SeqaeConfig {
+    return loadConfig({}, env);
+  }
+
+  /** `node bin/seqae.js worker` with `env` (over this process's), in its own process group. */
+  spawnWorker(name: string, env: Record<string, string>): BenchChild {
+    if (this.closed) throw new Error('the run is stopping');
+    const proc = spawn(process.execPath, ['bin/seqae.js', 'worker'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const log: string[] = [];
+    const keep = (b: Buffer) => {
+      for (const line of b.toString('utf8').split('\n'))
+        if (line.trim() && log.push(`[${name}] ${line}`) > KEPT_LINES) log.shift();
+    };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const exited = new Promise<number | string>((resolve) => {
+      proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+      proc.on('error', (err) => {
+        log.push(`[${name}] ${String(err)}`);
+        if (proc.pid === undefined) resolve(-1);
+      });
+    });
+    const child = { name, proc, log, exited };
+    this.children.add(child);
+    return child;
+  }
+
+  /** SIGTERM to the child's process group, SIGKILL after `graceMs`. */
+  async stop(child: BenchChild, graceMs = 15_000): Promise<void> {
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.proc.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    if (child.proc.pid !== undefined) {
+      if (child.proc.exitCode === null && child.proc.signalCode === null) signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+      await child.exited;
+      clearTimeout(timer);
+      // Training children outlive a parent killed hard: the group goes whole.
+      signalGroup('SIGKILL');
+    }
+    this.children.delete(child);
+  }
+
+  /**
+   * Registers a client of this process to close at the end unless `release`d first: a consumer still
+   * running would create a deleted topic again.
+   */
+  track(close: () => Promise<unknown>): { release: () => Promise<void> } {
+    if (this.closed) throw new Error('the run is stopping');
+    this.clients.add(close);
+    return {
+      release: async () => {
+        if (this.clients.delete(close)) await close();
+      },
+    };
+  }
+
+  /** Stops every client and child still running, then deletes every topic, group and key of the run. */
+  async close(): Promise<void> {
+    const config = this.config({ ...this.env(), SEQAE_TOPIC_PREFIX: `${this.tag}.` });
+    this.closed = true;
+    await Promise.allSettled([...this.clients].map((close) => close()));
+    this.clients.clear();
+    // A child being spawned as the stop began joins the set late: loop until none is left.
+    while (this.children.size > 0)
+      await Promise.all([...this.children].map((c) => this.stop(c, 5000)));
+    const admin = createKafka(config, { clientId: `${this.tag}-cleanup` }).admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(this.tag));
+      if (topics.length > 0) await admin.deleteTopics({ topics });
+      const { groups } = await admin.listGroups();
+      const mine = groups.map((g) => g.groupId).filter((g) => g.startsWith(this.tag));
+      if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
+    } finally {
+      await admin.disconnect();
+    }
+    const redis = createRedis(config, { name: `${this.tag}-cleanup` });
+    try {
+      await unlinkMatching(redis, [`${this.tag}*`, `bull-${this.tag}*`]);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** The last output lines of every child (for a failure message). */
+  childLogs(): string[] {
+    return [...this.children].flatMap((c) => c.log.slice(-20));
+  }
+}

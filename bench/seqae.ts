@@ -1,0 +1,138 @@
+/**
+ * seqae's own figures, each through worker processes as users run them: end-to-end windows/s
+ * (producer → Kafka → stream worker → four output topics) and latency at 50% and 90% of it; the
+ * same through BullMQ infer jobs; one stream worker process against two; many streams with a model
+ * each.
+ */
+import { publishModels, type BenchModel } from './bench-model.js';
+import { FleetUnderTest } from './fleet-under-test.js';
+import { percentile, type Report } from './report.js';
+import type { RunScope } from './run-scope.js';
+
+export interface Sizes {
+  /** Windows of each throughput measurement. */
+  windows: number;
+  /** Windows through BullMQ infer jobs (one job each). */
+  jobs: number;
+  /** Seconds of each paced latency run. */
+  latencySeconds: number;
+}
+
+const SHARED = 'bench-model';
+/** The warm-up before each measurement: models loaded, engines compiled, JIT warm. */
+const WARMUP = { prefix: 'warmup-', streams: 10, windows: 1000 };
+
+const perSec = (windows: number, ms: number) => windows / (ms / 1000);
+
+/** Stream workers with one shared model: the maximum rate, then latency at 50% and 90% of it. */
+export async function endToEnd(scope: RunScope, report: Report, m: BenchModel, sizes: Sizes) {
+  const fleet = await FleetUnderTest.start(
+    scope,
+    { SEQAE_ROLES: 'stream', SEQAE_MODEL_GROUP: SHARED },
+    { before: (c) => publishModels(c, m, [SHARED]) },
+  );
+  try {
+    await fleet.produce(WARMUP);
+    const run = await fleet.produce({ prefix: 'max-', streams: 100, windows: sizes.windows });
+    const max = report.figure('seqae.kafka', perSec(run.windows, run.ms), 'windows/s');
+    for (const share of [50, 90]) {
+      const rate = (max * share) / 100;
+      const paced = await fleet.produce({
+        prefix: `p${share}-`,
+        streams: 100,
+        windows: Math.ceil(rate * sizes.latencySeconds),
+        rate,
+      });
+      report.note(
+        `latency at ${share}%: ${Math.round(rate)} windows/s asked, ${Math.round(perSec(paced.windows, paced.ms))} done`,
+      );
+      const ms = fleet.latencies(paced);
+      for (const p of [50, 95, 99])
+        report.figure(`seqae.latency.at${share}.p${p}`, percentile(ms, p), 'ms');
+    }
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** The same windows as BullMQ infer jobs, one job per window, outputs published as well. */
+export async function inferJobs(
+  scope: RunScope,
+  report: Report,
+  m: BenchModel,
+  sizes: Sizes,
+  concurrency: number,
+) {
+  const fleet = await FleetUnderTest.start(
+    scope,
+    {
+      SEQAE_ROLES: 'infer',
+      SEQAE_MODEL_GROUP: SHARED,
+      SEQAE_CONCURRENCY: String(concurrency),
+    },
+    { before: (c) => publishModels(c, m, [SHARED]) },
+  );
+  try {
+    await fleet.produce({ ...WARMUP, windows: 100, sink: 'bullmq' });
+    const run = await fleet.produce({
+      prefix: 'jobs-',
+      streams: 100,
+      windows: sizes.jobs,
+      sink: 'bullmq',
+    });
+    report.note(`BullMQ infer jobs at SEQAE_CONCURRENCY=${concurrency}`);
+    report.figure('seqae.bullmq', perSec(run.windows, run.ms), 'windows/s');
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** One stream worker process, then two, each scoring with one ONNX Runtime thread. */
+export async function workersOneVsTwo(
+  scope: RunScope,
+  report: Report,
+  m: BenchModel,
+  sizes: Sizes,
+) {
+  for (const workers of [1, 2]) {
+    const fleet = await FleetUnderTest.start(
+      scope,
+      { SEQAE_ROLES: 'stream', SEQAE_MODEL_GROUP: SHARED, SEQAE_ONNX_THREADS: '1' },
+      { workers, before: (c) => publishModels(c, m, [SHARED]) },
+    );
+    try {
+      await fleet.produce(WARMUP);
+      const run = await fleet.produce({ prefix: 'scale-', streams: 100, windows: sizes.windows });
+      report.figure(`seqae.kafka.workers${workers}`, perSec(run.windows, run.ms), 'windows/s');
+    } finally {
+      await fleet.stop();
+    }
+  }
+}
+
+/** 1, 10 and 200 streams, each scored by a model of its own (published directly to the registry). */
+export async function manyStreams(
+  scope: RunScope,
+  report: Report,
+  m: BenchModel,
+  sizes: Sizes,
+  counts: readonly number[],
+) {
+  const ids = counts.flatMap((n) => Array.from({ length: n }, (_, i) => `n${n}-${i}`));
+  const fleet = await FleetUnderTest.start(
+    scope,
+    // Every stream's model stays loaded, as a fleet this size is configured.
+    { SEQAE_ROLES: 'stream', SEQAE_MODEL_CACHE: String(Math.max(64, ...counts)) },
+    { before: (c) => publishModels(c, m, ids) },
+  );
+  try {
+    for (const n of counts) {
+      // Its models loaded first (the same streams, their first windows again).
+      await fleet.produce({ prefix: `n${n}-`, streams: n, windows: n * 4 });
+      const run = await fleet.produce({ prefix: `n${n}-`, streams: n, windows: sizes.windows });
+      report.figure(`seqae.kafka.streams${n}`, perSec(run.windows, run.ms), 'windows/s');
+    }
+  } finally {
+    await fleet.stop();
+  }
+}

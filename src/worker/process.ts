@@ -20,7 +20,7 @@ import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
-import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
+import { checkEvictionPolicy, createRedis, credentialsAccepted } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from './lifecycle.js';
 import { ModelCache } from './model-cache.js';
@@ -96,6 +96,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     });
     try {
       const redis = createRedis(config, { name: 'seqae-worker' });
+      await credentialsAccepted(redis, config);
       const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
       await checkEvictionPolicy(redis, log);
       const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });

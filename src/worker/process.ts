@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { initBackend, scoringEngine, type BackendInfo } from '../backend/index.js';
+import { initBackend, liveTensors, scoringEngine, type BackendInfo } from '../backend/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { composeReady, kafkaReady, redisReady, type Readiness } from '../http/readiness.js';
 import { startHttpServer, type HttpServer } from '../http/server.js';
@@ -83,7 +83,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     );
     const metricsRegistry = createMetricsRegistry({ role: 'worker', backend: backend.scoring });
     setActiveBackend(metricsRegistry, backend.scoring);
-    const metrics = createWorkerMetrics(metricsRegistry);
+    const metrics = createWorkerMetrics(metricsRegistry, { liveTensors });
 
     // Bound before anything takes work: a taken port must stop the process while it holds nothing.
     // Not ready until every role has started; then ready while its connections and consumer are.

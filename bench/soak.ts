@@ -167,7 +167,8 @@ async function main() {
     ),
   });
 
-  const registry = new ModelRegistry(createRedis(config), { prefix: config.redis.keyPrefix });
+  const redis = createRedis(config);
+  const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix });
   try {
     for (const port of ports)
       await waitFor('the workers', async () => {
@@ -188,7 +189,7 @@ async function main() {
     await waitFor(
       'the first model version',
       async () => (exitedEarly(), (await registry.versions(MODEL)).length > 0),
-      durationMs,
+      Math.max(durationMs, 600_000), // training starts after SEQAE_WARMUP_WINDOWS windows
       1000,
     );
     measureFrom = Date.now();
@@ -253,10 +254,9 @@ async function main() {
     // A training child its worker did not end: still ours only if it carries this run's tag.
     for (const pid of trainers) if (ours(pid)) process.kill(pid, 'SIGKILL');
     await consumer.disconnect();
-    await registry.close();
+
     await admin.deleteTopics({ topics: Object.values(config.topics) }).catch(() => undefined);
     await admin.disconnect();
-    const redis = createRedis(config);
     await unlinkMatching(redis, [`${config.queues.prefix}:*`, `${config.redis.keyPrefix}:*`]);
     redis.disconnect();
   }

@@ -168,7 +168,10 @@ async function main() {
   });
 
   const redis = createRedis(config);
-  const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix });
+  const registry = new ModelRegistry(redis, {
+    prefix: config.redis.keyPrefix,
+    keep: config.worker.modelKeep,
+  });
   try {
     for (const port of ports)
       await waitFor('the workers', async () => {

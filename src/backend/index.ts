@@ -152,3 +152,6 @@ export function scoringEngine(info: BackendInfo): 'onnxruntime' | 'tfjs' {
 }
 
 export { tf };
+
+/** Live tfjs tensors in this process: flat over a long run unless something leaks them. */
+export const liveTensors = (): number => tf.memory().numTensors;

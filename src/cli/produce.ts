@@ -1,6 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { CancelledError } from '../errors/index.js';
+import { CancelledError, SeqaeError } from '../errors/index.js';
 import { startHttpServer, type HttpServer } from '../http/index.js';
 import { createLogger, secretsOf } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
@@ -148,6 +148,10 @@ export function registerProduce(program: Command): Command {
           'stopped while waiting on a full queue; unsent windows dropped',
         );
         process.stdout.write(`${JSON.stringify(formatSummary(producer.pipeline.stats(), true))}\n`);
+      } else if (err instanceof SeqaeError && err.code === 'config') {
+        // refused Redis credentials: the user's to fix, one line as for any bad setting
+        console.error(`seqae produce: ${err.message}`);
+        code = 2;
       } else {
         log.error({ err }, 'producer failed');
         code = 1;

@@ -183,6 +183,11 @@ export const QUEUE_JOBS = declare(
   'BullMQ jobs per queue and state, read from Redis on every scrape.',
   ['queue', 'state'],
 );
+export const TFJS_TENSORS = declare(
+  'gauge',
+  'seqae_tfjs_tensors',
+  'Live tfjs tensors in this process, read on each scrape: flat while nothing leaks (training children count their own, not here).',
+);
 export const KAFKA_CONSUMER_LAG = declare(
   'gauge',
   'seqae_kafka_consumer_lag',
@@ -216,6 +221,7 @@ export const metricCatalog: readonly MetricDeclaration[] = [
   WINDOWS_BUFFERED,
   QUEUE_JOBS,
   KAFKA_CONSUMER_LAG,
+  TFJS_TENSORS,
 ];
 
 // ── registration ───────────────────────────────────────────────────────────────────────────────────
@@ -278,6 +284,8 @@ export interface WorkerMetricsOptions {
   modelLabelCap?: number;
   /** Most streams in `seqae_stream_anomaly_score` at once; 0 turns the gauge off. Default 100. */
   streamLabelCap?: number;
+  /** Counts the live tfjs tensors for `seqae_tfjs_tensors` (the metrics never load tfjs themselves). */
+  liveTensors?: () => number;
 }
 
 /**
@@ -304,6 +312,7 @@ export interface WorkerMetrics {
   readonly anomalyScore: Histogram;
   readonly modelsLoaded: Gauge;
   readonly windowsBuffered: Gauge;
+  readonly liveTensors: Gauge;
   /** Sets the last loss of `model`'s `output`; bounded by `modelLabelCap` and {@link forgetModel}. */
   setTrainingLoss(model: string, output: LossOutput, loss: number): void;
   /** Sets the version in use for `model`; bounded like the loss. */
@@ -377,6 +386,9 @@ export function createWorkerMetrics(
     anomalyScore,
     modelsLoaded: gaugeIn(registry, MODELS_LOADED),
     windowsBuffered: gaugeIn(registry, WINDOWS_BUFFERED),
+    liveTensors: gaugeIn(registry, TFJS_TENSORS, function collect() {
+      if (options.liveTensors) this.set(options.liveTensors());
+    }),
     setTrainingLoss(model, output, loss) {
       touch(model).add(output);
       trainingLoss.set({ model, output }, loss);

@@ -8,7 +8,12 @@ import { produceOptions } from '../config/settings.js';
 import type { Logger } from '../log/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka } from '../transport/kafka.js';
-import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
+import {
+  checkEvictionPolicy,
+  createRedis,
+  credentialsAccepted,
+  credentialsRefused,
+} from '../transport/redis.js';
 import type { WindowerOptions } from '../windows/windower.js';
 import { RedisCheckpointStore } from './checkpoints.js';
 import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
@@ -94,7 +99,7 @@ export class Producer {
   readonly metrics?: ProducerMetrics;
   private readonly closers: (() => Promise<unknown> | void)[] = [];
   private readonly abort = new AbortController();
-  /** What is checked or prepared once before the first reading. */
+  /** What is checked or prepared once before the first reading; refused Redis credentials first. */
   private readonly checks: (() => Promise<unknown>)[] = [];
 
   constructor(
@@ -118,9 +123,21 @@ export class Producer {
     if (needRedis) {
       redis = createRedis(config, { bullmq: true, name: 'seqae-producer' });
       const r = redis;
+      this.checks.push(() => credentialsAccepted(r, config));
       if (log) this.checks.push(() => checkEvictionPolicy(r, log));
       this.closers.push(() => r.quit().catch(() => r.disconnect()));
     }
+    /** A BullMQ queue on the producer's connection, closed with it. */
+    const queue = (name: string) => {
+      const q = new Queue(name, { connection: redis!, prefix: config.queues.prefix });
+      // Without a listener BullMQ prints the error with its command, the AUTH password included.
+      // Refused credentials are the start check's to report, in one line.
+      q.on('error', (err) =>
+        log?.[credentialsRefused(err) ? 'debug' : 'warn']({ err: err.message }, `queue ${name}`),
+      );
+      this.closers.unshift(() => q.close());
+      return q;
+    };
     this.metrics = o.registry ? createProducerMetrics(o.registry) : undefined;
 
     let out: KafkaOutput | undefined;
@@ -149,14 +166,9 @@ export class Producer {
     for (const name of new Set(sinkNames)) {
       if (name === 'kafka') sinks.push(new KafkaWindowSink(out!, config.topics.windows));
       else {
-        const queue = new Queue(config.queues.infer, {
-          connection: redis!,
-          prefix: config.queues.prefix,
-        });
-        this.closers.unshift(() => queue.close());
         const metrics = this.metrics;
         sinks.push(
-          new BullmqWindowSink(queue, {
+          new BullmqWindowSink(queue(config.queues.infer), {
             maxWaiting: p.maxWaiting,
             signal: this.abort.signal,
             onWaited: (seconds, waiting) => {
@@ -174,16 +186,14 @@ export class Producer {
 
     let training: TrainingSink | undefined;
     if (o.train) {
-      const queue = new Queue(config.queues.train, {
-        connection: redis!,
-        prefix: config.queues.prefix,
-      });
-      this.closers.unshift(() => queue.close());
       const models = new ModelRegistry(redis!, {
         prefix: config.redis.keyPrefix,
         keep: config.worker.modelKeep,
       });
-      training = new TrainingSink(new TrainingRequests(queue, models), o.train);
+      training = new TrainingSink(
+        new TrainingRequests(queue(config.queues.train), models),
+        o.train,
+      );
     }
 
     this.source = this.createSource(kind, arg, kafka);

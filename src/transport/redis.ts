@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SeqaeConfig } from '../config/index.js';
+import { SeqaeError } from '../errors/index.js';
 
 /**
  * An ioredis connection from seqae's configuration. BullMQ needs `maxRetriesPerRequest: null` on the
@@ -23,6 +24,49 @@ export function createRedis(
     lazyConnect: options.lazyConnect ?? false,
     maxRetriesPerRequest: options.bullmq ? null : 20,
     enableReadyCheck: true,
+  });
+}
+
+/** Whether `err` is Redis refusing a connection's credentials (wrong password, or none given). */
+export const credentialsRefused = (err: Error) => /^(WRONGPASS|NOAUTH)\b/.test(err.message);
+
+/**
+ * Resolves once `redis` is ready. When Redis refuses its credentials, ends the connection (ioredis
+ * would log in again for ever) and rejects with one line naming Redis, the user and the redacted
+ * URL, never the password: a setting to fix (code `config`). Any other trouble (Redis not up yet)
+ * resolves too, left to the connection's usual retries, so that only credentials stop a start.
+ */
+export function credentialsAccepted(
+  redis: Redis,
+  config: Pick<SeqaeConfig, 'redis'>,
+): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      redis.off('ready', done);
+      redis.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      if (!credentialsRefused(err)) return done();
+      redis.off('ready', done);
+      redis.off('error', onError);
+      redis.disconnect();
+      const url = new URL(config.redis.url);
+      const who =
+        url.password || config.redis.password
+          ? `user "${decodeURIComponent(url.username) || 'default'}"`
+          : 'a connection without a password';
+      const reason = err.message.split('\n')[0];
+      reject(
+        new SeqaeError(
+          `Redis at ${url.protocol}//${url.host}${url.pathname} refused ${who} (${reason}): check the user and password in REDIS_URL or REDIS_PASSWORD`,
+          { code: 'config' },
+        ),
+      );
+    };
+    redis.on('ready', done);
+    redis.on('error', onError);
   });
 }
 

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { initBackend, scoringEngine, type BackendInfo } from '../backend/index.js';
+import { initBackend, liveTensors, scoringEngine, type BackendInfo } from '../backend/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { composeReady, kafkaReady, redisReady, type Readiness } from '../http/readiness.js';
 import { startHttpServer, type HttpServer } from '../http/server.js';
@@ -21,7 +21,7 @@ import { LikelihoodScoring, trainingZScoring } from '../anomaly/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
-import { checkEvictionPolicy, createRedis } from '../transport/redis.js';
+import { checkEvictionPolicy, createRedis, credentialsAccepted } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from './lifecycle.js';
 import { ModelCache } from './model-cache.js';
@@ -84,7 +84,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     );
     const metricsRegistry = createMetricsRegistry({ role: 'worker', backend: backend.scoring });
     setActiveBackend(metricsRegistry, backend.scoring);
-    const metrics = createWorkerMetrics(metricsRegistry);
+    const metrics = createWorkerMetrics(metricsRegistry, { liveTensors });
 
     // Bound before anything takes work: a taken port must stop the process while it holds nothing.
     // Not ready until every role has started; then ready while its connections and consumer are.
@@ -97,6 +97,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     });
     try {
       const redis = createRedis(config, { name: 'seqae-worker' });
+      await credentialsAccepted(redis, config);
       const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
       await checkEvictionPolicy(redis, log);
       const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });

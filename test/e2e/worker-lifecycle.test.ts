@@ -5,7 +5,6 @@
  * ends with its worker when the worker is killed; and a stream consumer that cannot go on makes
  * /readyz fail and the process exit non-zero.
  */
-import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import { addTrainJob, type TrainJobData, type TrainJobResult } from '../../src/c
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { spawnWorker, stopChild, type Child } from '../support/processes.js';
+import { childPids, spawnWorker, stopChild, type Child } from '../support/processes.js';
 import {
   cleanupRedis,
   createTopics,
@@ -34,17 +33,6 @@ afterEach(async () => {
   await Promise.all(children.splice(0).map((c) => stopChild(c, 5_000)));
 });
 
-/** Pids of the processes whose parent is `pid`. */
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there is none
-  }
-}
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);

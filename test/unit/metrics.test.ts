@@ -68,6 +68,19 @@ describe('createWorkerMetrics', () => {
     }
   });
 
+  it('reads the live tfjs tensors on each scrape', async () => {
+    let tensors = 7;
+    const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
+    createWorkerMetrics(registry, { liveTensors: () => tensors });
+    expect(lines(await registry.metrics(), 'seqae_tfjs_tensors ')).toEqual([
+      'seqae_tfjs_tensors 7',
+    ]);
+    tensors = 9;
+    expect(lines(await registry.metrics(), 'seqae_tfjs_tensors ')).toEqual([
+      'seqae_tfjs_tensors 9',
+    ]);
+  });
+
   it('forgets a model’s loss and version label sets', async () => {
     const registry = createMetricsRegistry({ role: 'worker', defaultMetrics: false });
     const m = createWorkerMetrics(registry);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../metrics/registry.js';
 import { registerEval } from './eval.js';
+import { registerModels } from './models.js';
 import { registerProduce } from './produce.js';
 import { runCli } from './run.js';
 import { registerWorker } from './worker.js';
@@ -8,9 +9,12 @@ import { registerWorker } from './worker.js';
 /** `seqae <command>`: each command registers itself from its own module. */
 const program = new Command('seqae')
   .description('streaming LSTM autoencoders over Kafka and BullMQ')
-  .version(packageVersion());
+  .version(packageVersion())
+  // `seqae --version` only before a command, so that a command may take a `--version <n>` of its own
+  .enablePositionalOptions();
 registerWorker(program);
 registerProduce(program);
 registerEval(program);
+registerModels(program);
 
 await runCli(program, process.argv);

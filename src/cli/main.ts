@@ -4,6 +4,7 @@ import { registerEval } from './eval.js';
 import { registerModels } from './models.js';
 import { registerProduce } from './produce.js';
 import { runCli } from './run.js';
+import { registerServices } from './services.js';
 import { registerWorker } from './worker.js';
 
 /** `seqae <command>`: each command registers itself from its own module. */
@@ -16,5 +17,6 @@ registerWorker(program);
 registerProduce(program);
 registerEval(program);
 registerModels(program);
+registerServices(program);
 
 await runCli(program, process.argv);

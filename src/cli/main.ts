@@ -5,6 +5,7 @@ import { registerModels } from './models.js';
 import { registerProduce } from './produce.js';
 import { runCli } from './run.js';
 import { registerServices } from './services.js';
+import { registerTrain } from './train.js';
 import { registerWorker } from './worker.js';
 
 /** `seqae <command>`: each command registers itself from its own module. */
@@ -16,6 +17,7 @@ const program = new Command('seqae')
 registerWorker(program);
 registerProduce(program);
 registerEval(program);
+registerTrain(program);
 registerModels(program);
 registerServices(program);
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../metrics/registry.js';
 import { registerEval } from './eval.js';
+import { registerInfer } from './infer.js';
 import { registerModels } from './models.js';
 import { registerProduce } from './produce.js';
 import { runCli } from './run.js';
@@ -18,6 +19,7 @@ registerWorker(program);
 registerProduce(program);
 registerEval(program);
 registerTrain(program);
+registerInfer(program);
 registerModels(program);
 registerServices(program);
 

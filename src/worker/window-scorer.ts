@@ -7,6 +7,9 @@ import type { WindowOutputs } from '../contracts/outputs.js';
 import type { Window } from '../contracts/window.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 
+/** Where a scorer gets a model's loaded version: a ModelCache, or one model (seqae infer). */
+export type ModelSource = Pick<ModelCache, 'use'>;
+
 export interface ScoringOptions {
   /** Turns a window's errors into its anomaly score. Default `trainingZScoring`. */
   anomaly?: AnomalyScoring;
@@ -32,7 +35,7 @@ export class WindowScorer {
   private readonly forecasts: LRUCache<string, { seq: number; version: string; row: number[] }>;
 
   constructor(
-    private readonly cache: ModelCache,
+    private readonly cache: ModelSource,
     private readonly options: ScoringOptions = {},
   ) {
     this.anomaly = options.anomaly ?? trainingZScoring;

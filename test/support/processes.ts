@@ -86,3 +86,42 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+export interface Finished {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `seqae <args>` (the CLI, from source) to its end with `env` over this process's and `input`
+ * on stdin; killed (SIGKILL) if it runs longer than `timeoutMs`, so a hung command fails its test.
+ */
+export async function runSeqae(
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<Finished> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+  proc.stdin.on('error', () => {}); // a command that exits before reading its input
+  proc.stdin.end(options.input ?? '');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  try {
+    const code = await new Promise<number | string>((resolve) => {
+      proc.on('close', (c, signal) => resolve(c ?? signal ?? -1));
+      proc.on('error', () => resolve(-1));
+    });
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+}

@@ -93,16 +93,23 @@ export interface Finished {
   stderr: string;
 }
 
+/** Runs `seqae <args>` (the CLI, from source) to its end: see runNode. */
+export const runSeqae = (
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<Finished> => runNode(['--import', 'tsx', 'src/cli/main.ts', ...args], env, options);
+
 /**
- * Runs `seqae <args>` (the CLI, from source) to its end with `env` over this process's and `input`
- * on stdin; killed (SIGKILL) if it runs longer than `timeoutMs`, so a hung command fails its test.
+ * Runs `node <args>` from the repository root to its end with `env` over this process's and `input`
+ * on stdin; killed (SIGKILL) if it runs longer than `timeoutMs`, so a hung process fails its test.
  */
-export async function runSeqae(
+export async function runNode(
   args: string[],
   env: Record<string, string>,
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<Finished> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const proc = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

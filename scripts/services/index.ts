@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
 import { kafkaAnswers, kafkaPaths, kafkaPid, startKafka, stopKafka } from './kafka.js';
@@ -39,7 +39,21 @@ export interface ServicesStatus {
 
 type Service = 'redis' | 'kafka';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The directory of seqae's package.json, walking up from this module (scripts/ or dist/scripts/). */
+function findRoot(): string {
+  const start = fileURLToPath(new URL('../..', import.meta.url));
+  for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'seqae') return dir;
+    } catch {
+      // not here; keep walking up
+    }
+  }
+  return start;
+}
+
+export const repoRoot = findRoot();
 
 function settings(options: ServicesOptions) {
   const env = options.env ?? process.env;

@@ -32,7 +32,9 @@ export async function runCli(
 
 /** Commander's usage errors as one line naming the command, thrown to runCli rather than exiting. */
 function oneLineErrors(command: Command): void {
-  const name = command.parent ? `seqae ${command.name()}` : 'seqae';
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  const name = ['seqae', ...names].join(' ');
   command.exitOverride().configureOutput({
     outputError: (text, write) => {
       const message = text.trim().replace(/^error: /, '');

@@ -1,4 +1,13 @@
-import { declarations, produceOptions, settings, type Setting } from './settings.js';
+import {
+  declarations,
+  inferOptions,
+  produceOptions,
+  settings,
+  takes,
+  trainOptions,
+  type CommandName,
+  type Setting,
+} from './settings.js';
 
 /**
  * The README's settings tables, generated from the declarations (`npm run docs:settings`) between two
@@ -29,20 +38,25 @@ function table(title: string, rows: Setting[]): string {
   ].join('\n');
 }
 
-/** The tables: settings of every command, of `seqae worker`, of `seqae produce`. */
+/**
+ * The tables: settings of every command, then of each command its own (its run options, then the
+ * settings it takes beside every command's).
+ */
 export function settingsTables(): string {
   const all = [...declarations(settings)].map(([, s]) => s);
-  const run = [...declarations(produceOptions)].map(([, s]) => s);
+  const own = (name: CommandName, runOptions: object = {}) => [
+    ...[...declarations(runOptions)].map(([, s]) => s),
+    ...all.filter((s) => s.commands !== 'all' && takes(s, name)),
+  ];
   return [
     table(
       'Every command',
       all.filter((s) => s.commands === 'all'),
     ),
-    table(
-      '`seqae worker`',
-      all.filter((s) => s.commands === 'worker'),
-    ),
-    table('`seqae produce`', [...run, ...all.filter((s) => s.commands === 'produce')]),
+    table('`seqae worker`', own('worker')),
+    table('`seqae produce`', own('produce', produceOptions)),
+    table('`seqae train`', own('train', trainOptions)),
+    table('`seqae infer`', own('infer', inferOptions)),
   ].join('\n\n');
 }
 

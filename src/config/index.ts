@@ -141,7 +141,10 @@ function derive(d: Declared, command: CommandName): SeqaeConfig {
     redis: { ...d.redis, tls: d.redis.tls || d.redis.url.startsWith('rediss://') },
     kafka: { ...d.kafka, sasl },
     topics: topicNames(d.topics.prefix),
-    http: { host: d.http.host, port: d.http.port ?? DEFAULT_HTTP_PORT[command] },
+    http: {
+      host: d.http.host,
+      port: d.http.port ?? DEFAULT_HTTP_PORT[command === 'produce' ? 'produce' : 'worker'],
+    },
     queues: {
       prefix: d.queues.prefix,
       infer: `${d.queues.namePrefix}infer`,

@@ -8,10 +8,13 @@ import { z } from 'zod';
  */
 
 /** The commands that take settings. */
-export type CommandName = 'worker' | 'produce';
+export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models';
+
+/** The commands that serve /metrics, /healthz, /readyz. */
+export type ServingCommand = 'worker' | 'produce';
 
 /** Each command its own port, so that a worker and a producer run side by side on one host. */
-export const DEFAULT_HTTP_PORT: Record<CommandName, number> = { worker: 9464, produce: 9465 };
+export const DEFAULT_HTTP_PORT: Record<ServingCommand, number> = { worker: 9464, produce: 9465 };
 
 export interface Setting<S extends z.ZodType = z.ZodType> {
   /** Environment variable; absent for the options of one `produce` run, which are flags only. */
@@ -27,7 +30,7 @@ export interface Setting<S extends z.ZodType = z.ZodType> {
   /** One line for `--help` and the README. */
   description: string;
   /** Which commands take it. */
-  commands: 'all' | CommandName;
+  commands: 'all' | CommandName | readonly CommandName[];
   /** The flag must be given (options of one run only). */
   required?: boolean;
   /** A credential: its value is never shown (logs, errors). */
@@ -37,10 +40,18 @@ export interface Setting<S extends z.ZodType = z.ZodType> {
 /** A setting of SeqaeConfig: it always has a variable. */
 type ConfigSetting<S extends z.ZodType> = Setting<S> & { env: string };
 const setting = <S extends z.ZodType>(s: ConfigSetting<S>): ConfigSetting<S> => s;
-/** An option of one `produce` run: a flag only, outside SeqaeConfig. */
+/** An option of one run (of `produce` unless said): a flag only, outside SeqaeConfig. */
 const runOption = <S extends z.ZodType>(
-  s: Omit<Setting<S>, 'env' | 'formerEnv' | 'commands'> & { flag: string },
-): Setting<S> => ({ ...s, commands: 'produce' });
+  s: Omit<Setting<S>, 'env' | 'formerEnv' | 'commands'> & {
+    flag: string;
+    commands?: Setting['commands'];
+  },
+): Setting<S> => ({ commands: 'produce', ...s });
+
+/** The worker's model and training settings, also those of a one-off `seqae train`. */
+const TRAINING: CommandName[] = ['worker', 'train'];
+/** The producer's windowing and input settings, also those of `seqae train` and `seqae infer`. */
+const WINDOWING: CommandName[] = ['produce', 'train', 'infer'];
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -280,21 +291,21 @@ export const settings = {
         default: 'likelihood',
         description:
           "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus a range check; NAB 58.85) or training-z (the model's training errors; NAB 0)",
-        commands: 'worker',
+        commands: ['worker', 'infer'],
       }),
       shortWindow: setting({
         env: 'SEQAE_ANOMALY_SHORT_WINDOW',
         schema: int(1, 10_000),
         default: '20',
         description: 'likelihood: windows averaged for the short-term error level',
-        commands: 'worker',
+        commands: ['worker', 'infer'],
       }),
       warmup: setting({
         env: 'SEQAE_ANOMALY_WARMUP',
         schema: int(1, 1_000_000),
         default: '50',
         description: "likelihood: windows a stream's errors need before they score",
-        commands: 'worker',
+        commands: ['worker', 'infer'],
       }),
       rangeMargin: setting({
         env: 'SEQAE_ANOMALY_RANGE_MARGIN',
@@ -302,7 +313,7 @@ export const settings = {
         default: '0.05',
         description:
           'likelihood: part of the range seen so far a value may go past it before it scores 1 (<= 0: off)',
-        commands: 'worker',
+        commands: ['worker', 'infer'],
       }),
       alertThreshold: setting({
         env: 'SEQAE_ALERT_THRESHOLD',
@@ -310,7 +321,7 @@ export const settings = {
         default: '0.5',
         description:
           'score from which a window is an alert (`alert: true` on the anomalies topic, seqae_anomaly_alerts_total)',
-        commands: 'worker',
+        commands: ['worker', 'infer'],
       }),
     },
     training: {
@@ -321,14 +332,14 @@ export const settings = {
         default: 'true',
         description:
           "start a training from the model's previous version, or else from the newest model of the same shape (another stream's), and fine-tune it for SEQAE_WARM_START_EPOCHS instead of training from scratch",
-        commands: 'worker',
+        commands: TRAINING,
       }),
       warmStartEpochs: setting({
         env: 'SEQAE_WARM_START_EPOCHS',
         schema: int(1, 100000),
         default: '10',
         description: 'most epochs of a warm-started training',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       validationSplit: setting({
         env: 'SEQAE_VALIDATION_SPLIT',
@@ -336,7 +347,7 @@ export const settings = {
         default: '0.1',
         description:
           'part of the training windows held out (the newest) to watch for early stopping (0: none)',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       patience: setting({
         env: 'SEQAE_EARLY_STOPPING_PATIENCE',
@@ -344,7 +355,7 @@ export const settings = {
         default: '5',
         description:
           'stop training after this many epochs without a better held-out loss (0: train every epoch)',
-        commands: 'worker',
+        commands: TRAINING,
       }),
     },
     groupId: setting({
@@ -432,7 +443,7 @@ export const settings = {
       schema: int(1, 1000),
       default: '5',
       description: 'versions kept per model in the model registry',
-      commands: 'worker',
+      commands: TRAINING,
     }),
     onnxThreads: setting({
       env: 'SEQAE_ONNX_THREADS',
@@ -440,7 +451,7 @@ export const settings = {
       schema: int(0, 1024),
       default: '0',
       description: 'ONNX Runtime threads per scoring pass when it scores (0: one per CPU)',
-      commands: 'worker',
+      commands: ['worker', 'infer'],
     }),
     // The model trained for streams: the defaults of training jobs (nIn and features come from the
     // windows).
@@ -451,7 +462,7 @@ export const settings = {
         schema: z.enum(['reconstruction', 'prediction', 'composite']),
         default: 'composite',
         description: 'model trained for streams: composite, reconstruction, prediction',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       units: setting({
         env: 'SEQAE_UNITS',
@@ -459,7 +470,7 @@ export const settings = {
         schema: int(1, 4096),
         default: '100',
         description: 'LSTM units (and embedding length) of the model trained for streams',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       // 50, not the 300 of src/model/config.ts (the seed notebook's, kept for the seed examples):
       // a worker trains every stream and retrains it, where a model soon beats a slightly lower loss.
@@ -469,28 +480,28 @@ export const settings = {
         schema: int(1, 100000),
         default: '50',
         description: 'training epochs of the model trained for streams',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       batchSize: setting({
         env: 'SEQAE_TRAIN_BATCH_SIZE',
         schema: int(1, 65536),
         default: '32',
         description: 'training mini-batch size',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       learningRate: setting({
         env: 'SEQAE_LEARNING_RATE',
         schema: z.coerce.number().positive().max(10),
         default: '0.001',
         description: 'Adam learning rate of training',
-        commands: 'worker',
+        commands: TRAINING,
       }),
       normalisation: setting({
         env: 'SEQAE_NORMALISATION',
         schema: z.enum(['zscore', 'minmax', 'none']),
         default: 'zscore',
         description: 'per-feature scaling fitted on the training windows: zscore, minmax, none',
-        commands: 'worker',
+        commands: TRAINING,
       }),
     },
     inferPublish: setting({
@@ -523,7 +534,7 @@ export const settings = {
       schema: int(1, 4096),
       default: '9',
       description: "readings per window (nIn; 9 is the seed model's)",
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     stride: setting({
       env: 'SEQAE_STRIDE',
@@ -531,7 +542,7 @@ export const settings = {
       schema: int(1, 1_000_000),
       default: '1',
       description: 'readings between the ends of consecutive windows',
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     reorder: setting({
       env: 'SEQAE_REORDER',
@@ -539,7 +550,7 @@ export const settings = {
       schema: int(0, 100_000),
       default: '0',
       description: 'readings held per stream to undo out-of-order input',
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     gaps: setting({
       env: 'SEQAE_GAPS',
@@ -547,7 +558,7 @@ export const settings = {
       schema: z.enum(['ignore', 'skip', 'fill']),
       default: 'ignore',
       description: 'gaps: ignore, skip (restart windows), fill (forward-fill)',
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     maxFill: setting({
       env: 'SEQAE_MAX_FILL',
@@ -555,7 +566,7 @@ export const settings = {
       schema: int(0, 1_000_000),
       default: '10',
       description: 'most readings forward-filled in one gap (gaps fill)',
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     maxLineBytes: setting({
       env: 'SEQAE_MAX_LINE_BYTES',
@@ -563,7 +574,7 @@ export const settings = {
       schema: int(64, 64 * 1024 * 1024),
       default: '65536',
       description: 'longest CSV/NDJSON line or Kafka reading, bytes; longer ones go to the DLQ',
-      commands: 'produce',
+      commands: WINDOWING,
     }),
     batch: setting({
       env: 'SEQAE_PRODUCER_BATCH',
@@ -626,6 +637,35 @@ const columns = list.transform((parts, ctx) => {
   return { timestamp: ref(parts[0]!), values: parts.slice(1).map(ref) };
 });
 
+/** Run options of every command that reads a CSV or NDJSON input and cuts it into windows. */
+const inputShape = {
+  columns: runOption({
+    commands: WINDOWING,
+    flag: '--columns <list>',
+    schema: columns,
+    description: 'csv: timestamp column, then value columns, by name or index',
+  }),
+  header: runOption({
+    commands: WINDOWING,
+    flag: '--no-header',
+    schema: z.boolean(),
+    description: 'csv: the first line is data, name columns by index',
+  }),
+  delimiter: runOption({
+    commands: WINDOWING,
+    flag: '--delimiter <c>',
+    schema: text,
+    default: ',',
+    description: 'csv: field separator',
+  }),
+  step: runOption({
+    commands: WINDOWING,
+    flag: '--step <ms>',
+    schema: positive,
+    description: 'milliseconds between readings (default: inferred per stream)',
+  }),
+};
+
 /**
  * The options of one `seqae produce` run: flags only (no variables), not part of SeqaeConfig. Each
  * key is the flag's attribute name in commander.
@@ -649,32 +689,15 @@ export const produceOptions = {
     default: 'max',
     description: 'replay speed: max, realtime, or a factor such as 10',
   }),
-  columns: runOption({
-    flag: '--columns <list>',
-    schema: columns,
-    description: 'csv: timestamp column, then value columns, by name or index',
-  }),
+  columns: inputShape.columns,
   streamColumn: runOption({
     flag: '--stream-column <col>',
     schema: text,
     description: 'csv: the column holding each row’s stream id',
   }),
-  header: runOption({
-    flag: '--no-header',
-    schema: z.boolean(),
-    description: 'csv: the first line is data, name columns by index',
-  }),
-  delimiter: runOption({
-    flag: '--delimiter <c>',
-    schema: text,
-    default: ',',
-    description: 'csv: field separator',
-  }),
-  step: runOption({
-    flag: '--step <ms>',
-    schema: positive,
-    description: 'milliseconds between readings (default: inferred per stream)',
-  }),
+  header: inputShape.header,
+  delimiter: inputShape.delimiter,
+  step: inputShape.step,
   train: runOption({
     flag: '--train <n>',
     schema: positive,
@@ -707,6 +730,73 @@ export const produceOptions = {
   }),
 };
 
+/** The options of one `seqae train` run: flags only. */
+export const trainOptions = {
+  csv: runOption({
+    flag: '--csv <path>',
+    required: true,
+    schema: z.string().min(1),
+    description: 'the CSV file of readings to train on',
+    commands: 'train',
+  }),
+  modelId: runOption({
+    flag: '--model-id <id>',
+    required: true,
+    schema: z.string().regex(/^[^\s:]{1,200}$/, '1-200 characters, no whitespace or ":"'),
+    description: 'the model id to publish (or to name in --out)',
+    commands: 'train',
+  }),
+  out: runOption({
+    flag: '--out <file>',
+    schema: z.string().min(1),
+    description: 'write the trained model to this file instead of publishing it to the registry',
+    commands: 'train',
+  }),
+  ...inputShape,
+  progress: runOption({
+    flag: '--no-progress',
+    schema: z.boolean(),
+    description: 'no progress bar on a terminal: one line per epoch, as without one',
+    commands: 'train',
+  }),
+};
+
+/** The options of one `seqae infer` run: flags only. */
+export const inferOptions = {
+  input: runOption({
+    flag: '--input <spec>',
+    required: true,
+    schema: z.string().min(1),
+    description: 'csv:<path> | ndjson:<path> | - (NDJSON readings on stdin)',
+    commands: 'infer',
+  }),
+  model: runOption({
+    flag: '--model <id>',
+    schema: z.string().min(1),
+    description: 'score with this model of the registry (its newest version unless --version)',
+    commands: 'infer',
+  }),
+  version: runOption({
+    flag: '--version <n>',
+    schema: positive,
+    description: 'with --model: this version',
+    commands: 'infer',
+  }),
+  modelFile: runOption({
+    flag: '--model-file <file>',
+    schema: z.string().min(1),
+    description: 'score with a model file written by `seqae train --out`',
+    commands: 'infer',
+  }),
+  stream: runOption({
+    flag: '--stream <id>',
+    schema: text,
+    description: 'stream id (csv: default the file name; ndjson: of readings that name none)',
+    commands: 'infer',
+  }),
+  ...inputShape,
+};
+
 /** Parsed values of a tree of declarations, in the tree's shape. */
 export type Resolved<T> = {
   -readonly [K in keyof T]: T[K] extends Setting<infer S> ? z.output<S> : Resolved<T[K]>;
@@ -729,4 +819,6 @@ export function* declarations(
 
 /** Whether `command` takes `s`. */
 export const takes = (s: Setting, command: CommandName): boolean =>
-  s.commands === 'all' || s.commands === command;
+  s.commands === 'all' ||
+  s.commands === command ||
+  (Array.isArray(s.commands) && s.commands.includes(command));

@@ -6,7 +6,7 @@ import type { ErrorStats } from '../anomaly/index.js';
 import type { TrainingStart } from '../contracts/jobs.js';
 import { ArtifactError } from '../errors/index.js';
 import type { TrainingSummary, Variant } from '../model/index.js';
-import { PUBLISH } from './scripts.js';
+import { PUBLISH, REMOVE } from './scripts.js';
 
 /** What the registry keeps beside each version's artifact. */
 export interface ModelMeta {
@@ -107,6 +107,37 @@ export class ModelRegistry extends EventEmitter<{ updated: [ModelUpdated]; error
     const modelId = await this.redis.get(`${this.prefix}:shape:${shape}`);
     if (modelId === null || modelId === except) return undefined;
     return this.get(modelId);
+  }
+
+  /** The ids of the models that have at least one version, sorted. */
+  async list(): Promise<string[]> {
+    const head = `${this.prefix}:model:{`;
+    const tail = '}:versions';
+    const ids = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*${tail}`, 'COUNT', 1000);
+      for (const key of keys) ids.add(key.slice(head.length, -tail.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...ids].sort();
+  }
+
+  /**
+   * Deletes one version of a model, or every version when `version` is undefined; the newest version
+   * left becomes the latest. Returns the versions deleted (none: there was no such version). Workers
+   * that have a deleted version loaded keep scoring with it until a newer one is published.
+   */
+  async delete(modelId: string, version?: number): Promise<number[]> {
+    const removed = (await this.redis.eval(
+      REMOVE,
+      2,
+      this.key(modelId, 'versions'),
+      this.key(modelId, 'latest'),
+      this.key(modelId, 'v:'),
+      version === undefined ? '' : String(version),
+    )) as string[];
+    return removed.map(Number);
   }
 
   /** The newest version number, or undefined when the model has none. */

@@ -25,3 +25,29 @@ redis.call('SET', KEYS[3], version)
 redis.call('PUBLISH', ARGV[5], cjson.encode({ modelId = ARGV[6], version = version }))
 return version
 `;
+
+/**
+ * remove: KEYS[1] version list, KEYS[2] latest pointer; ARGV[1] key prefix for versions
+ * ("<prefix>:v:"), ARGV[2] the version to delete, or '' for every version. One script, so the list,
+ * the pointer and the versions' keys agree at every moment: the pointer moves to the newest version
+ * left, or goes with the last one. The counter stays, so a number is never given to two versions
+ * (a worker that cached version n never mistakes a new version for an older one). Returns the
+ * versions deleted.
+ */
+export const REMOVE = `
+local function drop(v)
+  redis.call('DEL', ARGV[1] .. v .. ':artifact', ARGV[1] .. v .. ':meta')
+end
+local removed = {}
+if ARGV[2] == '' then
+  removed = redis.call('LRANGE', KEYS[1], 0, -1)
+  for _, v in ipairs(removed) do drop(v) end
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return removed
+end
+if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return removed end
+drop(ARGV[2])
+local newest = redis.call('LINDEX', KEYS[1], -1)
+if newest then redis.call('SET', KEYS[2], newest) else redis.call('DEL', KEYS[2]) end
+return { ARGV[2] }
+`;

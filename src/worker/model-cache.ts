@@ -6,7 +6,7 @@ import {
   type InferenceEngine,
   type InferenceEngineOptions,
 } from '../model/index.js';
-import type { ModelMeta, ModelRegistry } from '../model-registry/index.js';
+import type { ModelMeta, ModelRegistry, ModelVersion } from '../model-registry/index.js';
 import { ArtifactError } from '../errors/index.js';
 
 export interface LoadedModel {
@@ -35,6 +35,30 @@ export interface ModelCacheOptions {
    * engine is made per loaded version and disposed with it.
    */
   engine?: InferenceEngineOptions;
+}
+
+/**
+ * A model version built and ready to score (an ArtifactError when its artifact is corrupt). Dispose
+ * its engine and model when done.
+ */
+export async function loadModelVersion(
+  found: ModelVersion,
+  engine: InferenceEngineOptions = {},
+): Promise<LoadedModel> {
+  const model = await SequenceAutoencoder.load(found.artifact);
+  try {
+    const { meta } = found;
+    return {
+      modelId: meta.modelId,
+      version: meta.version,
+      model,
+      engine: await createInferenceEngine(model, engine),
+      meta,
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }
 
 /** A version whose artifact was refused (truncated, corrupt, changed since publication). */
@@ -131,25 +155,14 @@ export class ModelCache extends EventEmitter<{
 
   /** One version, checked before anything is built; undefined when it is gone or refused. */
   private async load(modelId: string, version: number): Promise<LoadedModel | undefined> {
-    let model: SequenceAutoencoder;
-    let meta: ModelMeta;
     try {
       const found = await this.registry.get(modelId, version);
-      if (!found) return undefined;
-      meta = found.meta;
-      model = await SequenceAutoencoder.load(found.artifact);
+      return found && (await loadModelVersion(found, this.engineOptions));
     } catch (err) {
       if (!(err instanceof ArtifactError)) throw err;
       this.refused.add(`${modelId}@${version}`);
       this.emit('refused', { modelId, version, error: err });
       return undefined;
-    }
-    try {
-      const engine = await createInferenceEngine(model, this.engineOptions);
-      return { modelId, version: meta.version, model, engine, meta };
-    } catch (err) {
-      model.dispose();
-      throw err;
     }
   }
 

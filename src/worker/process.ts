@@ -17,7 +17,6 @@ import {
   type WorkerMetrics,
 } from '../metrics/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
-import { LikelihoodScoring, trainingZScoring } from '../anomaly/index.js';
 import { createKafka } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
@@ -26,7 +25,7 @@ import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from './lifecycle.js';
 import { ModelCache } from './model-cache.js';
 import { OutputPublisher } from './publisher.js';
-import { WindowScorer } from './window-scorer.js';
+import { anomalyScoring, WindowScorer } from './window-scorer.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from './train-worker.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
@@ -140,19 +139,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         trainWindows: w.trainWindows,
         pendingLimit: w.pendingLimit,
       });
-      const a = w.anomaly;
-      const scorer = new WindowScorer(cache, {
-        anomaly:
-          a.scoring === 'likelihood'
-            ? new LikelihoodScoring({
-                shortWindow: a.shortWindow,
-                warmup: a.warmup,
-                rangeMargin: a.rangeMargin,
-              })
-            : trainingZScoring,
-        alertThreshold: a.alertThreshold,
-        metrics,
-      });
+      const scorer = new WindowScorer(cache, { ...anomalyScoring(w.anomaly), metrics });
       const publisher = new OutputPublisher(
         output,
         config.topics,

@@ -8,6 +8,7 @@ import {
   type Dataset,
   type EpochProgress,
   type ModelConfigInput,
+  type TrainingSummary,
 } from '../model/index.js';
 import type { ModelRegistry } from '../model-registry/index.js';
 import type { TrainJobData, TrainJobResult, TrainingStart } from '../contracts/jobs.js';
@@ -121,6 +122,53 @@ async function startingModel(
   };
 }
 
+/** What training a model on windows gave: its summary and error statistics. */
+export interface Trained {
+  samples: number;
+  summary: TrainingSummary;
+  errorStats: ErrorStats;
+  /** The streams whose windows trained it (at most 1000). */
+  streams: string[];
+}
+
+/** The model configuration for `windows`: `defaults`, then `overrides`, then the newest window's shape. */
+export function modelInputFor(
+  windows: readonly Window[],
+  defaults: ModelConfigInput,
+  overrides: ModelConfigInput = {},
+): ModelConfigInput {
+  const newest = windows.at(-1);
+  if (!newest) throw new ValidationError('no windows to train on', 'too_short');
+  return {
+    ...defaults,
+    ...overrides,
+    nIn: newest.values.length,
+    features: newest.values[0]!.length,
+  };
+}
+
+/**
+ * Trains `model` on the windows of its shape (others are left out), the newest
+ * `plan.validationSplit` of the samples held out to stop early, and measures its errors on them.
+ */
+export async function trainOnWindows(
+  model: SequenceAutoencoder,
+  windows: readonly Window[],
+  plan: Pick<TrainingPlan, 'validationSplit' | 'patience'>,
+  options: { onEpoch?: (p: EpochProgress) => void | Promise<void>; signal?: AbortSignal } = {},
+): Promise<Trained> {
+  const dataset = datasetFromStreams(model, windows);
+  const summary = await model.train(dataset, {
+    onEpoch: options.onEpoch,
+    signal: options.signal,
+    validationSplit: dataset.count >= 20 ? plan.validationSplit : 0,
+    earlyStopping: plan.patience > 0 ? { patience: plan.patience } : undefined,
+  });
+  const errorStats = await trainingErrorStats(model, dataset);
+  const streams = [...new Set(windows.map((w) => w.streamId))].slice(0, 1000);
+  return { samples: dataset.count, summary, errorStats, streams };
+}
+
 /**
  * Trains a model on windows and publishes it as the model's next version. The window shape (nIn,
  * features) comes from the newest window; windows of another shape are left out. The newest
@@ -134,26 +182,17 @@ export async function trainAndPublish(
   plan: TrainingPlan,
   options: { onEpoch?: (p: EpochProgress) => void | Promise<void>; signal?: AbortSignal } = {},
 ): Promise<TrainJobResult> {
-  const newest = windows.at(-1);
-  if (!newest)
+  if (windows.length === 0)
     throw new ValidationError(`model ${data.modelId}: no windows to train on`, 'too_short');
-  const input: ModelConfigInput = {
-    ...defaults,
-    ...data.model,
-    nIn: newest.values.length,
-    features: newest.values[0]!.length,
-  };
+  const input = modelInputFor(windows, defaults, data.model);
   const { model, start } = await startingModel(data.modelId, input, registry, plan);
   try {
-    const dataset = datasetFromStreams(model, windows);
-    const summary = await model.train(dataset, {
-      onEpoch: options.onEpoch,
-      signal: options.signal,
-      validationSplit: dataset.count >= 20 ? plan.validationSplit : 0,
-      earlyStopping: plan.patience > 0 ? { patience: plan.patience } : undefined,
-    });
-    const errorStats = await trainingErrorStats(model, dataset);
-    const streams = [...new Set(windows.map((w) => w.streamId))].slice(0, 1000);
+    const { samples, summary, errorStats, streams } = await trainOnWindows(
+      model,
+      windows,
+      plan,
+      options,
+    );
     const version = await registry.publish(data.modelId, await model.save(), {
       variant: model.config.variant,
       config: { ...model.config },
@@ -168,7 +207,7 @@ export async function trainAndPublish(
       modelId: data.modelId,
       version,
       variant: model.config.variant,
-      samples: dataset.count,
+      samples,
       summary,
       streams,
       start,

@@ -1,11 +1,37 @@
 import { LRUCache } from 'lru-cache';
-import { forecastError, type AnomalyScoring } from '../anomaly/index.js';
+import {
+  forecastError,
+  LikelihoodScoring,
+  trainingZScoring,
+  type AnomalyScoring,
+} from '../anomaly/index.js';
+import type { SeqaeConfig } from '../config/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
 import type { WindowOutputs } from '../contracts/outputs.js';
 import type { Window } from '../contracts/window.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
+
+/** Where a scorer gets a model's loaded version: a ModelCache, or one model (seqae infer). */
+export type ModelSource = Pick<ModelCache, 'use'>;
+
+/** The anomaly scoring and alert threshold the settings (SEQAE_ANOMALY_…, SEQAE_ALERT_THRESHOLD) ask for. */
+export function anomalyScoring(
+  a: SeqaeConfig['worker']['anomaly'],
+): Pick<ScoringOptions, 'anomaly' | 'alertThreshold'> {
+  return {
+    anomaly:
+      a.scoring === 'likelihood'
+        ? new LikelihoodScoring({
+            shortWindow: a.shortWindow,
+            warmup: a.warmup,
+            rangeMargin: a.rangeMargin,
+          })
+        : trainingZScoring,
+    alertThreshold: a.alertThreshold,
+  };
+}
 
 export interface ScoringOptions {
   /** Turns a window's errors into its anomaly score (the worker's: SEQAE_ANOMALY_SCORING). */
@@ -34,7 +60,7 @@ export class WindowScorer {
   private readonly forecasts: LRUCache<string, { seq: number; version: string; row: number[] }>;
 
   constructor(
-    private readonly cache: ModelCache,
+    private readonly cache: ModelSource,
     private readonly options: ScoringOptions,
   ) {
     this.anomaly = options.anomaly;

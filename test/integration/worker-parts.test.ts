@@ -71,6 +71,33 @@ describe('model registry and cache (real Redis)', () => {
     expect(await registry.get('no-such-model')).toBeUndefined();
   });
 
+  it('lists model ids, and deletes one version or a whole model with the pointer kept true', async () => {
+    const m = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
+    for (const a of artifacts) await registry.publish('del-a', a, meta(m));
+    await registry.publish('del-b', artifacts[0]!, meta(m));
+    m.dispose();
+    expect(await registry.list()).toEqual(expect.arrayContaining(['del-a', 'del-b', 'reg-a']));
+    expect(await registry.versions('del-a')).toEqual([2, 3]);
+
+    expect(await registry.delete('del-a', 3)).toEqual([3]);
+    expect(await registry.versions('del-a')).toEqual([2]);
+    expect(await registry.latestVersion('del-a')).toBe(2);
+    expect((await registry.get('del-a'))!.meta.version).toBe(2);
+    expect(await registry.delete('del-a', 3)).toEqual([]);
+
+    expect(await registry.delete('del-a')).toEqual([2]);
+    expect(await registry.latestVersion('del-a')).toBeUndefined();
+    expect(await registry.get('del-a')).toBeUndefined();
+    expect(await redis.keys(`${config.redis.keyPrefix}:model:{del-a}:v:*`)).toEqual([]);
+    expect(await registry.list()).not.toContain('del-a');
+    expect(await registry.list()).toContain('del-b');
+
+    // Numbers are never given twice: a new version after a deletion follows the deleted ones.
+    const again = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
+    expect(await registry.publish('del-a', artifacts[0]!, meta(again))).toBe(4);
+    again.dispose();
+  });
+
   it('caches at most `max` models and frees the tensors of evicted and replaced ones', async () => {
     const m = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
     for (const id of ['c1', 'c2', 'c3']) await registry.publish(id, artifacts[0]!, meta(m));

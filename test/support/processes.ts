@@ -98,3 +98,49 @@ export function childPids(pid: number): number[] {
     return []; // pgrep exits 1 when there is none
   }
 }
+
+export interface Finished {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `seqae <args>` (the CLI, from source) to its end: see runNode. */
+export const runSeqae = (
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<Finished> => runNode(['--import', 'tsx', 'src/cli/main.ts', ...args], env, options);
+
+/**
+ * Runs `node <args>` from the repository root to its end with `env` over this process's and `input`
+ * on stdin; killed (SIGKILL) if it runs longer than `timeoutMs`, so a hung process fails its test.
+ */
+export async function runNode(
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<Finished> {
+  const proc = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+  proc.stdin.on('error', () => {}); // a command that exits before reading its input
+  proc.stdin.end(options.input ?? '');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  try {
+    const code = await new Promise<number | string>((resolve) => {
+      proc.on('close', (c, signal) => resolve(c ?? signal ?? -1));
+      proc.on('error', () => resolve(-1));
+    });
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+}

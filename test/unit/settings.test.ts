@@ -7,9 +7,11 @@ import { withSettingsTables } from '../../src/config/docs.js';
 import { loadConfig, readConfig } from '../../src/config/index.js';
 import {
   declarations,
+  inferOptions,
   produceOptions,
   settings,
   takes,
+  trainOptions,
   type CommandName,
 } from '../../src/config/settings.js';
 import { ConfigError } from '../../src/errors/index.js';
@@ -20,7 +22,8 @@ const all = [...declarations(settings)].map(([, s]) => s);
 /** A command with the settings' flags of `name`, its parse errors thrown instead of exiting. */
 function command(name: CommandName): Command {
   const c = new Command(name).exitOverride().configureOutput({ writeErr: () => {} });
-  return addSettingFlags(c, name, name === 'produce' ? produceOptions : {});
+  const runOptions = { produce: produceOptions, train: trainOptions, infer: inferOptions };
+  return addSettingFlags(c, name, runOptions[name as keyof typeof runOptions] ?? {});
 }
 
 describe('loadConfig', () => {
@@ -189,7 +192,7 @@ describe('the declarations', () => {
   it('name each variable and each flag of a command once', () => {
     const variables = all.flatMap((s) => [s.env, ...(s.formerEnv ?? [])]);
     expect(new Set(variables).size).toBe(variables.length);
-    for (const name of ['worker', 'produce'] as const) {
+    for (const name of ['worker', 'produce', 'train', 'infer', 'models'] as const) {
       const flags = command(name).options.map((o) => o.long);
       expect(new Set(flags).size, name).toBe(flags.length);
     }
@@ -260,7 +263,7 @@ describe('command flags', () => {
   });
 
   it('cover every setting a command takes', () => {
-    for (const name of ['worker', 'produce'] as const) {
+    for (const name of ['worker', 'produce', 'train', 'infer', 'models'] as const) {
       const c = command(name);
       const text = helpText(c);
       for (const s of all.filter((x) => takes(x, name)))

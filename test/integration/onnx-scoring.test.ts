@@ -102,10 +102,11 @@ describe('worker scoring path on ONNX Runtime (real Redis)', () => {
     });
 
     const input = windows(3, 25);
-    const scoring = { anomaly: new LikelihoodScoring(), alertThreshold: 0.5 };
+    // Each scorer its own likelihood state: it learns from every window it scores.
+    const scoring = () => ({ anomaly: new LikelihoodScoring(), alertThreshold: 0.5 });
     const [a, b] = await Promise.all([
-      new WindowScorer(tfjsCache, scoring).score('onnx-model', input, 16),
-      new WindowScorer(onnxCache, scoring).score('onnx-model', input, 16),
+      new WindowScorer(tfjsCache, scoring()).score('onnx-model', input, 16),
+      new WindowScorer(onnxCache, scoring()).score('onnx-model', input, 16),
     ]);
     expect(a!.rejected).toEqual([]);
     expect(b!.rejected).toEqual([]);

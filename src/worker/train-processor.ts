@@ -47,6 +47,20 @@ const LEASE_MS = 2 * 60_000;
 /** How long a job for a model under training waits before it looks again. */
 const BUSY_DELAY_MS = 5000;
 
+/**
+ * What a job without explicit windows trains on. A model's first training (after warm-up) takes the
+ * stream's first `warmupWindows` windows, held in order until that first version exists, however fast
+ * they arrived: a file replayed at full speed is all there before training starts, and its newest
+ * windows (anomalies included) are its future. Retraining takes the recent windows, all from before it.
+ */
+async function trainingWindows(modelId: string, reason: TrainJobData['reason']) {
+  if (reason === 'warmup') {
+    const { windows } = await store.peekPending(modelId, config.worker.warmupWindows);
+    if (windows.length > 0) return windows;
+  }
+  return store.recent(modelId);
+}
+
 export default async function trainJob(
   job: SandboxedJob<TrainJobData, TrainJobResult>,
   token?: string,
@@ -67,7 +81,7 @@ export default async function trainJob(
   }
   const signal = cancelled ? AbortSignal.any([cancelled, shutdown.signal]) : shutdown.signal;
   try {
-    const windows = data.windows ?? (await store.recent(modelId));
+    const windows = data.windows ?? (await trainingWindows(modelId, data.reason));
     const m = config.worker.model;
     return await trainAndPublish(
       data,

@@ -389,7 +389,8 @@ export const settings = {
       flag: '--warmup-windows <n>',
       schema: int(2),
       default: '256',
-      description: "windows a stream's model waits for before its first training",
+      description:
+        "windows a stream's model waits for before its first training, which learns from exactly these first windows however fast they arrived",
       commands: 'worker',
     }),
     retrainEvery: setting({

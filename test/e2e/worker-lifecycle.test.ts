@@ -71,6 +71,29 @@ async function requestTraining(config: SeqaeConfig, modelId: string) {
 }
 
 /** A clean `name` scenario and the events of its training queue: jobs completed, epochs seen. */
+/**
+ * A train-only worker of `name` training `modelId` for as long as the test needs (no early stop),
+ * once its first epoch is done; `env` adds to its settings.
+ */
+async function longTraining(
+  name: string,
+  config: SeqaeConfig,
+  epochs: () => number,
+  modelId: string,
+  env: Record<string, string> = {},
+) {
+  const w = worker(name, {
+    SEQAE_ROLES: 'train',
+    SEQAE_HTTP_PORT: '0',
+    SEQAE_EPOCHS: '100000',
+    SEQAE_EARLY_STOPPING_PATIENCE: '0',
+    ...env,
+  });
+  const jobId = await requestTraining(config, modelId);
+  await waitFor('a training epoch', () => (dead(w), epochs() >= 1), 120_000);
+  return { w, jobId };
+}
+
 async function watchTraining(name: string) {
   const config = testConfig(name);
   await cleanupRedis(config);
@@ -131,15 +154,9 @@ describe('worker processes', () => {
   it('stop within seconds on SIGTERM during a long training, which another worker then does', async () => {
     const { config, events, completed, epochs } = await watchTraining('sigterm-training');
     try {
-      const long = worker('sigterm-training', {
-        SEQAE_ROLES: 'train',
-        SEQAE_HTTP_PORT: '0',
-        SEQAE_EPOCHS: '100000',
-        SEQAE_EARLY_STOPPING_PATIENCE: '0',
+      const { w: long, jobId } = await longTraining('sigterm-training', config, epochs, 'long', {
         SEQAE_SHUTDOWN_TIMEOUT_MS: '60000',
       });
-      const jobId = await requestTraining(config, 'long');
-      await waitFor('a training epoch', () => (dead(long), epochs() >= 1), 120_000);
       const trainers = childPids(long.proc.pid!);
       expect(trainers.length).toBeGreaterThan(0);
       const t0 = Date.now();
@@ -160,14 +177,7 @@ describe('worker processes', () => {
   it('never leave a training child behind when killed', async () => {
     const { config, events, epochs } = await watchTraining('orphan');
     try {
-      const w = worker('orphan', {
-        SEQAE_ROLES: 'train',
-        SEQAE_HTTP_PORT: '0',
-        SEQAE_EPOCHS: '100000',
-        SEQAE_EARLY_STOPPING_PATIENCE: '0',
-      });
-      await requestTraining(config, 'orphaned');
-      await waitFor('a training epoch', () => (dead(w), epochs() >= 1), 120_000);
+      const { w } = await longTraining('orphan', config, epochs, 'orphaned');
       const trainers = childPids(w.proc.pid!);
       expect(trainers.length).toBeGreaterThan(0);
       w.proc.kill('SIGKILL');
@@ -181,13 +191,7 @@ describe('worker processes', () => {
   it('hand a training killed with SIGKILL to another worker, which publishes the version once', async () => {
     const { config, events, completed, epochs } = await watchTraining('sigkill-training');
     try {
-      const killed = worker('sigkill-training', {
-        SEQAE_ROLES: 'train',
-        SEQAE_HTTP_PORT: '0',
-        SEQAE_EPOCHS: '100000',
-      });
-      const jobId = await requestTraining(config, 'killed');
-      await waitFor('a training epoch', () => (dead(killed), epochs() >= 1), 120_000);
+      const { w: killed, jobId } = await longTraining('sigkill-training', config, epochs, 'killed');
       killed.proc.kill('SIGKILL');
       await killed.exited;
       // Its lock lapses (60 s) and the next worker's stalled-job check hands the job over.

@@ -42,6 +42,8 @@ export interface StreamReport {
   alerts: number[];
   /** Model version that scored each window (null: not scored). */
   version: (number | null)[];
+  /** Where a newer model version took over: [time, version], in time order. */
+  switches: [number, number][];
   modelIds: string[];
   /** Encoder vectors projected on their top two principal components. */
   embedding?: {
@@ -145,6 +147,7 @@ export function streamReport(
     score: shown.map((e) => (e.score === undefined ? null : round(e.score))),
     alerts: shown.flatMap((e, i) => (e.alert ? [i] : [])),
     version: shown.map((e) => e.version ?? null),
+    switches: switches(shown),
     modelIds: [...new Set(all.flatMap((e) => (e.modelId ? [e.modelId] : [])))].sort(),
     embedding: projection && {
       x: projection.points.map((p) => round(p[0] ?? 0)),
@@ -156,6 +159,18 @@ export function streamReport(
     labels: options.labels ?? [],
     losses: (options.versions ?? []).map(lossCurve),
   };
+}
+
+/** The windows (in seq order) whose model version differs from the previous scored one's. */
+function switches(shown: readonly WindowEntry[]): [number, number][] {
+  const out: [number, number][] = [];
+  let last: number | undefined;
+  for (const e of shown) {
+    if (e.version === undefined) continue;
+    if (last !== undefined && e.version !== last) out.push([e.end!, e.version]);
+    last = e.version;
+  }
+  return out;
 }
 
 /** A version's loss curve from its training summary. */

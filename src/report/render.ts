@@ -46,8 +46,11 @@ function range(t: number[]): string {
   return t.length === 0 ? '–' : `${utc(t[0]!)} – ${utc(t.at(-1)!)}`;
 }
 
-const maxScore = (s: StreamReport) =>
-  s.score.reduce<number>((m, x) => (x !== null && x > m ? x : m), 0);
+/** The stream's highest score, or '–' when none of its windows was scored. */
+const maxScore = (s: StreamReport): string => {
+  const scores = s.score.filter((x): x is number => x !== null);
+  return scores.length ? Math.max(...scores).toFixed(3) : '–';
+};
 
 /** One stream's section: a header with its figures and a canvas per chart. */
 function section(s: StreamReport, i: number): string {
@@ -57,7 +60,7 @@ function section(s: StreamReport, i: number): string {
     ['windows', `${s.t.length}${s.windowsSeen > s.t.length ? ` of ${s.windowsSeen}` : ''}`],
     ['time (UTC)', range(s.t)],
     ['alerts', String(s.alerts.length)],
-    ['highest score', maxScore(s).toFixed(3)],
+    ['highest score', maxScore(s)],
     ['labelled windows', String(s.labels.length)],
     ['model', versions.length ? versions.join(', ') : s.modelIds.join(', ') || '–'],
   ];
@@ -87,7 +90,7 @@ function contents(streams: StreamReport[]): string {
   const rows = streams
     .map(
       (s, i) =>
-        `<tr><td><a href="#s${i}">${escapeHtml(s.streamId)}</a></td><td>${s.t.length}</td><td class="${s.alerts.length ? 'hot' : ''}">${s.alerts.length}</td><td>${maxScore(s).toFixed(3)}</td><td>${s.labels.length}</td><td>${escapeHtml(s.losses.map((l) => `v${l.version}`).join(' ') || '–')}</td></tr>`,
+        `<tr><td><a href="#s${i}">${escapeHtml(s.streamId)}</a></td><td>${s.t.length}</td><td class="${s.alerts.length ? 'hot' : ''}">${s.alerts.length}</td><td>${maxScore(s)}</td><td>${s.labels.length}</td><td>${escapeHtml(s.losses.map((l) => `v${l.version}`).join(' ') || '–')}</td></tr>`,
     )
     .join('\n');
   return `<nav class="toc"><table><thead><tr><th>stream</th><th>windows</th><th>alerts</th><th>highest score</th><th>labelled</th><th>versions</th></tr></thead><tbody>
@@ -145,7 +148,7 @@ const APP = String.raw`
   // Labelled anomaly windows, shaded behind the datasets of a chart with a time axis.
   Chart.register({
     id: 'spans',
-    defaults: { spans: [], color: SHADE },
+    defaults: { spans: [], marks: [], color: SHADE },
     beforeDatasetsDraw(chart, _args, opts) {
       const { ctx, chartArea: a, scales: { x } } = chart;
       let drawn = 0;
@@ -158,10 +161,25 @@ const APP = String.raw`
         ctx.fillRect(x0, a.top, Math.max(2, x1 - x0), a.bottom - a.top);
         drawn++;
       }
+      // Where a new model version took over: a dashed line and its name.
+      ctx.strokeStyle = '#8a94a6';
+      ctx.fillStyle = '#5d6b82';
+      ctx.setLineDash([3, 3]);
+      ctx.font = '10px ' + Chart.defaults.font.family;
+      for (const [t, label] of opts.marks) {
+        const px = x.getPixelForValue(t);
+        if (px < a.left || px > a.right) continue;
+        ctx.beginPath();
+        ctx.moveTo(px, a.top);
+        ctx.lineTo(px, a.bottom);
+        ctx.stroke();
+        ctx.fillText(label, px + 3, a.top + 10);
+      }
       ctx.restore();
       chart.$spansDrawn = drawn;
     },
   });
+  const versionMarks = (s) => s.switches.map(([t, v]) => [t, 'v' + v]);
 
   const pad = (n) => String(n).padStart(2, '0');
   function timeLabel(ms, span) {
@@ -172,14 +190,22 @@ const APP = String.raw`
     if (span > 600e3) return (span > 86400e3 ? day.slice(5) + ' ' : '') + hm;
     return hm + ':' + pad(d.getUTCSeconds());
   }
+  // Ticks on round times (UTC): the smallest of these steps that gives at most 9 ticks.
+  const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000, 7776000, 31536000].map((s) => s * 1000);
   const timeAxis = (t) => {
     const span = t.length ? t[t.length - 1] - t[0] : 0;
+    const step = STEPS.find((s) => span / s <= 8) || Math.ceil(span / 8);
     return {
       type: 'linear',
       min: t[0],
       max: t[t.length - 1],
       title: { display: true, text: 'time (UTC)' },
-      ticks: { maxTicksLimit: 10, maxRotation: 0, callback: (v) => timeLabel(v, span) },
+      afterBuildTicks: (scale) => {
+        const ticks = [];
+        for (let v = Math.ceil(scale.min / step) * step; v <= scale.max; v += step) ticks.push({ value: v });
+        if (ticks.length) scale.ticks = ticks;
+      },
+      ticks: { maxRotation: 0, autoSkip: false, callback: (v) => timeLabel(v, span) },
       grid: { color: '#eef1f5' },
     };
   };
@@ -225,7 +251,7 @@ const APP = String.raw`
       options: {
         parsing: false, normalized: true, interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: { x: timeAxis(s.t), y: { min, max, ticks: { maxTicksLimit: 8 }, title: { display: true, text: s.features > 1 ? 'value (feature ' + (f + 1) + ')' : 'value' }, grid: { color: '#eef1f5' } } },
-        plugins: { legend, tooltip: tooltipTime, spans: { spans: s.labels } },
+        plugins: { legend, tooltip: tooltipTime, spans: { spans: s.labels, marks: versionMarks(s) } },
       },
     });
   }
@@ -240,7 +266,10 @@ const APP = String.raw`
       options: {
         parsing: false, normalized: true, interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: { x: timeAxis(s.t), y: { min: 0, max: 1, title: { display: true, text: 'score' }, grid: { color: '#eef1f5' } } },
-        plugins: { legend, tooltip: tooltipTime, spans: { spans: s.labels } },
+        plugins: {
+          legend, tooltip: tooltipTime, spans: { spans: s.labels, marks: versionMarks(s) },
+          title: { display: s.score.every((v) => v === null), text: 'no window scored yet', color: '#5d6b82' },
+        },
       },
     });
   }

@@ -84,6 +84,10 @@ interface ChartSeen {
   painted: number;
   pixels: number;
   datasets: { label: string; n: number }[];
+  /** Names of the model versions that took over during the chart's time (`v2`…). */
+  marks: string[];
+  /** The versions of the stream's data's `switches`. */
+  switches: number[];
   /** Labelled spans the shading plugin drew. */
   spansDrawn?: number;
   /** Per labelled span in view: the share of its pixels that the shading changes. */
@@ -254,6 +258,8 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
       expect(s.shaded.length, s.id).toBe(2);
       for (const share of s.shaded) expect(share, s.id).toBeGreaterThan(0.8);
       expect(s.changedOutside, s.id).toBe(0);
+      // Where the scoring model's version changed (if the run's windows saw it happen).
+      expect(s.marks, s.id).toEqual(s.switches.map((v) => `v${v}`));
     }
   });
 

@@ -59,6 +59,10 @@
       pixels: c.width * c.height,
       datasets: chart ? chart.data.datasets.map((d) => ({ label: d.label, n: d.data.length })) : [],
       spansDrawn: chart?.$spansDrawn,
+      marks: (chart?.options.plugins.spans?.marks ?? []).map((m) => m[1]),
+      switches: window.seqaeReport.data.streams[
+        Number(c.closest('section').dataset.streamIndex)
+      ].switches.map((w) => w[1]),
       shaded,
       changedOutside,
     };

@@ -107,6 +107,21 @@ describe('streamReport', () => {
     expect(r.embedding!.index).toEqual([0, 1, 2, 3, 4]);
     expect(r.embedding!.units).toBe(3);
     expect(r.windowsSeen).toBe(7);
+    expect(r.switches).toEqual([]);
+  });
+
+  it('marks where a newer model version took over', () => {
+    const versions = [1, 1, undefined, 2, 2, 3];
+    const r = streamReport(
+      's',
+      versions.map((version, i) => entry(i, { version })),
+      { maxWindows: 10 },
+    );
+    expect(r.version).toEqual([1, 1, null, 2, 2, 3]);
+    expect(r.switches).toEqual([
+      [3000, 2],
+      [5000, 3],
+    ]);
   });
 
   it('leaves gaps (null) where a topic had nothing for a window', () => {

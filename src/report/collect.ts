@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
@@ -122,7 +123,8 @@ export async function collectReport(
   const streams = new Map<string, StreamEntries>();
   let skipped = 0;
 
-  const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report` });
+  // A one-off command: a broker that does not answer fails it in seconds, not after a minute.
+  const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report`, retries: 3 });
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `${config.topics.windows}-report-${randomUUID()}`;
@@ -236,6 +238,25 @@ export async function collectReport(
   };
 }
 
+/**
+ * A connection to Redis, or one line saying why there is none: a one-off command gives up on the
+ * first failed connection instead of retrying for minutes.
+ */
+async function openRedis(config: SeqaeConfig): Promise<Redis> {
+  const redis = createRedis(config, { name: 'seqae-report', lazyConnect: true });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err)); // the first error says most (ECONNREFUSED…)
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    const url = new URL(config.redis.url);
+    const reason = (cause ?? (err as Error)).message.split('\n')[0];
+    throw new ServiceError(`Redis at ${url.protocol}//${url.host}${url.pathname}: ${reason}`, err);
+  }
+}
+
 /** Every kept version's training summary of each model, oldest first. */
 async function readVersions(
   config: SeqaeConfig,
@@ -243,7 +264,7 @@ async function readVersions(
 ): Promise<Map<string, VersionSummary[]>> {
   const out = new Map<string, VersionSummary[]>();
   if (modelIds.length === 0) return out;
-  const redis = createRedis(config, { name: 'seqae-report' });
+  const redis = await openRedis(config);
   try {
     const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: 1 });
     for (const id of modelIds) {

@@ -1,4 +1,12 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +23,7 @@ import {
 import { createRedis } from '../../src/transport/redis.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import {
+  freePort,
   runSeqae,
   spawnProducer,
   spawnWorker,
@@ -272,6 +281,27 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no stream matching streams no-such-stream/);
+  });
+
+  it('says in one line which service does not answer, and exits 1', async () => {
+    const out = join(dir, 'down.html');
+    const kafka = await runSeqae(['report', '--out', out], {
+      ...env,
+      KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
+    });
+    expect(kafka.code).toBe(1);
+    expect(kafka.stderr.trim().split('\n')).toHaveLength(1);
+    expect(kafka.stderr).toMatch(/ECONNREFUSED/);
+    // Kafka answers (the run's streams have outputs) but the registry's Redis does not.
+    const port = await freePort();
+    const redis = await runSeqae(['report', '--out', out], {
+      ...env,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+    });
+    expect(redis.code).toBe(1);
+    expect(redis.stderr.trim().split('\n')).toHaveLength(1);
+    expect(redis.stderr).toMatch(new RegExp(`Redis at redis://127.0.0.1:${port}.*ECONNREFUSED`));
+    expect(existsSync(out)).toBe(false);
   });
 
   it('refuses a labels file it cannot read with one line and exit 2', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { streamFilter } from '../../src/report/collect.js';
 import { streamReport, type ReportData, type WindowEntry } from '../../src/report/data.js';
 import { labelsFor, parseLabels } from '../../src/report/labels.js';
 import { pca } from '../../src/report/pca.js';
@@ -130,6 +131,19 @@ describe('streamReport', () => {
     });
     expect(r.signal[0]).toEqual([1, null]);
     expect(r.score).toEqual([0.01, null]);
+  });
+});
+
+describe('streamFilter', () => {
+  it('takes every stream by default, else the named ones and the prefix’s', () => {
+    expect(streamFilter({})('anything')).toBe(true);
+    const f = streamFilter({ streams: ['a', 'b'], streamPrefix: 'run-1-' });
+    expect(['a', 'b', 'run-1-0', 'run-10', 'c', 'run-2-0'].filter(f)).toEqual([
+      'a',
+      'b',
+      'run-1-0',
+    ]);
+    expect(['x', 'y'].filter(streamFilter({ streams: ['y'] }))).toEqual(['y']);
   });
 });
 

@@ -8,7 +8,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ import {
   parseSyntheticSpec,
   syntheticAnomalies,
 } from '../../src/producer/sources/synthetic.js';
+import { streamReport, type ReportData } from '../../src/report/data.js';
+import { renderReport } from '../../src/report/render.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import {
@@ -105,6 +108,18 @@ interface ChartSeen {
   changedOutside: number;
 }
 const PROBE = new URL('../support/chart-probe.browser.js', import.meta.url);
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** chart.js's UMD build, as writeReport inlines it. */
+const chartJsPath = () =>
+  join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+/** The header fields of a report, for pages rendered from made-up streams. */
+const HEADER: Omit<ReportData, 'streams'> = {
+  title: 'many streams',
+  generatedAt: Date.UTC(2026, 0, 1),
+  source: { topicPrefix: 'x.', brokers: 'none', keyPrefix: 'x' },
+  maxWindows: 100,
+  skipped: 0,
+};
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -204,10 +219,7 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${out}\n`);
 
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-    });
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
     page.on('console', (m) => {
@@ -270,6 +282,52 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
       // Where the scoring model's version changed (if the run's windows saw it happen).
       expect(s.marks, s.id).toEqual(s.switches.map((v) => `v${v}`));
     }
+  });
+
+  it('draws the sections of a page of many streams as they come into view', async () => {
+    // A page of 14 streams rendered from made-up data (no run needed), through writeReport's renderer.
+    const streams = Array.from({ length: 14 }, (_, k) =>
+      streamReport(
+        `many-${k}`,
+        Array.from({ length: 50 }, (_, i) => ({
+          seq: i,
+          end: 1_700_000_000_000 + i * 60_000,
+          last: [Math.sin(i / 4 + k)],
+          reconstruction: [Math.sin(i / 4 + k) * 0.9],
+          prediction: [Math.sin((i + 1) / 4 + k)],
+          embedding: [Math.sin(i / 5), Math.cos(i / 7), i / 50],
+          score: (i % 10) / 10,
+          alert: i % 10 === 9,
+          version: 1,
+          modelId: `many-${k}`,
+        })),
+        { maxWindows: 100 },
+      ),
+    );
+    const file = join(dir, 'many.html');
+    writeFileSync(
+      file,
+      renderReport({ ...HEADER, streams }, { chartJs: readFileSync(chartJsPath(), 'utf8') }),
+    );
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForFunction('window.seqaeReport !== undefined');
+    const drawn = () => page.evaluate('window.seqaeReport.charts.length') as Promise<number>;
+    const first = await drawn();
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(14 * 4);
+    await page.evaluate('document.querySelector("#s13").scrollIntoView()');
+    await page.waitForFunction('window.seqaeReport.charts.length > ' + first);
+    await page.evaluate('window.seqaeReport.drawAll()');
+    expect(await drawn()).toBe(14 * 4);
+    const seen = (await page.evaluate(readFileSync(PROBE, 'utf8'))) as ChartSeen[];
+    expect(seen.filter((s) => s.chart && s.painted > s.pixels * 0.01)).toHaveLength(14 * 4);
+    expect(problems).toEqual([]);
+    await page.close();
   });
 
   it('names the problem in one line and exits 1 when no stream matches', async () => {

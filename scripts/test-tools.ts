@@ -8,6 +8,8 @@
  *   java, mvn             the local Kafka broker (jars resolved from Maven Central), unless
  *                         KAFKA_BROKERS points at a running broker
  *   redis-server          throwaway Redis servers of the fault and policy tests
+ *   chromium              the report test opens `seqae report`'s page in it (headless, through
+ *                         playwright-core; /usr/bin/chromium unless CHROMIUM names another)
  */
 import { spawnSync } from 'node:child_process';
 
@@ -22,6 +24,7 @@ const tools: Tool[] = [
   { command: 'prometheus', debian: 'prometheus' },
   { command: 'promtool', debian: 'prometheus' },
   { command: 'redis-server', debian: 'redis-server' },
+  { command: 'chromium', debian: 'chromium' },
   { command: 'java', debian: 'openjdk-17-jre-headless', needed: () => !process.env.KAFKA_BROKERS },
   { command: 'mvn', debian: 'maven', needed: () => !process.env.KAFKA_BROKERS },
 ];

@@ -4,6 +4,7 @@ import { registerEval } from './eval.js';
 import { registerInfer } from './infer.js';
 import { registerModels } from './models.js';
 import { registerProduce } from './produce.js';
+import { registerReport } from './report.js';
 import { runCli } from './run.js';
 import { registerServices } from './services.js';
 import { registerTrain } from './train.js';
@@ -21,6 +22,7 @@ registerEval(program);
 registerTrain(program);
 registerInfer(program);
 registerModels(program);
+registerReport(program);
 registerServices(program);
 
 await runCli(program, process.argv);

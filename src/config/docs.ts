@@ -2,6 +2,7 @@ import {
   declarations,
   inferOptions,
   produceOptions,
+  reportOptions,
   settings,
   takes,
   trainOptions,
@@ -57,6 +58,7 @@ export function settingsTables(): string {
     table('`seqae produce`', own('produce', produceOptions)),
     table('`seqae train`', own('train', trainOptions)),
     table('`seqae infer`', own('infer', inferOptions)),
+    table('`seqae report`', own('report', reportOptions)),
   ].join('\n\n');
 }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** The commands that take settings. */
-export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models';
+export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models' | 'report';
 
 /** The commands that serve /metrics, /healthz, /readyz. */
 export type ServingCommand = 'worker' | 'produce';
@@ -796,6 +796,49 @@ export const inferOptions = {
     commands: 'infer',
   }),
   ...inputShape,
+};
+
+/** The options of one `seqae report` run: flags only. */
+export const reportOptions = {
+  out: runOption({
+    flag: '--out <file>',
+    required: true,
+    schema: z.string().min(1),
+    description: 'the HTML file to write',
+    commands: 'report',
+  }),
+  streams: runOption({
+    flag: '--streams <list>',
+    schema: list,
+    description: 'these stream ids (with --stream-prefix: these and the prefix’s)',
+    commands: 'report',
+  }),
+  streamPrefix: runOption({
+    flag: '--stream-prefix <prefix>',
+    schema: z.string().min(1),
+    description: 'the streams whose ids start with this (default: every stream)',
+    commands: 'report',
+  }),
+  labels: runOption({
+    flag: '--labels <file>',
+    schema: z.string().min(1),
+    description:
+      'labelled anomaly windows to shade, in NAB’s labels/combined_windows.json format (file name → [start, end] pairs)',
+    commands: 'report',
+  }),
+  maxWindows: runOption({
+    flag: '--max-windows <n>',
+    schema: positive,
+    default: '2000',
+    description: 'the most recent windows shown per stream',
+    commands: 'report',
+  }),
+  title: runOption({
+    flag: '--title <text>',
+    schema: z.string().min(1),
+    description: 'the page title (default: seqae report and the topic prefix)',
+    commands: 'report',
+  }),
 };
 
 /** Parsed values of a tree of declarations, in the tree's shape. */

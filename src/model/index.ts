@@ -15,7 +15,13 @@ export {
   type PredictionTarget,
 } from './config.js';
 export { datasetFromSeries, datasetFromWindows, type Dataset } from './dataset.js';
-export type { EpochProgress, Losses, TrainOptions, TrainingSummary } from './train.js';
+export type {
+  EpochProgress,
+  Losses,
+  TrainingHistory,
+  TrainOptions,
+  TrainingSummary,
+} from './train.js';
 export { modelFlops } from './flops.js';
 export { createInferenceEngine, type InferenceEngineOptions } from './engine.js';
 export { OnnxEngine, type OnnxEngineOptions } from './onnx/engine.js';

@@ -43,6 +43,29 @@ export interface TrainingSummary {
   validation?: Losses;
   durationMs: number;
   backend: string;
+  /** Per-epoch losses, oldest first (for loss curves; absent in models trained before it). */
+  history?: TrainingHistory;
+}
+
+/**
+ * Each epoch's losses as columns: `loss[i]` is epoch i+1's training loss; `validation` when samples
+ * were held out. Rounded to 4 significant digits, which a curve needs, to keep artifacts small.
+ */
+export interface TrainingHistory {
+  loss: number[];
+  reconstruction?: number[];
+  prediction?: number[];
+  validation?: { loss: number[]; reconstruction?: number[]; prediction?: number[] };
+}
+
+const round4 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
+
+/** Appends one epoch's losses to `columns`, rounded. */
+function record(columns: Partial<Record<keyof Losses, number[]>>, l: Losses): void {
+  for (const key of ['loss', 'reconstruction', 'prediction'] as const) {
+    const v = l[key];
+    if (v !== undefined) (columns[key] ??= []).push(round4(v));
+  }
 }
 
 /** Training tensors, already normalised: x [n, nIn, f], targets in the model's output order. */
@@ -123,6 +146,7 @@ export async function trainModel(
   let last: Losses = { loss: NaN };
   let lastYield = performance.now();
   let lastValidation: Losses | undefined;
+  const history: TrainingHistory = { loss: [] };
   try {
     while (epoch < epochs) {
       const t0 = performance.now();
@@ -161,6 +185,8 @@ export async function trainModel(
         Array.from(sums, (s) => s / nTrain),
       );
       lastValidation = validation ? evaluate(weights, config, validation) : undefined;
+      record(history, last);
+      if (lastValidation) record((history.validation ??= { loss: [] }), lastValidation);
       await options.onEpoch?.({
         ...last,
         epoch,
@@ -193,5 +219,6 @@ export async function trainModel(
     validation: lastValidation,
     durationMs: performance.now() - started,
     backend: tf.getBackend(),
+    history,
   };
 }

@@ -44,6 +44,13 @@ describe('model core', () => {
     expect(seen.at(-1)!.loss).toBeLessThan(seen[0]!.loss / 2);
     expect(summary.epochs).toBe(30);
     expect(summary.final.loss).toBe(seen.at(-1)!.loss);
+    // The per-epoch history (for loss curves) follows the epochs, each output its own column.
+    const h = summary.history!;
+    expect(h.loss.length).toBe(30);
+    expect(h.reconstruction!.length).toBe(30);
+    expect(h.prediction!.length).toBe(30);
+    h.loss.forEach((l, i) => expect(l).toBeCloseTo(seen[i]!.loss, 3));
+    expect(h.validation).toBeUndefined();
     expect(model.normalisation.kind).toBe('zscore');
     expect(model.normalisation.scale[2]).toBeGreaterThan(model.normalisation.scale[0]!);
 
@@ -74,6 +81,7 @@ describe('model core', () => {
     expect(loaded.config).toEqual(model.config);
     expect(loaded.normalisation).toEqual(model.normalisation);
     expect(loaded.summary!.epochs).toBe(4);
+    expect(loaded.summary!.history!.loss.length).toBe(4);
     const windows = [series(8), series(9).slice(1)];
     const [a, b] = await Promise.all([model.infer(windows), loaded.infer(windows)]);
     expect(Array.from(b.reconstruction!)).toEqual(Array.from(a.reconstruction!));
@@ -134,6 +142,7 @@ describe('model core', () => {
     const summary = await model.train(data, { earlyStopping: { patience: 3, minDelta: 1e-3 } });
     expect(summary.stoppedEarly).toBe(true);
     expect(summary.epochs).toBeLessThan(10);
+    expect(summary.history!.loss.length).toBe(summary.epochs);
 
     const controller = new AbortController();
     const before = tf.memory().numTensors;

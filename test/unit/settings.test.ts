@@ -9,6 +9,7 @@ import {
   declarations,
   inferOptions,
   produceOptions,
+  reportOptions,
   settings,
   takes,
   trainOptions,
@@ -22,7 +23,12 @@ const all = [...declarations(settings)].map(([, s]) => s);
 /** A command with the settings' flags of `name`, its parse errors thrown instead of exiting. */
 function command(name: CommandName): Command {
   const c = new Command(name).exitOverride().configureOutput({ writeErr: () => {} });
-  const runOptions = { produce: produceOptions, train: trainOptions, infer: inferOptions };
+  const runOptions = {
+    produce: produceOptions,
+    train: trainOptions,
+    infer: inferOptions,
+    report: reportOptions,
+  };
   return addSettingFlags(c, name, runOptions[name as keyof typeof runOptions] ?? {});
 }
 
@@ -192,7 +198,7 @@ describe('the declarations', () => {
   it('name each variable and each flag of a command once', () => {
     const variables = all.flatMap((s) => [s.env, ...(s.formerEnv ?? [])]);
     expect(new Set(variables).size).toBe(variables.length);
-    for (const name of ['worker', 'produce', 'train', 'infer', 'models'] as const) {
+    for (const name of ['worker', 'produce', 'train', 'infer', 'models', 'report'] as const) {
       const flags = command(name).options.map((o) => o.long);
       expect(new Set(flags).size, name).toBe(flags.length);
     }
@@ -263,7 +269,7 @@ describe('command flags', () => {
   });
 
   it('cover every setting a command takes', () => {
-    for (const name of ['worker', 'produce', 'train', 'infer', 'models'] as const) {
+    for (const name of ['worker', 'produce', 'train', 'infer', 'models', 'report'] as const) {
       const c = command(name);
       const text = helpText(c);
       for (const s of all.filter((x) => takes(x, name)))

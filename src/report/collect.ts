@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { SeqaeConfig } from '../config/index.js';
+import { ServiceError } from '../errors/index.js';
+import { ModelRegistry } from '../model-registry/index.js';
+import { createKafka } from '../transport/kafka.js';
+import { createRedis } from '../transport/redis.js';
+import {
+  lossCurve,
+  streamReport,
+  type ReportData,
+  type VersionSummary,
+  type WindowEntry,
+} from './data.js';
+import { labelsFor, type Labels } from './labels.js';
+
+export interface CollectOptions {
+  /** Stream ids to include (with `streamPrefix`: these and the prefix's). */
+  streams?: readonly string[];
+  streamPrefix?: string;
+  labels?: Labels;
+  labelsSource?: string;
+  /** Newest windows kept per stream. Default 2000. */
+  maxWindows?: number;
+  title?: string;
+  /** Longest time without a message before the reading gives up, ms. Default 60 s. */
+  stallMs?: number;
+}
+
+const TOPICS = ['windows', 'reconstructions', 'predictions', 'embeddings', 'anomalies'] as const;
+type TopicName = (typeof TOPICS)[number];
+
+/** Which streams a report covers: the named ones and the prefix's, or all when neither is given. */
+export function streamFilter(options: Pick<CollectOptions, 'streams' | 'streamPrefix'>) {
+  const named = new Set(options.streams ?? []);
+  const prefix = options.streamPrefix;
+  if (named.size === 0 && prefix === undefined) return () => true;
+  return (id: string) => named.has(id) || (prefix !== undefined && id.startsWith(prefix));
+}
+
+/**
+ * A stream's window entries, keeping only about the newest `keep`: once twice that many are held the
+ * older ones are dropped, and anything older than the oldest kept is ignored from then on.
+ */
+class StreamEntries {
+  readonly entries = new Map<number, WindowEntry>();
+  seen = 0;
+  private floor = -Infinity;
+  constructor(private readonly keep: number) {}
+
+  at(seq: number): WindowEntry | undefined {
+    if (seq < this.floor) return undefined;
+    let e = this.entries.get(seq);
+    if (!e) {
+      this.entries.set(seq, (e = { seq }));
+      this.seen++;
+      if (this.entries.size > 2 * this.keep + 64) this.trim();
+    }
+    return e;
+  }
+
+  private trim(): void {
+    const seqs = [...this.entries.keys()].sort((a, b) => b - a);
+    this.floor = seqs[this.keep - 1]!;
+    for (const s of seqs.slice(this.keep)) this.entries.delete(s);
+  }
+}
+
+const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isRow = (x: unknown): x is number[] => Array.isArray(x) && x.every(isNumber);
+const lastRow = (x: unknown): number[] | undefined =>
+  Array.isArray(x) && isRow(x.at(-1)) ? (x.at(-1) as number[]) : undefined;
+
+/** Fills `e` from one message of topic `name`; false when the message is not of that shape. */
+function absorb(name: TopicName, v: Record<string, unknown>, e: WindowEntry): boolean {
+  if (isNumber(v.end)) e.end = v.end;
+  if (typeof v.modelId === 'string') e.modelId = v.modelId;
+  if (isNumber(v.modelVersion)) e.version = v.modelVersion;
+  switch (name) {
+    case 'windows':
+      if (isNumber(v.step)) e.step = v.step;
+      e.last = lastRow(v.values);
+      return e.last !== undefined;
+    case 'reconstructions':
+      e.reconstruction = lastRow(v.reconstruction);
+      return e.reconstruction !== undefined;
+    case 'predictions':
+      e.prediction = lastRow(v.prediction);
+      return e.prediction !== undefined;
+    case 'embeddings':
+      if (!isRow(v.embedding)) return false;
+      e.embedding = v.embedding;
+      return true;
+    case 'anomalies':
+      if (!isNumber(v.score)) return false;
+      e.score = v.score;
+      e.alert = v.alert === true;
+      return true;
+  }
+}
+
+/** The high-water mark of every non-empty partition of `topics` now: where reading stops. */
+async function highWaterMarks(admin: Admin, topics: string[]): Promise<Map<string, bigint>> {
+  const marks = new Map<string, bigint>();
+  for (const topic of topics)
+    for (const p of await admin.fetchTopicOffsets(topic))
+      if (BigInt(p.high) > BigInt(p.low)) marks.set(`${topic}:${p.partition}`, BigInt(p.high));
+  return marks;
+}
+
+/**
+ * Reads what a run left on Kafka (the windows topic and the four output topics, from the earliest
+ * offset to the high-water marks found at the start) through a throwaway consumer group that never
+ * commits and is deleted afterwards, and the streams' model versions from the registry.
+ */
+export async function collectReport(
+  config: SeqaeConfig,
+  options: CollectOptions = {},
+): Promise<ReportData> {
+  const maxWindows = options.maxWindows ?? 2000;
+  const wanted = streamFilter(options);
+  const streams = new Map<string, StreamEntries>();
+  let skipped = 0;
+
+  // A one-off command: a broker that does not answer fails it in seconds, not after a minute.
+  const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report`, retries: 3 });
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `${config.topics.windows}-report-${randomUUID()}`;
+  try {
+    const existing = new Set(await admin.listTopics());
+    const byTopic = new Map<string, TopicName>(
+      TOPICS.filter((n) => existing.has(config.topics[n])).map((n) => [config.topics[n], n]),
+    );
+    const marks = await highWaterMarks(admin, [...byTopic.keys()]);
+    if (marks.size > 0) {
+      const consumer = kafka.consumer({
+        groupId,
+        maxWaitTimeInMs: 200,
+        allowAutoTopicCreation: false,
+      });
+      await consumer.connect();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let progress = Date.now();
+          const stallMs = options.stallMs ?? 60_000;
+          const watchdog = setInterval(() => {
+            if (Date.now() - progress < stallMs) return;
+            clearInterval(watchdog);
+            const left = [...marks.keys()].join(', ');
+            reject(
+              new ServiceError(
+                `Kafka: no messages for ${stallMs / 1000} s; still to read: ${left}`,
+              ),
+            );
+          }, 1000);
+          const handle = (name: TopicName, m: KafkaMessage) => {
+            const key = m.key?.toString('utf8');
+            if (key && !wanted(key)) return;
+            let v: Record<string, unknown>;
+            try {
+              v = JSON.parse(m.value?.toString('utf8') ?? '') as Record<string, unknown>;
+            } catch {
+              skipped++;
+              return;
+            }
+            const id = v?.streamId;
+            if (typeof id !== 'string' || !Number.isInteger(v.seq)) return void skipped++;
+            if (!wanted(id)) return;
+            let s = streams.get(id);
+            if (!s) streams.set(id, (s = new StreamEntries(maxWindows + 1)));
+            const e = s.at(v.seq as number);
+            if (e && !absorb(name, v, e)) skipped++;
+          };
+          const eachBatch = async ({ batch, pause }: EachBatchPayload) => {
+            const at = `${batch.topic}:${batch.partition}`;
+            const high = marks.get(at);
+            if (high === undefined) return void pause();
+            progress = Date.now();
+            for (const m of batch.messages)
+              if (BigInt(m.offset) < high) handle(byTopic.get(batch.topic)!, m);
+            if (BigInt(batch.lastOffset()) + 1n >= high) {
+              marks.delete(at);
+              pause();
+              if (marks.size === 0) {
+                clearInterval(watchdog);
+                resolve();
+              }
+            }
+          };
+          consumer
+            .subscribe({ topics: [...byTopic.keys()], fromBeginning: true })
+            .then(() => consumer.run({ autoCommit: false, eachBatch }))
+            .catch((err: Error) => {
+              clearInterval(watchdog);
+              reject(err);
+            });
+        });
+      } finally {
+        await consumer.disconnect();
+        await admin.deleteGroups([groupId]).catch(() => undefined);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+
+  const modelIds = new Set<string>();
+  for (const s of streams.values())
+    for (const e of s.entries.values()) if (e.modelId) modelIds.add(e.modelId);
+  const versions = await readVersions(config, [...modelIds]);
+
+  const ids = [...streams.keys()].sort();
+  const reports = ids.map((id) => {
+    const s = streams.get(id)!;
+    const report = streamReport(id, s.entries.values(), {
+      maxWindows,
+      labels: labelsFor(options.labels, id),
+    });
+    report.windowsSeen = s.seen;
+    report.losses = report.modelIds.flatMap((m) => versions.get(m) ?? []).map(lossCurve);
+    return report;
+  });
+  const topicPrefix = config.topics.windows.slice(0, -'windows'.length);
+  return {
+    title: options.title ?? `seqae report: ${topicPrefix}`,
+    generatedAt: Date.now(),
+    source: {
+      topicPrefix,
+      brokers: config.kafka.brokers.join(','),
+      keyPrefix: config.redis.keyPrefix,
+      ...(options.labelsSource ? { labels: options.labelsSource } : {}),
+    },
+    maxWindows,
+    skipped,
+    streams: reports.filter((r) => r.t.length > 0),
+  };
+}
+
+/**
+ * A connection to Redis, or one line saying why there is none: a one-off command gives up on the
+ * first failed connection instead of retrying for minutes.
+ */
+async function openRedis(config: SeqaeConfig): Promise<Redis> {
+  const redis = createRedis(config, { name: 'seqae-report', lazyConnect: true });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err)); // the first error says most (ECONNREFUSED…)
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    const url = new URL(config.redis.url);
+    const reason = (cause ?? (err as Error)).message.split('\n')[0];
+    throw new ServiceError(`Redis at ${url.protocol}//${url.host}${url.pathname}: ${reason}`, err);
+  }
+}
+
+/** Every kept version's training summary of each model, oldest first. */
+async function readVersions(
+  config: SeqaeConfig,
+  modelIds: string[],
+): Promise<Map<string, VersionSummary[]>> {
+  const out = new Map<string, VersionSummary[]>();
+  if (modelIds.length === 0) return out;
+  const redis = await openRedis(config);
+  try {
+    const registry = new ModelRegistry(redis, { prefix: config.redis.keyPrefix, keep: 1 });
+    for (const id of modelIds) {
+      const list: VersionSummary[] = [];
+      for (const v of await registry.versions(id)) {
+        const meta = await registry.meta(id, v);
+        if (meta)
+          list.push({ modelId: id, version: v, createdAt: meta.createdAt, summary: meta.summary });
+      }
+      out.set(id, list);
+    }
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+  return out;
+}

@@ -54,7 +54,7 @@ const sizes = quick
       latencySeconds: 20,
       streams: 6000,
     };
-const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 50));
+const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 30));
 /** The workers' micro-batch (SEQAE_BATCH_MAX's default) and their default model's units. */
 const BATCH = 256;
 const UNITS = 100;

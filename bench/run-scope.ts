@@ -63,7 +63,10 @@ export class RunScope {
   /** `node bin/seqae.js worker` with `env` (over this process's), in its own process group. */
   spawnWorker(name: string, env: Record<string, string>): BenchChild {
     if (this.closed) throw new Error('the run is stopping');
-    const proc = spawn(process.execPath, ['bin/seqae.js', 'worker'], {
+    // SEQAE_BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there when it stops.
+    const prof = this.base.SEQAE_BENCH_CPU_PROF;
+    const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${name}-${Date.now()}`] : [];
+    const proc = spawn(process.execPath, [...flags, 'bin/seqae.js', 'worker'], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

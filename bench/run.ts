@@ -6,7 +6,7 @@
  * Ctrl-C.
  *
  * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,bullmq,workers,streams,fleet]
- *        [--fleet-streams 50]
+ *        [--fleet-streams 30] [--infer-concurrency 256]
  * --quick: a smoke run of 2–3 minutes (small counts, 6 fleet streams); the figures are then rough.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     sections: { type: 'string', default: SECTIONS.join(',') },
     'fleet-streams': { type: 'string' },
+    'infer-concurrency': { type: 'string' },
   },
 });
 const quick = args.quick;
@@ -40,7 +41,7 @@ const sizes = quick
       noop: 3000,
       modelSeconds: 2,
       windows: 5000,
-      jobs: 1000,
+      jobs: 2000,
       latencySeconds: 5,
       streams: 2000,
     }
@@ -49,16 +50,20 @@ const sizes = quick
       noop: 20_000,
       modelSeconds: 5,
       windows: 20_000,
-      jobs: 3000,
+      jobs: 10_000,
       latencySeconds: 20,
       streams: 6000,
     };
-const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 50));
+const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 30));
 /** The workers' micro-batch (SEQAE_BATCH_MAX's default) and their default model's units. */
 const BATCH = 256;
 const UNITS = 100;
-/** Infer jobs scored at once per worker (SEQAE_CONCURRENCY) in the BullMQ figure. */
-const INFER_CONCURRENCY = 32;
+/**
+ * Infer jobs run at once per worker (SEQAE_CONCURRENCY, its most) in the BullMQ figure: the jobs
+ * running together are scored in one model call and published in one send, so the rate is about
+ * this many jobs per round trip (moveToActive, score, Kafka acknowledgement, moveToFinished).
+ */
+const INFER_CONCURRENCY = Number(args['infer-concurrency'] ?? 256);
 
 const report = new Report();
 const scope = new RunScope();

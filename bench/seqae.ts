@@ -4,10 +4,13 @@
  * same through BullMQ infer jobs; one stream worker process against two; many streams with a model
  * each.
  */
+import { Queue } from 'bullmq';
+import { createRedis } from '../src/transport/redis.js';
 import { publishModels, type BenchModel } from './bench-model.js';
 import { FleetUnderTest } from './fleet-under-test.js';
 import { percentile, type Report } from './report.js';
 import type { RunScope } from './run-scope.js';
+import { waitUntil } from './wait.js';
 
 export interface Sizes {
   /** Windows of each throughput measurement. */
@@ -72,17 +75,36 @@ export async function inferJobs(
     },
     { before: (c) => publishModels(c, m, [SHARED]) },
   );
+  const connection = createRedis(fleet.config, { bullmq: true, name: 'seqae-bench' });
+  const queue = new Queue(fleet.config.queues.infer, {
+    connection,
+    prefix: fleet.config.queues.prefix,
+  });
   try {
     await fleet.produce({ ...WARMUP, windows: 100, sink: 'bullmq' });
-    const run = await fleet.produce({
+    // As the bare BullMQ ceiling is measured: the jobs queued first (the queue paused), then timed
+    // from the resume until every output is out. The producer's own rate is not this figure.
+    await queue.pause();
+    const before = fleet.count;
+    const queued = await fleet.produce({
       prefix: 'jobs-',
       streams: 100,
       windows: sizes.jobs,
       sink: 'bullmq',
+      until: () => true,
     });
-    report.note(`BullMQ infer jobs at SEQAE_CONCURRENCY=${concurrency}`);
-    report.figure('seqae.bullmq', perSec(run.windows, run.ms), 'windows/s');
+    const t0 = Date.now();
+    await queue.resume();
+    await waitUntil(
+      'the outputs of every job',
+      () => fleet.count >= before + queued.windows,
+      300_000,
+    );
+    report.note(`BullMQ infer jobs at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} queued`);
+    report.figure('seqae.bullmq', perSec(queued.windows, Date.now() - t0), 'windows/s');
   } finally {
+    await queue.close();
+    connection.disconnect();
     await fleet.stop();
   }
 }

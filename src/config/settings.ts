@@ -159,6 +159,14 @@ export const settings = {
         'partitions of the topics seqae creates: the most stream workers that share the windows topic (existing topics keep theirs)',
       commands: 'all',
     }),
+    compression: setting({
+      env: 'KAFKA_COMPRESSION',
+      schema: z.enum(['none', 'gzip']),
+      default: 'none',
+      description:
+        "codec of the records seqae produces: none, or gzip (fewer bytes on the wire, but kafkajs gzips on the event loop, a sixth of a stream worker's CPU)",
+      commands: 'all',
+    }),
     maxRequestBytes: setting({
       env: 'KAFKA_MAX_REQUEST_BYTES',
       schema: int(1024, 100 * 1024 * 1024),
@@ -422,6 +430,14 @@ export const settings = {
       schema: int(1, 65536),
       default: '256',
       description: 'most windows scored in one micro-batch',
+      commands: 'worker',
+    }),
+    partitionsConcurrently: setting({
+      env: 'SEQAE_PARTITIONS_CONCURRENTLY',
+      schema: int(1, 10_000),
+      default: '12',
+      description:
+        'windows-topic partitions a stream worker consumes at once; their slices share model calls and output sends',
       commands: 'worker',
     }),
     batchWaitMs: setting({

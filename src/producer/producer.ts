@@ -158,7 +158,10 @@ export class Producer {
           await admin.disconnect();
         }
       });
-      out = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
+      out = new KafkaOutput(kafka, {
+        maxRequestBytes: config.kafka.maxRequestBytes,
+        compression: config.kafka.compression,
+      });
       const k = out;
       this.closers.unshift(() => k.close());
     }

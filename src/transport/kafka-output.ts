@@ -11,7 +11,7 @@ import { ServiceError } from '../errors/index.js';
 import { raceTimeout } from '../util/timeout.js';
 
 export interface KafkaOutputOptions {
-  /** 'gzip' (default) or 'none'; kafkajs ships no other codec. */
+  /** 'gzip' (default here; the settings' KAFKA_COMPRESSION defaults to none) or 'none'. */
   compression?: 'gzip' | 'none';
   /** A send not acknowledged within this many ms fails the producer. Default 120000. */
   sendTimeoutMs?: number;
@@ -85,8 +85,8 @@ export function splitRequests(send: readonly TopicMessages[], maxBytes: number):
 
 /**
  * One idempotent kafkajs producer for all of a process's output topics: `acks: -1` (all in-sync
- * replicas), GZIP, one request in flight (kafkajs keeps per-partition order and its idempotent
- * sequence numbers straight only then), and unlimited internal retries as kafkajs asks of an
+ * replicas), KAFKA_COMPRESSION (none by default), one request in flight (kafkajs keeps
+ * per-partition order and its idempotent sequence numbers straight only then), and unlimited internal retries as kafkajs asks of an
  * idempotent producer, bounded from outside by `sendTimeoutMs`. Sends are serialised; each is cut
  * into requests that fit the broker's limits.
  */

@@ -9,6 +9,7 @@ import { outputPayloads } from '../contracts/outputs.js';
 import { tryParseWindow, windowLimits } from '../contracts/window.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
+import { ScoreBatcher } from './score-batcher.js';
 import type { WindowScorer } from './window-scorer.js';
 
 export interface InferWorkerDeps {
@@ -27,9 +28,15 @@ export interface InferWorkerDeps {
  */
 export class InferWorker {
   readonly worker: Worker<unknown, InferJobResult>;
+  /** The jobs running at once (SEQAE_CONCURRENCY) share model calls and output sends. */
+  private readonly batcher: ScoreBatcher;
 
   constructor(private readonly deps: InferWorkerDeps) {
     const { config } = deps;
+    this.batcher = new ScoreBatcher(deps.scorer, deps.publisher, {
+      chunk: config.worker.batchMax,
+      publish: config.worker.inferPublish,
+    });
     this.worker = new Worker(config.queues.infer, (job) => this.process(job), {
       connection: deps.connection,
       prefix: config.queues.prefix,
@@ -61,7 +68,7 @@ export class InferWorker {
   }
 
   private async process(job: Job<unknown, InferJobResult>): Promise<InferJobResult> {
-    const { scorer, lifecycle, publisher, metrics, config } = this.deps;
+    const { lifecycle, metrics, config } = this.deps;
     if (job.name !== INFER_JOB_NAME)
       throw new UnrecoverableError(`unknown_job: "${job.name}" is not a job of this queue`);
     const parsed = tryParseWindow(job.data, windowLimits(config.maxWindowValues));
@@ -69,7 +76,8 @@ export class InferWorker {
     const window = parsed.value;
     metrics?.windowsConsumed.inc({ source: 'bullmq' });
     const modelId = lifecycle.modelFor(window.streamId);
-    const result = await scorer.score(modelId, [window], 1);
+    // Scored (and its outputs published) with the other jobs running now.
+    const result = await this.batcher.score(modelId, [window]);
     // Recorded once per job (not per retry); not held, since the job itself comes back for its outputs.
     if (job.attemptsMade === 0)
       await lifecycle.record(modelId, [window], { hasModel: result !== undefined, hold: false });
@@ -83,8 +91,6 @@ export class InferWorker {
       const r = result.rejected[0]!.error;
       throw new UnrecoverableError(`${r.code}: ${r.message}`);
     }
-    const outputs = result.outputs[0]!;
-    if (publisher && config.worker.inferPublish) await publisher.publish([outputs]);
-    return outputPayloads(outputs);
+    return outputPayloads(result.outputs[0]!);
   }
 }

@@ -100,7 +100,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       const bullRedis = createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' });
       await checkEvictionPolicy(redis, log);
       const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });
-      const output = new KafkaOutput(kafka, { maxRequestBytes: config.kafka.maxRequestBytes });
+      const output = new KafkaOutput(kafka, {
+        maxRequestBytes: config.kafka.maxRequestBytes,
+        compression: config.kafka.compression,
+      });
       const admin = kafka.admin();
       await Promise.all([output.connect(), admin.connect()]);
       await ensureTopics(admin, Object.values(config.topics), config.kafka.topicPartitions);

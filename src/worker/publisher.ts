@@ -6,8 +6,8 @@ import type { KafkaOutput } from '../transport/kafka-output.js';
 
 /**
  * Sends outputs and dead letters through the worker's Kafka output (idempotent, acks from all
- * replicas, gzip, requests cut to the broker's limits) and resolves only once Kafka has acknowledged
- * them, which is when offsets may be committed.
+ * replicas, KAFKA_COMPRESSION, requests cut to the broker's limits) and resolves only once Kafka
+ * has acknowledged them, which is when offsets may be committed.
  */
 export class OutputPublisher {
   constructor(

@@ -7,6 +7,7 @@ import { tryParseWindow, windowLimits, type Window } from '../contracts/window.j
 import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
+import { ScoreBatcher } from './score-batcher.js';
 import type { WindowScorer } from './window-scorer.js';
 import type { WindowStore } from './window-store.js';
 
@@ -55,11 +56,17 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
   /** Restarts since the last batch handled in full. */
   private restarts = 0;
   private readonly draining = new Set<string>();
+  /** Slices of partitions consumed at once share model calls and output sends. */
+  private readonly batcher: ScoreBatcher;
   private stopped = false;
   private readonly onUpdated = (n: ModelUpdated) => void this.drain(n.modelId);
 
   constructor(private readonly deps: StreamWorkerDeps) {
     super();
+    this.batcher = new ScoreBatcher(deps.scorer, deps.publisher, {
+      chunk: deps.config.worker.batchMax,
+      publish: true,
+    });
     this.consumer = this.createConsumer();
   }
 
@@ -92,6 +99,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.deps.config.topics.windows, fromBeginning: true });
     await this.consumer.run({
+      partitionsConsumedConcurrently: this.deps.config.worker.partitionsConcurrently,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.handleBatch(payload),
@@ -163,7 +171,7 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     { batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload,
     messages: EachBatchPayload['batch']['messages'],
   ): Promise<void> {
-    const { config, scorer, lifecycle, publisher, metrics } = this.deps;
+    const { config, lifecycle, publisher, metrics } = this.deps;
     const letters: DeadLetter[] = [];
     const byModel = new Map<string, Window[]>();
     const limits = windowLimits(config.maxWindowValues);
@@ -186,21 +194,21 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     }
     metrics?.windowsConsumed.inc({ source: 'kafka' }, messages.length - letters.length);
 
+    // Every model of the slice at once: one round of the batcher, one send for all their outputs.
+    const source = `kafka:${batch.topic}/${batch.partition}`;
     const scoredModels: string[] = [];
-    for (const [modelId, windows] of byModel) {
-      const result = await scorer.score(modelId, windows, config.worker.batchMax);
-      if (result) {
-        await publisher.publish(result.outputs);
-        const source = `kafka:${batch.topic}/${batch.partition}`;
-        for (const r of result.rejected) letters.push(deadLetter(r.error, source, r.window));
-        scoredModels.push(modelId);
-      }
-      const scored = result !== undefined;
-      letters.push(
-        ...(await lifecycle.record(modelId, windows, { hasModel: scored, hold: !scored })),
-      );
-      await heartbeat();
-    }
+    const recorded = await Promise.all(
+      [...byModel].map(async ([modelId, windows]) => {
+        const result = await this.batcher.score(modelId, windows);
+        const rejected = (result?.rejected ?? []).map((r) => deadLetter(r.error, source, r.window));
+        if (result) scoredModels.push(modelId);
+        const scored = result !== undefined;
+        const held = await lifecycle.record(modelId, windows, { hasModel: scored, hold: !scored });
+        return [...rejected, ...held];
+      }),
+    );
+    for (const l of recorded) letters.push(...l);
+    await heartbeat();
     await publisher.deadLetter(letters);
 
     // Every output and dead letter of the slice is acknowledged: now the offsets may move.

@@ -1,5 +1,6 @@
 import {
   declarations,
+  demoOptions,
   inferOptions,
   produceOptions,
   settings,
@@ -57,6 +58,7 @@ export function settingsTables(): string {
     table('`seqae produce`', own('produce', produceOptions)),
     table('`seqae train`', own('train', trainOptions)),
     table('`seqae infer`', own('infer', inferOptions)),
+    table('`seqae demo`', own('demo', demoOptions)),
   ].join('\n\n');
 }
 

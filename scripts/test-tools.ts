@@ -8,6 +8,7 @@
  *   java, mvn             the local Kafka broker (jars resolved from Maven Central), unless
  *                         KAFKA_BROKERS points at a running broker
  *   redis-server          throwaway Redis servers of the fault and policy tests
+ *   script                a terminal (pty) for the demo's live view test
  */
 import { spawnSync } from 'node:child_process';
 
@@ -22,6 +23,7 @@ const tools: Tool[] = [
   { command: 'prometheus', debian: 'prometheus' },
   { command: 'promtool', debian: 'prometheus' },
   { command: 'redis-server', debian: 'redis-server' },
+  { command: 'script', debian: 'bsdutils' },
   { command: 'java', debian: 'openjdk-17-jre-headless', needed: () => !process.env.KAFKA_BROKERS },
   { command: 'mvn', debian: 'maven', needed: () => !process.env.KAFKA_BROKERS },
 ];

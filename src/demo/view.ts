@@ -90,10 +90,11 @@ export function summaryText(totals: Totals): string {
 export function renderTable(f: ViewFrame, style: typeof ansi = ansi, maxRows = Infinity): string {
   const out: string[] = [];
   out.push(
-    `${style.bold('seqae demo')} · run ${f.runId} · ${elapsed(f.elapsedMs)} · ${summaryText(f.totals)}`,
+    `${style.bold('seqae demo')} · run ${f.runId} · ${elapsed(f.elapsedMs)} · ${style.dim('Ctrl-C stops everything the demo started')}`,
   );
+  out.push(summaryText(f.totals));
   out.push(`metrics  ${f.metrics.map((m) => `${m.name} ${m.url}`).join('   ')}`);
-  out.push(`logs     ${f.runDir}   ${style.dim('Ctrl-C stops everything the demo started')}`);
+  out.push(`logs     ${f.runDir}`);
   if (f.status) out.push(style.yellow(f.status));
   out.push('');
   const nameWidth = Math.max(6, ...f.rows.map((r) => r.name.length + 2));
@@ -161,7 +162,7 @@ export function terminalView(out: NodeJS.WriteStream, color = true): DemoView {
   let last: ViewFrame | undefined;
   const draw = () => {
     if (!last) return;
-    const header = 7 + (last.status ? 1 : 0);
+    const header = 8 + (last.status ? 1 : 0);
     update(renderTable(last, style, Math.max(3, (out.rows || 40) - header - 1)));
   };
   return {

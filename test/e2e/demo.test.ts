@@ -126,7 +126,7 @@ describe('seqae demo', () => {
     for (const i of [0, 1, 2])
       await demo.until(new RegExp(`^\\[.*\\] sensor-${i}  training -> scoring`));
     // Stream 0 carries the injected anomalies (two every 1000 readings, 25 s at this speed).
-    await demo.until(/sensor-0  ALERT score [\d.]+ at seq \d+ \(injected anomaly at \d+\)/);
+    await demo.until(/sensor-0 {2}ALERT score [\d.]+ at seq \d+ \(injected anomaly at \d+\)/);
     await demo.until(/\] 3 streams: 0 warming up, 0 training, 3 scoring · \d+ windows\/s/, 30_000);
     const pids = family(demo.proc.pid!);
     expect(pids.length).toBeGreaterThanOrEqual(2); // worker and producer at least
@@ -151,7 +151,7 @@ describe('seqae demo', () => {
       expect(training).toBeLessThan(scoring);
     }
     // Only streams with injected anomalies are said to hit one; every score is in [0, 1].
-    expect(lines.filter((l) => /sensor-[12]  ALERT .*injected/.test(l))).toEqual([]);
+    expect(lines.filter((l) => /sensor-[12] {2}ALERT .*injected/.test(l))).toEqual([]);
     const scores = lines.flatMap((l) =>
       [...l.matchAll(/score (\d+\.\d+)/g)].map((m) => Number(m[1])),
     );
@@ -173,7 +173,7 @@ describe('seqae demo', () => {
 
   it('SIGKILLed: its worker and producer stop by themselves within seconds', async () => {
     const demo = startDemo(['--streams', '2', ...small, '--no-report'], 'demo-kill');
-    await demo.until(/sensor-\d  warming up -> training/);
+    await demo.until(/sensor-\d {2}warming up -> training/);
     const pids = family(demo.proc.pid!);
     expect(pids.length).toBeGreaterThanOrEqual(2);
     demo.proc.kill('SIGKILL');

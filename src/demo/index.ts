@@ -5,6 +5,7 @@ import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/in
 import type { SeqaeConfig } from '../config/index.js';
 import { parseSyntheticSpec, streamAnomalies } from '../producer/sources/synthetic.js';
 import { createKafka } from '../transport/kafka.js';
+import { forgetUnfinished } from './cleanup.js';
 import { listen, type DemoListener } from './events.js';
 import { freePort, lastReason, startChild, type DemoChild } from './fleet.js';
 import { DemoTracker, type DemoEvent } from './tracker.js';
@@ -236,14 +237,17 @@ export async function runDemo(
   }
 
   const totals = tracker.totals(Date.now());
-  const injected =
-    totals.alertsOnInjected > 0 ? ` (${totals.alertsOnInjected} on injected anomalies)` : '';
-  const lines: string[] = [];
-  if (failure) lines.push(`demo: stopped: ${failure}`);
-  lines.push(
-    `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${shownDir}`,
-  );
-  for (const l of lines) io.out.write(`${l}\n`);
+  if (failure && children.length === 0) {
+    // It never got going: one line saying why.
+    io.out.write(`demo: cannot start: ${failure}\n`);
+  } else {
+    const injected =
+      totals.alertsOnInjected > 0 ? ` (${totals.alertsOnInjected} on injected anomalies)` : '';
+    if (failure) io.out.write(`demo: stopped: ${failure}\n`);
+    io.out.write(
+      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${shownDir}\n`,
+    );
+  }
 
   if (options.report !== undefined && !failure) {
     const file = options.report.startsWith('/') ? options.report : join(runDir, options.report);
@@ -254,6 +258,16 @@ export async function runDemo(
         : `demo: the report could not be written: ${result.reason}\n`,
     );
   }
+  if (children.length > 0)
+    await forgetUnfinished(config, prefix).then(
+      ({ jobs, streams }) => {
+        if (jobs + streams > 0)
+          io.out.write(
+            `demo: dropped ${jobs} training jobs not run and the held windows of ${streams} sensors without a model\n`,
+          );
+      },
+      (err: Error) => io.out.write(`demo: cleanup: ${err.message}\n`),
+    );
   if (ownServices)
     await servicesRelease({
       owner: servicesOwner,

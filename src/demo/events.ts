@@ -52,6 +52,11 @@ export async function listen(options: {
   kafka: Kafka;
   prefix: string;
   groupId: string;
+  /**
+   * The consumer group of the demo's worker: set to start at the windows topic's end as it is now, so
+   * the worker reads this run's windows, not a backlog the default group may have. Deleted at close.
+   */
+  workerGroupId: string;
   emit: (event: DemoEvent) => void;
 }): Promise<DemoListener> {
   const { config, kafka, prefix, emit } = options;
@@ -72,6 +77,15 @@ export async function listen(options: {
     await admin.disconnect().catch(() => {});
     throw err;
   });
+
+  const windowStarts = starts.find((x) => x.topic === windows)!.offsets;
+  await retrying(() =>
+    admin.setOffsets({
+      groupId: options.workerGroupId,
+      topic: windows,
+      partitions: windowStarts.map(({ partition, offset }) => ({ partition, offset })),
+    }),
+  );
 
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -189,8 +203,8 @@ export async function listen(options: {
     async close() {
       await Promise.allSettled([consumer.disconnect(), events.close()]);
       connection.disconnect();
-      // The throwaway group goes with the demo (once its one member has left).
-      await admin.deleteGroups([options.groupId]).catch(() => {});
+      // The throwaway groups go with the demo (once their members have left: close comes last).
+      await admin.deleteGroups([options.groupId, options.workerGroupId]).catch(() => {});
       await admin.disconnect().catch(() => {});
     },
   };

@@ -43,6 +43,7 @@ export const DEMO_DEFAULTS = {
   epochs: 20,
   window: 16,
   units: 32,
+  warmStartEpochs: 5,
   learningRate: 0.005,
 } as const;
 
@@ -145,7 +146,15 @@ export async function runDemo(
     if (stopRequested) throw new Stop();
 
     const kafka = createKafka(config, { clientId: 'seqae-demo' });
-    listener = await listen({ config, kafka, prefix, groupId: `seqae-demo-${runId}`, emit });
+    const workerGroupId = `seqae-demo-${runId}-stream`;
+    listener = await listen({
+      config,
+      kafka,
+      prefix,
+      groupId: `seqae-demo-${runId}-view`,
+      workerGroupId,
+      emit,
+    });
 
     const [workerPort, producerPort] = [
       await freePort(config.http.host),
@@ -170,10 +179,14 @@ export async function runDemo(
       logFile: join(runDir, 'worker.log'),
       env: env({
         SEQAE_HTTP_PORT: String(workerPort),
+        // Its own group, starting at this run's first window (see listen), whatever else shares the topic.
+        SEQAE_GROUP_ID: workerGroupId,
         SEQAE_WARMUP_WINDOWS: String(options.warmupWindows),
         SEQAE_EPOCHS: String(options.epochs),
         SEQAE_UNITS: io.env.SEQAE_UNITS ?? String(DEMO_DEFAULTS.units),
         SEQAE_LEARNING_RATE: io.env.SEQAE_LEARNING_RATE ?? String(DEMO_DEFAULTS.learningRate),
+        SEQAE_WARM_START_EPOCHS:
+          io.env.SEQAE_WARM_START_EPOCHS ?? String(DEMO_DEFAULTS.warmStartEpochs),
         // Ctrl-C within seconds: a training in progress is handed back rather than waited for.
         SEQAE_SHUTDOWN_TIMEOUT_MS: io.env.SEQAE_SHUTDOWN_TIMEOUT_MS ?? '4000',
       }),
@@ -261,10 +274,11 @@ export async function runDemo(
   if (children.length > 0)
     await forgetUnfinished(config, prefix).then(
       ({ jobs, streams }) => {
-        if (jobs + streams > 0)
-          io.out.write(
-            `demo: dropped ${jobs} training jobs not run and the held windows of ${streams} sensors without a model\n`,
-          );
+        const dropped = [
+          jobs > 0 && `${jobs} training jobs not run`,
+          streams > 0 && `the held windows of ${streams} sensors without a model`,
+        ].filter(Boolean);
+        if (dropped.length > 0) io.out.write(`demo: dropped ${dropped.join(' and ')}\n`);
       },
       (err: Error) => io.out.write(`demo: cleanup: ${err.message}\n`),
     );

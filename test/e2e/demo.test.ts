@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { childPids } from '../support/processes.js';
-import { testEnv } from '../support/services.js';
+import { Queue } from 'bullmq';
+import { childPids, runNode } from '../support/processes.js';
+import { testConfig, testEnv } from '../support/services.js';
+import { createRedis } from '../../src/transport/redis.js';
 
 /**
  * `seqae demo` as a person runs it (node bin/seqae.js demo), against this run's Redis and Kafka with
@@ -179,6 +181,45 @@ describe('seqae demo', () => {
     demo.proc.kill('SIGKILL');
     await demo.exited;
     expect(await survivors(pids, 15_000)).toEqual([]);
+  });
+
+  it('stopped while sensors wait for training: leaves no training job and no held windows of its run', async () => {
+    const name = 'demo-cleanup';
+    const demo = startDemo(['--streams', '4', ...small, '--no-report'], name);
+    const run = /^demo: run (\w+):/.exec(await demo.until(/^demo: run \w+:/))![1]!;
+    // One training at a time (SEQAE_TRAIN_POOL=1): once all four asked, most still wait.
+    for (const i of [0, 1, 2, 3])
+      await demo.until(new RegExp(`sensor-${i}  warming up -> training`));
+    demo.proc.kill('SIGINT');
+    expect(await exitWithin(demo, 30_000), demo.lines.join('\n')).toBe(0);
+    expect(demo.lines).toContainEqual(
+      expect.stringMatching(
+        /^demo: dropped [1-4] training jobs not run and the held windows of [1-4] sensors/,
+      ),
+    );
+    const config = testConfig(name);
+    const redis = createRedis(config);
+    const queue = new Queue(config.queues.train, {
+      connection: redis,
+      prefix: config.queues.prefix,
+    });
+    try {
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized', 'failed']);
+      expect(jobs.filter((j) => j?.id?.includes(`demo-${run}/`)).map((j) => j.id)).toEqual([]);
+      const pending = await redis.smembers(`${config.redis.keyPrefix}:pending-models`);
+      expect(pending.filter((m) => m.startsWith(`demo-${run}/`))).toEqual([]);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  });
+
+  it('a bad option: one line, exit 2, nothing started', async () => {
+    const r = await runNode(['bin/seqae.js', 'demo', '--streams', '0'], env('demo-bad'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/seqae demo: .*--streams/);
+    expect(r.stdout).toBe('');
   });
 
   it('on a terminal: a table redrawn in place, and a clean exit at --duration', async () => {

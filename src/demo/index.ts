@@ -110,6 +110,8 @@ export async function runDemo(
       // A second Ctrl-C: no more waiting for a graceful stop, nor for the report.
       for (const c of children) if (c.running()) c.proc.kill('SIGKILL');
       report?.kill('SIGKILL');
+      // Nothing of its own left to wait for (services still starting, say): go now.
+      if (!children.some((c) => c.running())) process.exit(130);
       return;
     }
     stopRequested = why;
@@ -125,7 +127,8 @@ export async function runDemo(
   const servicesOwner = `demo-${process.pid}`;
   const metrics: { name: string; url: string }[] = [];
   let ticker: NodeJS.Timeout | undefined;
-  const frame = (status?: string) =>
+  let status: string | undefined;
+  const frame = (now: string | undefined = status) =>
     view.frame({
       elapsedMs: Date.now() - started,
       rows: tracker.rows(Date.now()),
@@ -134,7 +137,7 @@ export async function runDemo(
       runId,
       metrics,
       runDir: shownDir,
-      ...(status ? { status } : {}),
+      ...(now ? { status: now } : {}),
     });
 
   try {
@@ -201,8 +204,10 @@ export async function runDemo(
     watch(worker);
 
     ticker = setInterval(() => frame(), tty ? 500 : 1000);
-    frame('starting the worker…');
+    status = `starting the worker (log: ${join(shownDir, 'worker.log')})…`;
+    frame();
     await waitReady(`http://${host}:${workerPort}/readyz`, () => stopRequested !== undefined);
+    status = undefined;
     if (stopRequested) throw new Stop(); // finally stops what was started
 
     const producer = startChild({
@@ -225,6 +230,9 @@ export async function runDemo(
     });
     children.push(producer);
     watch(producer);
+    say(
+      `worker ready; ${options.streams} sensors at ${options.speed} readings/s; metrics ${metrics.map((m) => `${m.name} ${m.url}`).join(', ')}`,
+    );
 
     const timer =
       options.durationSec !== undefined

@@ -24,19 +24,24 @@ export function registerDemo(program: Command): void {
     .description(
       'start Redis and Kafka if they do not answer, a worker and a synthetic sensor fleet, and watch every stream warm up, train and score (Ctrl-C stops all)',
     );
-  addRunFlags(command, demoOptions).action(async (flags: Flags) => {
-    // Redis, Kafka, topics and the rest as every command reads them; the children get the same.
-    const { config } = readConfig(process.env, {}, 'demo');
-    const code = await runDemo(config, {
-      streams: flags.streams,
-      anomalies: Math.min(flags.anomalies ?? Math.ceil(flags.streams / 4), flags.streams),
-      speed: flags.speed,
-      warmupWindows: flags.warmupWindows,
-      epochs: flags.epochs,
-      window: DEMO_DEFAULTS.window,
-      ...(flags.duration !== undefined ? { durationSec: flags.duration } : {}),
-      ...(flags.report !== false ? { report: flags.report } : {}),
+  addRunFlags(command, demoOptions)
+    .addHelpText(
+      'after',
+      "\nEvery other setting comes from the environment (REDIS_URL, KAFKA_BROKERS, SEQAE_*: see the README's\nSettings), read by the demo and passed on to its worker and producer; SEQAE_UNITS (default 32 here),\nSEQAE_LEARNING_RATE (0.005) and SEQAE_WARM_START_EPOCHS (5) too. Logs: .demo/<run>/.",
+    )
+    .action(async (flags: Flags) => {
+      // Redis, Kafka, topics and the rest as every command reads them; the children get the same.
+      const { config } = readConfig(process.env, {}, 'demo');
+      const code = await runDemo(config, {
+        streams: flags.streams,
+        anomalies: Math.min(flags.anomalies ?? Math.ceil(flags.streams / 4), flags.streams),
+        speed: flags.speed,
+        warmupWindows: flags.warmupWindows,
+        epochs: flags.epochs,
+        window: DEMO_DEFAULTS.window,
+        ...(flags.duration !== undefined ? { durationSec: flags.duration } : {}),
+        ...(flags.report !== false ? { report: flags.report } : {}),
+      });
+      process.exit(code);
     });
-    process.exit(code);
-  });
 }

@@ -64,7 +64,8 @@ export async function runDemo(
     .toString(36)
     .padStart(2, '0')}`;
   const prefix = `demo-${runId}/`;
-  const runDir = join(repoRoot, '.demo', runId);
+  // Where the person runs it (the repository for `npm run demo`), not inside an installed package.
+  const runDir = join(process.cwd(), '.demo', runId);
   mkdirSync(runDir, { recursive: true });
   const shownDir = relative(process.cwd(), runDir) || runDir;
   const tty = io.out.isTTY === true;

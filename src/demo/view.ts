@@ -92,7 +92,14 @@ export function renderTable(f: ViewFrame, style: typeof ansi = ansi, maxRows = I
   out.push(
     `${style.bold('seqae demo')} · run ${f.runId} · ${elapsed(f.elapsedMs)} · ${style.dim('Ctrl-C stops everything the demo started')}`,
   );
-  out.push(summaryText(f.totals));
+  const t = f.totals;
+  const onInjected = t.alertsOnInjected > 0 ? ` (${t.alertsOnInjected} on injected anomalies)` : '';
+  out.push(
+    `streams  ${t.streams}: ${t.byState['warming up']} warming up, ${t.byState.training} training, ${t.byState.scoring} scoring`,
+  );
+  out.push(
+    `windows  ${t.windowsPerSec.toFixed(0)}/s, ${t.scored} scored · alerts ${t.alerts}${onInjected}`,
+  );
   out.push(`metrics  ${f.metrics.map((m) => `${m.name} ${m.url}`).join('   ')}`);
   out.push(`logs     ${f.runDir}`);
   if (f.status) out.push(style.yellow(f.status));
@@ -162,7 +169,7 @@ export function terminalView(out: NodeJS.WriteStream, color = true): DemoView {
   let last: ViewFrame | undefined;
   const draw = () => {
     if (!last) return;
-    const header = 8 + (last.status ? 1 : 0);
+    const header = 9 + (last.status ? 1 : 0);
     update(renderTable(last, style, Math.max(3, (out.rows || 40) - header - 1)));
   };
   return {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseTrainJobId } from '../../src/demo/events.js';
+import { lastReason } from '../../src/demo/fleet.js';
 import { DemoTracker, type DemoEvent, type Notice } from '../../src/demo/tracker.js';
 import { renderTable, stateText, summaryText, noticeText } from '../../src/demo/view.js';
 import { parseSyntheticSpec, streamAnomalies } from '../../src/producer/sources/synthetic.js';
@@ -184,6 +188,25 @@ describe('demo view', () => {
 });
 
 describe('demo inputs', () => {
+  it("a child's exit reason: its last warning or error, or its CLI's one-line error", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seqae-demo-unit-'));
+    const file = join(dir, 'worker.log');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ level: 30, msg: 'worker ready' }),
+        JSON.stringify({ level: 60, msg: 'cannot go on', err: { message: 'Redis went away' } }),
+        JSON.stringify({ level: 30, msg: 'stopping' }),
+      ].join('\n') + '\n',
+    );
+    expect(lastReason(file)).toBe('cannot go on: Redis went away');
+    writeFileSync(file, 'seqae worker: listen EADDRINUSE 127.0.0.1:9 (the port is taken)\n');
+    expect(lastReason(file)).toBe(
+      'seqae worker: listen EADDRINUSE 127.0.0.1:9 (the port is taken)',
+    );
+    expect(lastReason(join(dir, 'none.log'))).toBe('no log');
+  });
+
   it('names the stream and version of a training job', () => {
     expect(parseTrainJobId('train@demo-x/sensor-3@v12')).toEqual({
       modelId: 'demo-x/sensor-3',

@@ -93,14 +93,23 @@ export function lastReason(file: string): string {
   return lines[0]?.trim() ?? 'no output';
 }
 
-/** A TCP port free on `host` when asked (the children's /metrics). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** `n` distinct TCP ports free on `host` when asked (the children's /metrics). */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  // All held open at once, so that the system cannot hand out one twice.
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, host, () => resolve((server.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map((s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(0)))),
+    );
+  }
 }

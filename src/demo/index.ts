@@ -7,7 +7,7 @@ import { parseSyntheticSpec, streamAnomalies } from '../producer/sources/synthet
 import { createKafka } from '../transport/kafka.js';
 import { forgetUnfinished } from './cleanup.js';
 import { listen, type DemoListener } from './events.js';
-import { freePort, lastReason, startChild, type DemoChild } from './fleet.js';
+import { freePorts, lastReason, startChild, type DemoChild } from './fleet.js';
 import { DemoTracker, type DemoEvent } from './tracker.js';
 import { plainView, terminalView, type DemoView } from './view.js';
 
@@ -160,10 +160,7 @@ export async function runDemo(
       emit,
     });
 
-    const [workerPort, producerPort] = [
-      await freePort(config.http.host),
-      await freePort(config.http.host),
-    ];
+    const [workerPort, producerPort] = await freePorts(2, config.http.host);
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     metrics.push(
       { name: 'worker', url: `http://${host}:${workerPort}/metrics` },

@@ -144,21 +144,53 @@ export function noticeText(n: Notice): string {
 
 const stamp = (ms: number) => `[${(ms / 1000).toFixed(1).padStart(6)}s]`;
 
-/** Plain lines on `out`: notices as they come, a summary every `summaryEveryMs`. */
+/**
+ * Plain lines on `out`: notices as they come, a summary every `summaryEveryMs`. Alerts of a stream
+ * that come in a burst (a stream's first scored windows, say) are one line at the next frame; an
+ * alert on an injected anomaly is always a line of its own.
+ */
 export function plainView(out: NodeJS.WritableStream, summaryEveryMs = 10_000): DemoView {
   let nextSummary = summaryEveryMs;
   const write = (s: string) => out.write(`${s}\n`);
+  const bursts = new Map<string, { ms: number; alerts: Extract<Notice, { kind: 'alert' }>[] }>();
+  const flush = (streamId?: string) => {
+    for (const [id, b] of bursts) {
+      if (streamId !== undefined && id !== streamId) continue;
+      bursts.delete(id);
+      const [first] = b.alerts;
+      if (b.alerts.length === 1) write(`${stamp(b.ms)} ${noticeText(first!)}`);
+      else {
+        const seqs = b.alerts.map((a) => a.seq);
+        const top = Math.max(...b.alerts.map((a) => a.score));
+        write(
+          `${stamp(b.ms)} ${first!.name}  ALERT x${b.alerts.length} at seq ${Math.min(...seqs)}..${Math.max(...seqs)}, highest score ${top.toFixed(3)}`,
+        );
+      }
+    }
+  };
   return {
     frame(f) {
+      flush();
       if (f.elapsedMs < nextSummary) return;
       nextSummary = f.elapsedMs + summaryEveryMs;
       write(`${stamp(f.elapsedMs)} ${summaryText(f.totals)}`);
     },
     notices(ms, notices) {
-      for (const n of notices) write(`${stamp(ms)} ${noticeText(n)}`);
+      for (const n of notices) {
+        if (n.kind === 'alert' && n.injectedAt === undefined) {
+          const b = bursts.get(n.streamId);
+          if (b) b.alerts.push(n);
+          else bursts.set(n.streamId, { ms, alerts: [n] });
+          continue;
+        }
+        flush(n.streamId);
+        write(`${stamp(ms)} ${noticeText(n)}`);
+      }
     },
     line: write,
-    close() {},
+    close() {
+      flush();
+    },
   };
 }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parseTrainJobId } from '../../src/demo/events.js';
 import { lastReason } from '../../src/demo/fleet.js';
 import { DemoTracker, type DemoEvent, type Notice } from '../../src/demo/tracker.js';
-import { renderTable, stateText, summaryText, noticeText } from '../../src/demo/view.js';
+import { PassThrough } from 'node:stream';
+import { noticeText, plainView, renderTable, stateText, summaryText } from '../../src/demo/view.js';
 import { parseSyntheticSpec, streamAnomalies } from '../../src/producer/sources/synthetic.js';
 
 const prefix = 'demo-t1/';
@@ -184,6 +185,50 @@ describe('demo view', () => {
     expect(text).not.toContain('sensor-2 ');
     expect(text).toContain('… 1 more streams');
     expect(text).toContain('worker http://127.0.0.1:1/metrics');
+  });
+});
+
+describe('demo plain view', () => {
+  it('prints a burst of alerts as one line, an injected anomaly alone, and a summary when due', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (b: Buffer) => (text += b.toString('utf8')));
+    const view = plainView(out, 10_000);
+    const t = new DemoTracker({
+      prefix,
+      window: 4,
+      injected: [{ streamId: id(0), index: 50, length: 1 }],
+    });
+    const score = (seq: number): DemoEvent => ({
+      type: 'score',
+      streamId: id(0),
+      seq,
+      score: seq / 100,
+      alert: true,
+      version: 1,
+      at: 1000,
+    });
+    for (const seq of [10, 11, 12, 50]) view.notices(1000, t.apply(score(seq)));
+    const frame = (elapsedMs: number) => ({
+      elapsedMs,
+      rows: t.rows(elapsedMs),
+      totals: t.totals(elapsedMs),
+      warmupWindows: 200,
+      runId: 't1',
+      metrics: [],
+      runDir: '.demo/t1',
+    });
+    view.frame(frame(2000));
+    view.notices(3000, t.apply(score(60)));
+    view.close();
+    view.frame(frame(10_500));
+    expect(text.trim().split('\n')).toEqual([
+      '[   1.0s] sensor-0  scoring (model v1 score 0.100)',
+      '[   1.0s] sensor-0  ALERT x3 at seq 10..12, highest score 0.120',
+      '[   1.0s] sensor-0  ALERT score 0.500 at seq 50 (injected anomaly at 50)',
+      '[   3.0s] sensor-0  ALERT score 0.600 at seq 60',
+      '[  10.5s] 1 streams: 0 warming up, 0 training, 1 scoring · 0 windows/s · 5 scored · 5 alerts (1 on injected anomalies)',
+    ]);
   });
 });
 

@@ -10,6 +10,7 @@
  *   redis-server          throwaway Redis servers of the fault and policy tests
  *   chromium              the report test opens `seqae report`'s page in it (headless, through
  *                         playwright-core; /usr/bin/chromium unless CHROMIUM names another)
+ *   script                a terminal (pty) for the demo's live view test
  */
 import { spawnSync } from 'node:child_process';
 
@@ -25,6 +26,7 @@ const tools: Tool[] = [
   { command: 'promtool', debian: 'prometheus' },
   { command: 'redis-server', debian: 'redis-server' },
   { command: 'chromium', debian: 'chromium' },
+  { command: 'script', debian: 'bsdutils' },
   { command: 'java', debian: 'openjdk-17-jre-headless', needed: () => !process.env.KAFKA_BROKERS },
   { command: 'mvn', debian: 'maven', needed: () => !process.env.KAFKA_BROKERS },
 ];

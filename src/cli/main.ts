@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { packageVersion } from '../metrics/registry.js';
+import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerInfer } from './infer.js';
 import { registerModels } from './models.js';
+import { stopWithParent } from './parent.js';
 import { registerProduce } from './produce.js';
 import { registerReport } from './report.js';
 import { runCli } from './run.js';
@@ -24,5 +26,8 @@ registerInfer(program);
 registerModels(program);
 registerReport(program);
 registerServices(program);
+registerDemo(program);
+
+stopWithParent();
 
 await runCli(program, process.argv);

@@ -60,6 +60,12 @@ export function addSettingFlags(
   return command;
 }
 
+/** Declares on `command` the flags of `runOptions` alone (a command whose settings come from variables). */
+export function addRunFlags(command: Command, runOptions: object): Command {
+  for (const [, s] of declarations(runOptions)) if (hasFlag(s)) command.addOption(flagOption(s));
+  return command;
+}
+
 /**
  * The configuration from the environment with `name`'s flags on top. This process's environment is
  * left as it is: a training child gets the resolved configuration from its parent (TrainWorker).

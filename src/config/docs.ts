@@ -1,5 +1,6 @@
 import {
   declarations,
+  demoOptions,
   inferOptions,
   produceOptions,
   reportOptions,
@@ -59,6 +60,7 @@ export function settingsTables(): string {
     table('`seqae train`', own('train', trainOptions)),
     table('`seqae infer`', own('infer', inferOptions)),
     table('`seqae report`', own('report', reportOptions)),
+    table('`seqae demo`', own('demo', demoOptions)),
   ].join('\n\n');
 }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** The commands that take settings. */
-export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models' | 'report';
+export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models' | 'report' | 'demo';
 
 /** The commands that serve /metrics, /healthz, /readyz. */
 export type ServingCommand = 'worker' | 'produce';
@@ -854,6 +854,68 @@ export const reportOptions = {
     schema: z.string().min(1),
     description: 'the page title (default: seqae report and the topic prefix)',
     commands: 'report',
+  }),
+};
+
+/**
+ * The options of one `seqae demo` run: flags only. Its worker and producer read every other setting
+ * from the environment, as the demo passes it on.
+ */
+export const demoOptions = {
+  streams: runOption({
+    flag: '--streams <n>',
+    schema: int(1, 1000),
+    default: '20',
+    description: 'sensors in the synthetic fleet',
+    commands: 'demo',
+  }),
+  anomalies: runOption({
+    flag: '--anomalies <n>',
+    schema: int(0, 1000),
+    description:
+      'sensors with injected anomalies (two spikes every 1000 readings each; default: a quarter of --streams)',
+    commands: 'demo',
+  }),
+  speed: runOption({
+    flag: '--speed <n>',
+    schema: z.coerce.number().positive().max(10_000),
+    default: '20',
+    description: 'readings a second per sensor',
+    commands: 'demo',
+  }),
+  warmupWindows: runOption({
+    flag: '--warmup-windows <n>',
+    schema: int(2),
+    default: '200',
+    description: "windows a sensor's model waits for before its first training",
+    commands: 'demo',
+  }),
+  epochs: runOption({
+    flag: '--epochs <n>',
+    schema: int(1, 100_000),
+    default: '20',
+    description:
+      "epochs of a sensor's first training from scratch (warm-started ones: SEQAE_WARM_START_EPOCHS)",
+    commands: 'demo',
+  }),
+  duration: runOption({
+    flag: '--duration <s>',
+    schema: z.coerce.number().positive(),
+    description: 'stop after this many seconds (default: at Ctrl-C)',
+    commands: 'demo',
+  }),
+  report: runOption({
+    flag: '--report <file>',
+    schema: z.string().min(1),
+    default: 'report.html',
+    description: "the run's report (seqae report), in the run's directory unless absolute",
+    commands: 'demo',
+  }),
+  noReport: runOption({
+    flag: '--no-report',
+    schema: z.boolean(),
+    description: 'write no report at the end',
+    commands: 'demo',
   }),
 };
 

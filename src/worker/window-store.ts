@@ -86,6 +86,15 @@ export class WindowStore {
     return left;
   }
 
+  /** Drops a model's pending windows unscored (a stream that is gone for good, such as a finished demo's). */
+  async dropPending(modelId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.key(modelId, 'pending'))
+      .srem(this.pendingSet, modelId)
+      .exec();
+  }
+
   async pendingModels(): Promise<string[]> {
     return this.redis.smembers(this.pendingSet);
   }

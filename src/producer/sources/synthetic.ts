@@ -19,6 +19,7 @@ import type { ReadingSource, SourceBatch, SourceProgress } from './types.js';
  * | noise      | 0.05           | standard deviation of added Gaussian noise                    |
  * | features   | 1              | values per reading (each feature its own phase)               |
  * | anomalies  | 0              | anomalies per stream (endless: per 1000 readings)             |
+ * | anomalous  | streams        | how many streams get them (the first ones; the others none)  |
  * | magnitude  | 4              | anomaly offset, in amplitudes (sign drawn at random)          |
  * | anomalyLength | 1           | readings per anomaly (1 = spike, more = level shift)          |
  * | step       | 1000           | milliseconds between readings                                 |
@@ -38,6 +39,8 @@ export interface SyntheticSpec {
   noise: number;
   features: number;
   anomalies: number;
+  /** Streams with anomalies: the first `anomalous` (default: all). */
+  anomalous: number;
   magnitude: number;
   anomalyLength: number;
   step: number;
@@ -67,6 +70,7 @@ const NUMERIC: Record<string, [min: number, max: number, integer: boolean]> = {
   noise: [0, 1e12, false],
   features: [1, 1000, true],
   anomalies: [0, 1e6, true],
+  anomalous: [0, 100_000, true],
   magnitude: [-1e6, 1e6, false],
   anomalyLength: [1, 1e6, true],
   step: [1, 1e12, true],
@@ -91,6 +95,7 @@ export function parseSyntheticSpec(text: string): SyntheticSpec {
     noise: 0.05,
     features: 1,
     anomalies: 0,
+    anomalous: Number.MAX_SAFE_INTEGER,
     magnitude: 4,
     anomalyLength: 1,
     step: 1000,
@@ -139,9 +144,12 @@ function streamSeed(seed: number, index: number): number {
 
 const BLOCK = 1000;
 
-/** Anomalies of stream `index`, in order of position (finite streams: all; endless: the first block). */
-function anomaliesOf(spec: SyntheticSpec, index: number, block = 0): SyntheticAnomaly[] {
-  if (spec.anomalies === 0) return [];
+/**
+ * Anomalies of stream `index`, in order of position: a finite stream's all; an endless stream's in
+ * readings `block * 1000 …` of `block`.
+ */
+export function streamAnomalies(spec: SyntheticSpec, index: number, block = 0): SyntheticAnomaly[] {
+  if (spec.anomalies === 0 || index >= spec.anomalous) return [];
   const random = mulberry32(streamSeed(spec.seed, index) ^ 0x5bd1e995 ^ block);
   const finite = spec.length > 0;
   const from = finite ? Math.floor(spec.length * 0.2) : block * BLOCK;
@@ -165,7 +173,7 @@ function anomaliesOf(spec: SyntheticSpec, index: number, block = 0): SyntheticAn
 
 /** Every injected anomaly of a finite fleet (for endless fleets: those in the first 1000 readings). */
 export function syntheticAnomalies(spec: SyntheticSpec): SyntheticAnomaly[] {
-  return Array.from({ length: spec.streams }, (_, i) => anomaliesOf(spec, i)).flat();
+  return Array.from({ length: spec.streams }, (_, i) => streamAnomalies(spec, i)).flat();
 }
 
 /** One stream's generator: the reading at each index, in order. */
@@ -186,7 +194,7 @@ class StreamGenerator {
     this.shape = spec.shape === 'mix' ? SHAPES[index % SHAPES.length]! : spec.shape;
     this.phase = Array.from({ length: spec.features }, () => this.random() * spec.period);
     this.walk = new Array<number>(spec.features).fill(0);
-    this.anomalies = anomaliesOf(spec, index);
+    this.anomalies = streamAnomalies(spec, index);
     this.id = `${spec.prefix}${index}`;
   }
 
@@ -194,7 +202,7 @@ class StreamGenerator {
     const { spec } = this;
     if (spec.length === 0 && i >= (this.block + 1) * BLOCK) {
       this.block = Math.floor(i / BLOCK);
-      this.anomalies = anomaliesOf(spec, this.index, this.block);
+      this.anomalies = streamAnomalies(spec, this.index, this.block);
     }
     let offset = 0;
     for (const a of this.anomalies) if (i >= a.index && i < a.index + a.length) offset = a.offset;

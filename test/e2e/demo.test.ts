@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { childPids, runNode } from '../support/processes.js';
@@ -164,13 +164,13 @@ describe('seqae demo', () => {
         /^demo: 3 streams, \d+ windows scored, \d+ alerts \(\d+ on injected anomalies\); logs in /,
       ),
     );
-    // The report: written, or one line saying why not (`seqae report` may not exist).
-    const report = lines.filter((l) =>
-      /^demo: (report |the report could not be written: .+)/.test(l),
-    );
+    // The run's report: written, one line with its path, and a section for each of the run's sensors.
+    const report = lines.filter((l) => /^demo: (report |the report could not be written)/.test(l));
     expect(report, lines.join('\n')).toHaveLength(1);
     const written = /^demo: report (.+)$/.exec(report[0]!);
-    if (written) expect(existsSync(written[1]!)).toBe(true);
+    expect(written, report[0]).not.toBeNull();
+    const html = readFileSync(written![1]!, 'utf8');
+    for (const sensor of ['sensor-0', 'sensor-1', 'sensor-2']) expect(html).toContain(`/${sensor}`);
   });
 
   it('SIGKILLed: its worker and producer stop by themselves within seconds', async () => {

@@ -10,6 +10,7 @@ interface ReportRun {
   streamPrefix?: string;
   labels?: string;
   maxWindows: number;
+  since?: number;
   title?: string;
 }
 
@@ -30,6 +31,7 @@ export function registerReport(program: Command): void {
         streamPrefix: opts.streamPrefix,
         labels: opts.labels,
         maxWindows: opts.maxWindows,
+        since: opts.since,
         title: opts.title,
       });
       process.stdout.write(`${path}\n`);

@@ -849,6 +849,16 @@ export const reportOptions = {
     description: 'the most recent windows shown per stream',
     commands: 'report',
   }),
+  since: runOption({
+    flag: '--since <time>',
+    schema: z.union([
+      z.coerce.number().int().nonnegative(),
+      z.iso.datetime({ offset: true }).transform((t) => Date.parse(t)),
+    ]),
+    description:
+      'only what was written from then on: epoch ms or an ISO time (default: everything on the topics)',
+    commands: 'report',
+  }),
   title: runOption({
     flag: '--title <text>',
     schema: z.string().min(1),

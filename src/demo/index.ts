@@ -270,7 +270,7 @@ export async function runDemo(
 
   if (options.report !== undefined && !failure) {
     const file = options.report.startsWith('/') ? options.report : join(runDir, options.report);
-    const result = await writeReport(prefix, file, io.env, (p) => (report = p));
+    const result = await writeReport(prefix, started, file, io.env, (p) => (report = p));
     io.out.write(
       result.ok
         ? `demo: report ${relative(process.cwd(), file) || file}\n`
@@ -314,16 +314,30 @@ async function waitReady(url: string, cancelled: () => boolean): Promise<void> {
   }
 }
 
-/** `seqae report --stream-prefix <prefix> --out <file>` as a child; its one-line reason when it fails. */
+/**
+ * `seqae report --stream-prefix <prefix> --since <start> --out <file>` as a child (only this run's
+ * records are read, however long the topics); its one-line reason when it fails.
+ */
 async function writeReport(
   prefix: string,
+  since: number,
   file: string,
   env: NodeJS.ProcessEnv,
   started: (proc: ChildProcess) => void,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   const proc = spawn(
     process.execPath,
-    [join(repoRoot, 'bin', 'seqae.js'), 'report', '--stream-prefix', prefix, '--out', file],
+    [
+      join(repoRoot, 'bin', 'seqae.js'),
+      'report',
+      '--stream-prefix',
+      prefix,
+      // A little before the run started: clocks of the broker and this process may differ.
+      '--since',
+      String(since - 60_000),
+      '--out',
+      file,
+    ],
     { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
   );
   proc.channel?.unref();

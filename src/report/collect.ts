@@ -26,6 +26,11 @@ export interface CollectOptions {
   title?: string;
   /** Longest time without a message before the reading gives up, ms. Default 60 s. */
   stallMs?: number;
+  /**
+   * Epoch ms: read only records appended from then on (each partition's first offset at or after it),
+   * so that a report of a recent run does not read a long-lived topic's whole history.
+   */
+  since?: number;
 }
 
 const TOPICS = ['windows', 'reconstructions', 'predictions', 'embeddings', 'anomalies'] as const;
@@ -100,13 +105,39 @@ function absorb(name: TopicName, v: Record<string, unknown>, e: WindowEntry): bo
   }
 }
 
-/** The high-water mark of every non-empty partition of `topics` now: where reading stops. */
-async function highWaterMarks(admin: Admin, topics: string[]): Promise<Map<string, bigint>> {
+/**
+ * Where reading starts and stops in every partition of `topics` that has records to read: from the
+ * earliest offset (or the first at or after `since`) to the high-water mark now.
+ */
+async function readRanges(
+  admin: Admin,
+  topics: string[],
+  since: number | undefined,
+): Promise<{ marks: Map<string, bigint>; starts: Map<string, bigint> }> {
   const marks = new Map<string, bigint>();
-  for (const topic of topics)
-    for (const p of await admin.fetchTopicOffsets(topic))
-      if (BigInt(p.high) > BigInt(p.low)) marks.set(`${topic}:${p.partition}`, BigInt(p.high));
-  return marks;
+  const starts = new Map<string, bigint>();
+  for (const topic of topics) {
+    const from =
+      since === undefined
+        ? undefined
+        : new Map(
+            (await admin.fetchTopicOffsetsByTimestamp(topic, since)).map((p) => [
+              p.partition,
+              BigInt(p.offset),
+            ]),
+          );
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      const high = BigInt(p.high);
+      // A timestamp after every record answers -1: nothing to read there.
+      const fromOffset = from?.get(p.partition);
+      const start = fromOffset === undefined ? BigInt(p.low) : fromOffset < 0n ? high : fromOffset;
+      if (high > start) {
+        marks.set(`${topic}:${p.partition}`, high);
+        if (from) starts.set(`${topic}:${p.partition}`, start);
+      }
+    }
+  }
+  return { marks, starts };
 }
 
 /**
@@ -133,7 +164,7 @@ export async function collectReport(
     const byTopic = new Map<string, TopicName>(
       TOPICS.filter((n) => existing.has(config.topics[n])).map((n) => [config.topics[n], n]),
     );
-    const marks = await highWaterMarks(admin, [...byTopic.keys()]);
+    const { marks, starts } = await readRanges(admin, [...byTopic.keys()], options.since);
     if (marks.size > 0) {
       const consumer = kafka.consumer({
         groupId,
@@ -178,8 +209,11 @@ export async function collectReport(
             const high = marks.get(at);
             if (high === undefined) return void pause();
             progress = Date.now();
-            for (const m of batch.messages)
-              if (BigInt(m.offset) < high) handle(byTopic.get(batch.topic)!, m);
+            const start = starts.get(at) ?? 0n; // records before a seek took effect are skipped
+            for (const m of batch.messages) {
+              const offset = BigInt(m.offset);
+              if (offset >= start && offset < high) handle(byTopic.get(batch.topic)!, m);
+            }
             if (BigInt(batch.lastOffset()) + 1n >= high) {
               marks.delete(at);
               pause();
@@ -191,7 +225,19 @@ export async function collectReport(
           };
           consumer
             .subscribe({ topics: [...byTopic.keys()], fromBeginning: true })
-            .then(() => consumer.run({ autoCommit: false, eachBatch }))
+            .then(async () => {
+              await consumer.run({ autoCommit: false, eachBatch });
+              // Seeks are taken once the consumer runs; until its partitions are assigned, kafkajs
+              // holds them and applies them then.
+              for (const [at, offset] of starts) {
+                const cut = at.lastIndexOf(':');
+                consumer.seek({
+                  topic: at.slice(0, cut),
+                  partition: Number(at.slice(cut + 1)),
+                  offset: offset.toString(),
+                });
+              }
+            })
             .catch((err: Error) => {
               clearInterval(watchdog);
               reject(err);

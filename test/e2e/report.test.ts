@@ -21,6 +21,7 @@ import {
   parseSyntheticSpec,
   syntheticAnomalies,
 } from '../../src/producer/sources/synthetic.js';
+import { collectReport } from '../../src/report/collect.js';
 import { streamReport, type ReportData } from '../../src/report/data.js';
 import { renderReport } from '../../src/report/render.js';
 import { createRedis } from '../../src/transport/redis.js';
@@ -135,6 +136,8 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
   let producer: Child | undefined;
   let outputs: Collected | undefined;
   let browser: Browser | undefined;
+  /** Epoch ms just before the continuation windows were sent. */
+  let continued = 0;
 
   beforeAll(async () => {
     await cleanupRedis(config);
@@ -168,6 +171,7 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     await sendWindows(config, sineWindows('zz-other', 20, NIN));
     await outputsOf(2 * WINDOWS_PER_STREAM);
     // More of the same streams once their first models score: a retraining, so a second version.
+    continued = Date.now();
     await sendWindows(config, continuation());
     await outputsOf(2 * (WINDOWS_PER_STREAM + MORE));
     const redis = createRedis(config);
@@ -328,6 +332,25 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     expect(seen.filter((s) => s.chart && s.painted > s.pixels * 0.01)).toHaveLength(14 * 4);
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('--since: reads only what was written from then on', async () => {
+    const all = await collectReport(config, { streamPrefix: 'rep-a-' });
+    const recent = await collectReport(config, { streamPrefix: 'rep-a-', since: continued });
+    expect(all.streams.map((s) => s.streamId)).toEqual(['rep-a-0', 'rep-a-1']);
+    expect(recent.streams.map((s) => s.streamId)).toEqual(['rep-a-0', 'rep-a-1']);
+    for (const [i, s] of recent.streams.entries()) {
+      // The windows sent after `continued` (seq 600 on), and the outputs of any earlier window
+      // that was scored after it; never the stream's first windows.
+      expect(Math.min(...s.seq)).toBeGreaterThan(NIN);
+      expect(s.seq).toContain(600 + MORE - 1);
+      expect(Math.min(...all.streams[i]!.seq)).toBe(NIN - 1);
+    }
+    const later = await collectReport(config, {
+      streamPrefix: 'rep-a-',
+      since: Date.now() + 60_000,
+    });
+    expect(later.streams).toEqual([]);
   });
 
   it('names the problem in one line and exits 1 when no stream matches', async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/index.js';
 import type { SeqaeConfig } from '../config/index.js';
@@ -270,7 +271,24 @@ export async function runDemo(
 
   if (options.report !== undefined && !failure) {
     const file = options.report.startsWith('/') ? options.report : join(runDir, options.report);
-    const result = await writeReport(prefix, started, file, io.env, (p) => (report = p));
+    // The injected anomalies as labels (NAB's format, keyed by stream id): shaded in the report.
+    const labels = join(runDir, 'injected-anomalies.json');
+    const spans: Record<string, [string, string][]> = {};
+    for (let block = 0; block < injectedBlocks; block++)
+      for (let i = 0; i < Math.min(options.anomalies, spec.streams); i++)
+        for (const a of streamAnomalies(spec, i, block))
+          if (a.index <= highestSeq)
+            (spans[a.streamId] ??= []).push([
+              new Date(a.ts).toISOString(),
+              new Date(a.ts + (a.length - 1) * spec.step).toISOString(),
+            ]);
+    await writeFile(labels, JSON.stringify(spans));
+    const result = await writeReport(
+      { prefix, since: started, labels },
+      file,
+      io.env,
+      (p) => (report = p),
+    );
     io.out.write(
       result.ok
         ? `demo: report ${relative(process.cwd(), file) || file}\n`
@@ -319,8 +337,7 @@ async function waitReady(url: string, cancelled: () => boolean): Promise<void> {
  * records are read, however long the topics); its one-line reason when it fails.
  */
 async function writeReport(
-  prefix: string,
-  since: number,
+  run: { prefix: string; since: number; labels: string },
   file: string,
   env: NodeJS.ProcessEnv,
   started: (proc: ChildProcess) => void,
@@ -331,10 +348,12 @@ async function writeReport(
       join(repoRoot, 'bin', 'seqae.js'),
       'report',
       '--stream-prefix',
-      prefix,
+      run.prefix,
       // A little before the run started: clocks of the broker and this process may differ.
       '--since',
-      String(since - 60_000),
+      String(run.since - 60_000),
+      '--labels',
+      run.labels,
       '--out',
       file,
     ],

@@ -257,7 +257,8 @@ export async function collectReport(
     for (const e of s.entries.values()) if (e.modelId) modelIds.add(e.modelId);
   const versions = await readVersions(config, [...modelIds]);
 
-  const ids = [...streams.keys()].sort();
+  // sensor-2 before sensor-10
+  const ids = [...streams.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const reports = ids.map((id) => {
     const s = streams.get(id)!;
     const report = streamReport(id, s.entries.values(), {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { childPids, runNode } from '../support/processes.js';
@@ -171,6 +172,13 @@ describe('seqae demo', () => {
     expect(written, report[0]).not.toBeNull();
     const html = readFileSync(written![1]!, 'utf8');
     for (const sensor of ['sensor-0', 'sensor-1', 'sensor-2']) expect(html).toContain(`/${sensor}`);
+    // The injected anomalies are the report's labels: sensor-0's alone, shaded on its charts.
+    const labelsFile = join(dirname(written![1]!), 'injected-anomalies.json');
+    const labels = JSON.parse(readFileSync(labelsFile, 'utf8')) as Record<string, unknown[]>;
+    expect(Object.keys(labels)).toHaveLength(1);
+    expect(Object.keys(labels)[0]).toMatch(/^demo-\w+\/sensor-0$/);
+    expect(labels[Object.keys(labels)[0]!]!.length).toBeGreaterThan(0);
+    expect(html).toContain('injected-anomalies.json');
   });
 
   it('SIGKILLed: its worker and producer stop by themselves within seconds', async () => {

@@ -1,0 +1,89 @@
+/**
+ * Compares anomaly scorings on cached NAB errors in seconds: reads the per-row errors `bench/nab.ts`
+ * cached under .cache/nab-errors/<source>/ (run it once per source first), replays each variant's
+ * scoring over every file as the worker would (errors and value per row, in order), and prints the
+ * three profiles, the categories' standard scores and the standard score of each half of the files
+ * (even and odd index, each with its own threshold), so a change can be checked for generality.
+ *   npx tsx bench/nab-scoring.ts --data ../shared/datasets/nab [--errors seqae] [--only name,name]
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LikelihoodScoring, type AnomalyScoring, type WindowErrors } from '../src/anomaly/index.js';
+import { CalibratedScoring, type CalibratedOptions } from './explore-scoring.js';
+import { readCorpus } from '../src/eval/nab/corpus.js';
+import { PROFILE_NAMES, scoreCorpus, type ScoredFile } from '../src/eval/nab/scorer.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/datasets/nab' },
+    errors: { type: 'string', default: 'seqae' },
+    only: { type: 'string' },
+    files: { type: 'boolean', default: false },
+  },
+});
+
+/** The variants compared: name → a fresh scoring (one per file, as one stream). */
+const VARIANTS: Record<string, () => AnomalyScoring> = {
+  likelihood: () => new LikelihoodScoring(),
+  calibrated: () => new CalibratedScoring(),
+};
+const C = (o: Partial<CalibratedOptions>) => () => new CalibratedScoring(o);
+Object.assign(VARIANTS, {
+  'spread 30 rq': C({ spreadWindow: 30, rangeQuiet: true }),
+  'L spread 0': () => new LikelihoodScoring({ spreadWindow: 0 }),
+  'L spread 20': () => new LikelihoodScoring({ spreadWindow: 20 }),
+  'L spread 60': () => new LikelihoodScoring({ spreadWindow: 60 }),
+});
+
+const corpus = await readCorpus(values.data!);
+const cacheDir = join('.cache', 'nab-errors', values.errors!);
+const errors = await Promise.all(
+  corpus.map(
+    async (f) =>
+      JSON.parse(await readFile(join(cacheDir, f.name + '.json'), 'utf8')) as WindowErrors[],
+  ),
+);
+
+const fmt = (x: number) => x.toFixed(2).padStart(6);
+const only = values.only?.split(',');
+for (const [name, make] of Object.entries(VARIANTS)) {
+  if (only && !only.includes(name)) continue;
+  const scored: ScoredFile[] = corpus.map((f, i) => {
+    const scoring = make();
+    const e = errors[i]!;
+    const scores = f.values.map((v, r) =>
+      scoring.score(e[r] ?? {}, undefined, { streamId: f.name, value: v }),
+    );
+    return { name: f.name, timestamps: f.timestamps, scores, windows: f.windows };
+  });
+  const all = scoreCorpus(scored);
+  const halves = [0, 1].map(
+    (h) => scoreCorpus(scored.filter((_, i) => i % 2 === h)).standard.normalised,
+  );
+  const cats = Object.entries(all.standard.categories)
+    .map(([c, v]) => `${c.replace(/^(real|artificial)/, '').slice(0, 6)} ${fmt(v.normalised)}`)
+    .join(' ');
+  console.log(
+    `${name.padEnd(28)} ${PROFILE_NAMES.map((p) => fmt(all[p].normalised)).join(' ')} | ${cats} | halves ${halves.map(fmt).join(' ')} | θ ${all.standard.threshold.toFixed(3)}`,
+  );
+  if (values.files)
+    for (const [i, f] of all.standard.files.entries()) {
+      // The best score in each window and outside them (past probation): what a threshold separates.
+      const sf = scored[i]!;
+      const start = Math.min(Math.floor(0.15 * sf.scores.length), 750);
+      const inside = sf.windows.map(([a, b]) => {
+        let m = 0;
+        for (let r = start; r < sf.scores.length; r++)
+          if (sf.timestamps[r]! >= a && sf.timestamps[r]! <= b) m = Math.max(m, sf.scores[r]!);
+        return m.toFixed(2);
+      });
+      let out = 0;
+      for (let r = start; r < sf.scores.length; r++)
+        if (!sf.windows.some(([a, b]) => sf.timestamps[r]! >= a && sf.timestamps[r]! <= b))
+          out = Math.max(out, sf.scores[r]!);
+      console.log(
+        `  ${f.name.slice(0, 50).padEnd(50)} ${fmt(f.score)} tp ${String(f.tp).padStart(3)} fp ${String(f.fp).padStart(3)} | in ${inside.join(' ')} | out ${out.toFixed(2)}`,
+      );
+    }
+}

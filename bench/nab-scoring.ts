@@ -9,7 +9,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LikelihoodScoring, type AnomalyScoring, type WindowErrors } from '../src/anomaly/index.js';
+import {
+  LikelihoodScoring,
+  type AnomalyScoring,
+  type LikelihoodOptions,
+  type WindowErrors,
+} from '../src/anomaly/index.js';
 import { CalibratedScoring, type CalibratedOptions } from './explore-scoring.js';
 import { readCorpus } from '../src/eval/nab/corpus.js';
 import { PROFILE_NAMES, scoreCorpus, type ScoredFile } from '../src/eval/nab/scorer.js';
@@ -29,11 +34,17 @@ const VARIANTS: Record<string, () => AnomalyScoring> = {
   calibrated: () => new CalibratedScoring(),
 };
 const C = (o: Partial<CalibratedOptions>) => () => new CalibratedScoring(o);
+const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
 Object.assign(VARIANTS, {
-  'spread 30 rq': C({ spreadWindow: 30, rangeQuiet: true }),
-  'L spread 0': () => new LikelihoodScoring({ spreadWindow: 0 }),
-  'L spread 20': () => new LikelihoodScoring({ spreadWindow: 20 }),
-  'L spread 60': () => new LikelihoodScoring({ spreadWindow: 60 }),
+  'L spread 0 (previous default)': L({ spreadWindow: 0 }),
+  'L spread 20': L({ spreadWindow: 20 }),
+  'L spread 60': L({ spreadWindow: 60 }),
+  'L short 10': L({ shortWindow: 10 }),
+  'L short 40': L({ shortWindow: 40 }),
+  'L warmup 200': L({ warmup: 200 }),
+  'L mean': L({ combine: 'mean' }),
+  'L margin 0.1': L({ rangeMargin: 0.1 }),
+  'L after 1e-2': L({ afterAlertTail: 1e-2 }),
 });
 
 const corpus = await readCorpus(values.data!);

@@ -25,13 +25,13 @@ const { values } = parseArgs({
     errors: { type: 'string', default: 'seqae' },
     only: { type: 'string' },
     files: { type: 'boolean', default: false },
+    explore: { type: 'boolean', default: false },
   },
 });
 
 /** The variants compared: name → a fresh scoring (one per file, as one stream). */
 const VARIANTS: Record<string, () => AnomalyScoring> = {
   likelihood: () => new LikelihoodScoring(),
-  calibrated: () => new CalibratedScoring(),
 };
 const C = (o: Partial<CalibratedOptions>) => () => new CalibratedScoring(o);
 const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
@@ -46,6 +46,24 @@ Object.assign(VARIANTS, {
   'L margin 0.1': L({ rangeMargin: 0.1 }),
   'L after 1e-2': L({ afterAlertTail: 1e-2 }),
 });
+
+/** The exploration's variants (bench/explore-scoring.ts), with --explore. */
+if (values.explore)
+  Object.assign(VARIANTS, {
+    'x ew short': C({ short: 'ew' }),
+    'x scales 5,20,80': C({ scales: [5, 20, 80] }),
+    'x scales 1,20': C({ scales: [1, 20] }),
+    'x empirical tail': C({ tail: 'empirical' }),
+    'x quiet 100': C({ quiet: 100 }),
+    'x value dev 9': C({ valueWindow: 9 }),
+    'x value level': C({ valueLevel: true }),
+    'x prediction only': C({ errors: 'prediction' }),
+    'x spread 30 low': C({ spreadWindow: 30, spreadSide: 'low' }),
+    'x spread 30 high': C({ spreadWindow: 30, spreadSide: 'high' }),
+    'x spread 30 ew': C({ spreadWindow: 30, rangeQuiet: true, spreadEw: true }),
+    'x spread 30 + level': C({ spreadWindow: 30, rangeQuiet: true, levelCheck: true }),
+    'x spread 30 graded': C({ spreadWindow: 30, rangeQuiet: true, graded: true }),
+  });
 
 const corpus = await readCorpus(values.data!);
 const cacheDir = join('.cache', 'nab-errors', values.errors!);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gaussianTail, LikelihoodScoring, tailScore } from '../../src/anomaly/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { mulberry32 } from '../../src/util/prng.js';
+import { anomalyScoring } from '../../src/worker/window-scorer.js';
 
 describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
   it('gaussianTail and tailScore', () => {
@@ -125,5 +127,23 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
     expect(steady(new LikelihoodScoring(), 'a', 0, 1000, mulberry32(9))).toEqual(a.past);
     // And the futures differ (the test would notice a scoring that ignored its input).
     expect(b.next).not.toEqual(a.next);
+  });
+});
+
+describe('the anomaly settings', () => {
+  it('reach the worker scoring: SEQAE_ANOMALY_SPREAD_WINDOW and SEQAE_ANOMALY_RANGE_MARGIN', () => {
+    const defaults = anomalyScoring(loadConfig({}).worker.anomaly).anomaly as LikelihoodScoring;
+    expect(defaults).toBeInstanceOf(LikelihoodScoring);
+    expect(defaults.options.spreadWindow).toBe(30);
+    expect(defaults.options.rangeMargin).toBe(0.05);
+    const set = anomalyScoring(
+      loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '0', SEQAE_ANOMALY_RANGE_MARGIN: '0.1' }).worker
+        .anomaly,
+    ).anomaly as LikelihoodScoring;
+    expect(set.options.spreadWindow).toBe(0);
+    expect(set.options.rangeMargin).toBe(0.1);
+    expect(() => loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '-1' })).toThrow(
+      /SEQAE_ANOMALY_SPREAD_WINDOW/,
+    );
   });
 });

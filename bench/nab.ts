@@ -2,7 +2,7 @@
  * Iterates on the anomaly scoring without retraining: computes each NAB file's window errors once
  * (cached under .cache/nab-errors/<source>/), then replays the scoring over them and prints the three
  * profile scores and the categories' standard scores.
- *   npx tsx bench/nab.ts --data ../shared/datasets/nab --errors seqae [--set combine=mean ...]
+ *   npx tsx bench/nab.ts --data ../shared/datasets/nab --errors seqae [--seed 2] [--set combine=mean ...]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -22,15 +22,21 @@ const { values } = parseArgs({
     errors: { type: 'string', default: 'seqae' },
     set: { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: '.cache/nab-bench-out' },
+    seed: { type: 'string', default: '1' },
   },
 });
 const sources: Record<string, (info: StreamInfo) => Promise<ErrorStream>> = {
-  seqae: autoencoderErrors(),
+  seqae: autoencoderErrors({ seed: Number(values.seed) }),
   'window-mean': windowMeanErrors(),
 };
 const source = sources[values.errors!]!;
 if (values.errors === 'seqae') await initBackend('auto', { scoring: false });
-const cacheDir = join('.cache', 'nab-errors', values.errors!);
+// Another seed caches apart: .cache/nab-errors/seqae-seed<n>/.
+const cacheDir = join(
+  '.cache',
+  'nab-errors',
+  values.errors! + (values.seed === '1' ? '' : `-seed${values.seed}`),
+);
 
 /** Each file's errors from the cache, computed (and cached) on first use. */
 async function cached(info: StreamInfo, values: number[]): Promise<WindowErrors[]> {

@@ -298,7 +298,7 @@ export const settings = {
         schema: z.enum(['likelihood', 'training-z']),
         default: 'likelihood',
         description:
-          "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus a range check; NAB 58.85) or training-z (the model's training errors; NAB 0)",
+          "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus value and spread range checks; NAB 62.70 on cached errors) or training-z (the model's training errors; NAB 0)",
         commands: ['worker', 'infer'],
       }),
       shortWindow: setting({
@@ -320,7 +320,15 @@ export const settings = {
         schema: z.coerce.number().max(10),
         default: '0.05',
         description:
-          'likelihood: part of the range seen so far a value may go past it before it scores 1 (<= 0: off)',
+          "likelihood: part of a seen range's width (the values', the spreads') a window may go past it before it alerts with score 1 (<= 0: both range checks off)",
+        commands: ['worker', 'infer'],
+      }),
+      spreadWindow: setting({
+        env: 'SEQAE_ANOMALY_SPREAD_WINDOW',
+        schema: int(0, 10_000),
+        default: '30',
+        description:
+          "likelihood: readings whose mean absolute change is a stream's local spread; a spread outside the spreads seen so far (a stream gone flat, or noisier than ever) alerts (0: off)",
         commands: ['worker', 'infer'],
       }),
       alertThreshold: setting({

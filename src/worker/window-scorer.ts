@@ -27,6 +27,7 @@ export function anomalyScoring(
             shortWindow: a.shortWindow,
             warmup: a.warmup,
             rangeMargin: a.rangeMargin,
+            spreadWindow: a.spreadWindow,
           })
         : trainingZScoring,
     alertThreshold: a.alertThreshold,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gaussianTail, LikelihoodScoring, tailScore } from '../../src/anomaly/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { mulberry32 } from '../../src/util/prng.js';
+import { anomalyScoring } from '../../src/worker/window-scorer.js';
 
 describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
   it('gaussianTail and tailScore', () => {
@@ -35,14 +37,113 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
     }
   });
 
-  it('keeps streams apart, and scores 1 when a value leaves the seen range by more than the margin', () => {
-    const s = new LikelihoodScoring();
+  it('keeps streams apart, and alerts when a value leaves the seen range by more than the margin', () => {
+    // The value range alone (a sawtooth's spread is all but constant: any change would leave its range).
+    const s = new LikelihoodScoring({ spreadWindow: 0 });
     for (let i = 0; i < 100; i++) s.score({}, undefined, { streamId: 'x', value: i % 10 });
     expect(s.score({}, undefined, { streamId: 'x', value: 9.4 })).toBe(0);
     expect(s.score({}, undefined, { streamId: 'x', value: 9.9 })).toBe(1); // 9.4 + 0.47 < 9.9
-    expect(s.score({}, undefined, { streamId: 'x', value: -0.6 })).toBe(1);
-    // A new stream has no range yet.
-    expect(s.score({}, undefined, { streamId: 'y', value: 1000 })).toBe(0);
-    expect(s.score({}, undefined, { streamId: 'y', value: 1000 })).toBe(0);
+    // The next window out of range continues the run of alerts: cut to the after-alert level.
+    expect(s.score({}, undefined, { streamId: 'x', value: -0.6 })).toBeCloseTo(tailScore(1e-3), 6);
+    expect(s.score({}, undefined, { streamId: 'x', value: 5 })).toBe(0);
+    expect(s.score({}, undefined, { streamId: 'x', value: -2 })).toBe(1); // -0.6 - 0.525 > -2
+    // A new stream has no range yet, and none before `warmup` readings.
+    for (let i = 0; i < 49; i++)
+      expect(s.score({}, undefined, { streamId: 'y', value: i === 48 ? 1000 : i % 3 })).toBe(0);
+  });
+
+  /** A steady stream: a daily-like sine plus noise, errors like its past ones. */
+  function steady(s: LikelihoodScoring, id: string, from: number, n: number, rand: () => number) {
+    const scores: number[] = [];
+    for (let i = from; i < from + n; i++) {
+      const value = 10 + 3 * Math.sin((2 * Math.PI * i) / 288) + rand();
+      const e = { reconstructionError: 0.01 * (0.5 + rand()), predictionError: 0.02 * rand() };
+      scores.push(s.score(e, undefined, { streamId: id, value }));
+    }
+    return scores;
+  }
+
+  it('a steady stream does not alert (but for rare new records once its ranges are learnt); a level shift out of its range does, at once', () => {
+    // Errors alone: no alert once warm.
+    const errorsOnly = steady(
+      new LikelihoodScoring({ rangeMargin: 0 }),
+      'a',
+      0,
+      5000,
+      mulberry32(3),
+    );
+    expect(Math.max(...errorsOnly.slice(200))).toBeLessThan(0.5);
+    // With the range checks: a spread past its record by the margin is rare once a few cycles are in.
+    const s = new LikelihoodScoring();
+    const calm = steady(s, 'a', 0, 5000, mulberry32(3));
+    expect(calm.slice(1000).filter((x) => x >= 0.5).length).toBeLessThanOrEqual(2);
+    // The errors stay as before (a model that tracks the new level): the range check alone sees it.
+    const shifted = 10 + 3 + 1 + 1.5;
+    const e = { reconstructionError: 0.01, predictionError: 0.01 };
+    expect(s.score(e, undefined, { streamId: 'a', value: shifted })).toBe(1);
+  });
+
+  it('a stream gone flat inside its range alerts within spreadWindow readings; off when spreadWindow is 0', () => {
+    for (const spreadWindow of [30, 0]) {
+      const rand = mulberry32(5);
+      const s = new LikelihoodScoring({ spreadWindow });
+      steady(s, 'a', 0, 3000, rand);
+      const e = { reconstructionError: 0.01, predictionError: 0.01 };
+      const flat: number[] = [];
+      for (let i = 0; i < 60; i++) flat.push(s.score(e, undefined, { streamId: 'a', value: 10 }));
+      const first = flat.findIndex((x) => x >= 0.5);
+      if (spreadWindow === 0) expect(first).toBe(-1);
+      else {
+        expect(first).toBeGreaterThanOrEqual(0);
+        expect(first).toBeLessThan(spreadWindow);
+        expect(flat[first]).toBe(1);
+      }
+    }
+  });
+
+  it("is causal: a future window cannot change a past score, nor another stream a stream's", () => {
+    const run = (futureSeed: number, interleave: boolean) => {
+      const s = new LikelihoodScoring();
+      const past = steady(s, 'a', 0, 1000, mulberry32(9));
+      if (interleave) {
+        // Another stream scored in between: state is per stream.
+        steady(s, 'b', 0, 500, mulberry32(11));
+      }
+      const future = mulberry32(futureSeed);
+      const next: number[] = [];
+      for (let i = 0; i < 100; i++)
+        next.push(
+          s.score({ reconstructionError: 10 * future() }, undefined, {
+            streamId: 'a',
+            value: 100 * future(),
+          }),
+        );
+      return { past, next };
+    };
+    const a = run(1, false);
+    const b = run(2, true);
+    expect(b.past).toEqual(a.past);
+    // Had the scoring been run on the past alone, its scores would be the same too.
+    expect(steady(new LikelihoodScoring(), 'a', 0, 1000, mulberry32(9))).toEqual(a.past);
+    // And the futures differ (the test would notice a scoring that ignored its input).
+    expect(b.next).not.toEqual(a.next);
+  });
+});
+
+describe('the anomaly settings', () => {
+  it('reach the worker scoring: SEQAE_ANOMALY_SPREAD_WINDOW and SEQAE_ANOMALY_RANGE_MARGIN', () => {
+    const defaults = anomalyScoring(loadConfig({}).worker.anomaly).anomaly as LikelihoodScoring;
+    expect(defaults).toBeInstanceOf(LikelihoodScoring);
+    expect(defaults.options.spreadWindow).toBe(30);
+    expect(defaults.options.rangeMargin).toBe(0.05);
+    const set = anomalyScoring(
+      loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '0', SEQAE_ANOMALY_RANGE_MARGIN: '0.1' }).worker
+        .anomaly,
+    ).anomaly as LikelihoodScoring;
+    expect(set.options.spreadWindow).toBe(0);
+    expect(set.options.rangeMargin).toBe(0.1);
+    expect(() => loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '-1' })).toThrow(
+      /SEQAE_ANOMALY_SPREAD_WINDOW/,
+    );
   });
 });

@@ -77,6 +77,7 @@ describe('loadConfig', () => {
           shortWindow: 20,
           warmup: 50,
           rangeMargin: 0.05,
+          spreadWindow: 30,
           alertThreshold: 0.5,
         },
         groupId: 'seqae-stream',

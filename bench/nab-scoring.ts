@@ -1,0 +1,118 @@
+/**
+ * Compares anomaly scorings on cached NAB errors in seconds: reads the per-row errors `bench/nab.ts`
+ * cached under .cache/nab-errors/<source>/ (run it once per source first), replays each variant's
+ * scoring over every file as the worker would (errors and value per row, in order), and prints the
+ * three profiles, the categories' standard scores and the standard score of each half of the files
+ * (even and odd index, each with its own threshold), so a change can be checked for generality.
+ *   npx tsx bench/nab-scoring.ts --data ../shared/datasets/nab [--errors seqae] [--only name,name]
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  LikelihoodScoring,
+  type AnomalyScoring,
+  type LikelihoodOptions,
+  type WindowErrors,
+} from '../src/anomaly/index.js';
+import { CalibratedScoring, type CalibratedOptions } from './explore-scoring.js';
+import { readCorpus } from '../src/eval/nab/corpus.js';
+import { PROFILE_NAMES, scoreCorpus, type ScoredFile } from '../src/eval/nab/scorer.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/datasets/nab' },
+    errors: { type: 'string', default: 'seqae' },
+    only: { type: 'string' },
+    files: { type: 'boolean', default: false },
+    explore: { type: 'boolean', default: false },
+  },
+});
+
+/** The variants compared: name → a fresh scoring (one per file, as one stream). */
+const VARIANTS: Record<string, () => AnomalyScoring> = {
+  likelihood: () => new LikelihoodScoring(),
+};
+const C = (o: Partial<CalibratedOptions>) => () => new CalibratedScoring(o);
+const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
+Object.assign(VARIANTS, {
+  'L spread 0 (previous default)': L({ spreadWindow: 0 }),
+  'L spread 20': L({ spreadWindow: 20 }),
+  'L spread 60': L({ spreadWindow: 60 }),
+  'L short 10': L({ shortWindow: 10 }),
+  'L short 40': L({ shortWindow: 40 }),
+  'L warmup 200': L({ warmup: 200 }),
+  'L mean': L({ combine: 'mean' }),
+  'L margin 0.1': L({ rangeMargin: 0.1 }),
+  'L after 1e-2': L({ afterAlertTail: 1e-2 }),
+});
+
+/** The exploration's variants (bench/explore-scoring.ts), with --explore. */
+if (values.explore)
+  Object.assign(VARIANTS, {
+    'x ew short': C({ short: 'ew' }),
+    'x scales 5,20,80': C({ scales: [5, 20, 80] }),
+    'x scales 1,20': C({ scales: [1, 20] }),
+    'x empirical tail': C({ tail: 'empirical' }),
+    'x quiet 100': C({ quiet: 100 }),
+    'x value dev 9': C({ valueWindow: 9 }),
+    'x value level': C({ valueLevel: true }),
+    'x prediction only': C({ errors: 'prediction' }),
+    'x spread 30 low': C({ spreadWindow: 30, spreadSide: 'low' }),
+    'x spread 30 high': C({ spreadWindow: 30, spreadSide: 'high' }),
+    'x spread 30 ew': C({ spreadWindow: 30, rangeQuiet: true, spreadEw: true }),
+    'x spread 30 + level': C({ spreadWindow: 30, rangeQuiet: true, levelCheck: true }),
+    'x spread 30 graded': C({ spreadWindow: 30, rangeQuiet: true, graded: true }),
+  });
+
+const corpus = await readCorpus(values.data!);
+const cacheDir = join('.cache', 'nab-errors', values.errors!);
+const errors = await Promise.all(
+  corpus.map(
+    async (f) =>
+      JSON.parse(await readFile(join(cacheDir, f.name + '.json'), 'utf8')) as WindowErrors[],
+  ),
+);
+
+const fmt = (x: number) => x.toFixed(2).padStart(6);
+const only = values.only?.split(',');
+for (const [name, make] of Object.entries(VARIANTS)) {
+  if (only && !only.includes(name)) continue;
+  const scored: ScoredFile[] = corpus.map((f, i) => {
+    const scoring = make();
+    const e = errors[i]!;
+    const scores = f.values.map((v, r) =>
+      scoring.score(e[r] ?? {}, undefined, { streamId: f.name, value: v }),
+    );
+    return { name: f.name, timestamps: f.timestamps, scores, windows: f.windows };
+  });
+  const all = scoreCorpus(scored);
+  const halves = [0, 1].map(
+    (h) => scoreCorpus(scored.filter((_, i) => i % 2 === h)).standard.normalised,
+  );
+  const cats = Object.entries(all.standard.categories)
+    .map(([c, v]) => `${c.replace(/^(real|artificial)/, '').slice(0, 6)} ${fmt(v.normalised)}`)
+    .join(' ');
+  console.log(
+    `${name.padEnd(28)} ${PROFILE_NAMES.map((p) => fmt(all[p].normalised)).join(' ')} | ${cats} | halves ${halves.map(fmt).join(' ')} | θ ${all.standard.threshold.toFixed(3)}`,
+  );
+  if (values.files)
+    for (const [i, f] of all.standard.files.entries()) {
+      // The best score in each window and outside them (past probation): what a threshold separates.
+      const sf = scored[i]!;
+      const start = Math.min(Math.floor(0.15 * sf.scores.length), 750);
+      const inside = sf.windows.map(([a, b]) => {
+        let m = 0;
+        for (let r = start; r < sf.scores.length; r++)
+          if (sf.timestamps[r]! >= a && sf.timestamps[r]! <= b) m = Math.max(m, sf.scores[r]!);
+        return m.toFixed(2);
+      });
+      let out = 0;
+      for (let r = start; r < sf.scores.length; r++)
+        if (!sf.windows.some(([a, b]) => sf.timestamps[r]! >= a && sf.timestamps[r]! <= b))
+          out = Math.max(out, sf.scores[r]!);
+      console.log(
+        `  ${f.name.slice(0, 50).padEnd(50)} ${fmt(f.score)} tp ${String(f.tp).padStart(3)} fp ${String(f.fp).padStart(3)} | in ${inside.join(' ')} | out ${out.toFixed(2)}`,
+      );
+    }
+}

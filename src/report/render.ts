@@ -320,7 +320,8 @@ const APP = String.raw`
       type: 'scatter',
       data: { datasets: [{ label: 'window', data: points, pointRadius: n > 800 ? 2 : 3, pointHoverRadius: 5, pointBackgroundColor: colours.time, pointBorderWidth: 0 }] },
       options: {
-        parsing: false,
+        // Parsed, not parsing: false: Chart.js then takes data as sorted by x and sizes the x axis
+        // from the first and last points, which cuts off most of a scatter.
         scales: { x: { title: { display: true, text: 'PC1' + pct(0) }, grid: { color: '#eef1f5' } }, y: { title: { display: true, text: 'PC2' + pct(1) }, grid: { color: '#eef1f5' } } },
         plugins: {
           legend: { display: false },

@@ -105,6 +105,8 @@ interface ChartSeen {
   spansDrawn?: number;
   /** Per labelled span in view: the share of its pixels that the shading changes. */
   shaded: number[];
+  /** Points of the chart's {x, y} datasets outside its axes. */
+  outOfView: number;
   /** Pixels outside the labelled spans that the shading changes. */
   changedOutside: number;
 }
@@ -267,8 +269,11 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     }
     for (const s of seen.filter((x) => x.kind === 'score'))
       expect(count(s, 'anomaly score'), s.id).toBe(WINDOWS_PER_STREAM + MORE);
-    for (const s of seen.filter((x) => x.kind === 'pca'))
+    for (const s of seen.filter((x) => x.kind === 'pca')) {
       expect(s.datasets[0]!.n, s.id).toBe(WINDOWS_PER_STREAM + MORE);
+      // Every projected window inside the axes (unsorted points: the scales must see them all).
+      expect(s.outOfView, s.id).toBe(0);
+    }
     // A training and a held-out curve per version, each with a point per epoch.
     for (const s of seen.filter((x) => x.kind === 'loss')) {
       expect(s.datasets.length, s.id).toBeGreaterThanOrEqual(4);

@@ -65,6 +65,21 @@
       ].switches.map((w) => w[1]),
       shaded,
       changedOutside,
+      // Points of {x, y} datasets that fall outside the chart's scales (drawn nowhere).
+      outOfView: chart
+        ? chart.data.datasets
+            .flatMap((d) => d.data)
+            .filter(
+              (p) =>
+                p !== null &&
+                typeof p === 'object' &&
+                p.y !== null &&
+                (p.x < chart.scales.x.min ||
+                  p.x > chart.scales.x.max ||
+                  p.y < chart.scales.y.min ||
+                  p.y > chart.scales.y.max),
+            ).length
+        : 0,
     };
   });
 })();

@@ -102,7 +102,10 @@ export function registerEval(program: Command): void {
       number(1000, 86_400_000),
       300_000,
     )
-    .option('--no-progress', 'no progress bar, even on a terminal');
+    .option(
+      '--no-progress',
+      'no progress: neither the bar on a terminal nor the line per file on stderr elsewhere',
+    );
   addSettingFlags(nab, EVAL_SETTINGS).action(async (options: EvalOptions) => {
     const { config } = configFrom(options, EVAL_SETTINGS);
     const files = await readCorpus(options.data);
@@ -111,13 +114,18 @@ export function registerEval(program: Command): void {
     if (options.via === 'kafka') {
       if (options.detector !== 'seqae')
         throw new InvalidArgumentError('--via kafka runs the seqae detector only');
-      detector = await kafkaDetector(config, {
+      const kafka = await kafkaDetector(config, {
         env: { ...process.env, ...flagOverrides(options, EVAL_SETTINGS) },
         // This same CLI, as it was started (bin/seqae.js, or the sources through tsx).
         seqae: { command: process.execPath, args: [...process.execArgv, process.argv[1]!] },
         trainFraction: options.trainFraction,
         idleTimeoutMs: options.idleTimeoutMs,
       });
+      if (options.progress)
+        process.stderr.write(
+          `seqae eval: run ${kafka.run} (topics seqae-eval-${kafka.run}.*, Redis keys seqae-eval-${kafka.run}:*, removed at the end)\n`,
+        );
+      detector = kafka;
     } else {
       detector = await DETECTORS[options.detector]!(config, {
         trainFraction: options.trainFraction,
@@ -139,7 +147,13 @@ export function registerEval(program: Command): void {
         files,
         detector,
         options.out,
-        (p) => bar?.file(p),
+        (p) => {
+          if (bar) bar.file(p);
+          else if (options.progress)
+            process.stderr.write(
+              `[${p.index + 1}/${p.total}] ${p.name}: ${p.rows} rows, ${p.seconds.toFixed(1)} s\n`,
+            );
+        },
         (a) => bar?.step(a),
       );
       bar?.stop();

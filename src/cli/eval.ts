@@ -42,8 +42,9 @@ function progressBar() {
     step(a: FileActivity) {
       if (!started) bar.start(a.total, a.index, { file: '', phase: '' });
       started = true;
-      const count = a.done !== undefined ? ` ${a.done}${a.total ? `/${a.total}` : ''}` : '';
-      bar.update(a.index, { file: a.name, phase: `${a.phase}${count}` });
+      const { phase, done, total } = a.step;
+      const count = done !== undefined ? ` ${done}${total ? `/${total}` : ''}` : '';
+      bar.update(a.index, { file: a.name, phase: `${phase}${count}` });
     },
     file(p: FileProgress) {
       if (!started) bar.start(p.total, 0, { file: '', phase: '' });

@@ -23,10 +23,11 @@ export interface FileProgress {
 }
 
 /** What a file detector does with the file in hand (`index` of `total`). */
-export interface FileActivity extends FileStep {
+export interface FileActivity {
   index: number;
   total: number;
   name: string;
+  step: FileStep;
 }
 
 /**
@@ -55,7 +56,7 @@ export async function evaluateNab(
     let scores: Float64Array;
     if ('scoreFile' in detector) {
       scores = await detector.scoreFile(file, info, (step) =>
-        onStep?.({ ...step, index, total: files.length, name: file.name }),
+        onStep?.({ step, index, total: files.length, name: file.name }),
       );
       if (scores.length !== file.values.length)
         throw new Error(`${file.name}: ${scores.length} scores for ${file.values.length} rows`);

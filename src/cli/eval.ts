@@ -114,7 +114,7 @@ export function registerEval(program: Command): void {
     let detector: Detector | FileDetector;
     if (options.via === 'kafka') {
       if (options.detector !== 'seqae')
-        throw new InvalidArgumentError('--via kafka runs the seqae detector only');
+        nab.error('--via kafka runs the seqae detector only', { exitCode: 2 });
       const kafka = await kafkaDetector(config, {
         env: { ...process.env, ...flagOverrides(options, EVAL_SETTINGS) },
         // This same CLI, as it was started (bin/seqae.js, or the sources through tsx).

@@ -124,4 +124,26 @@ describe('seqae eval nab --via kafka', () => {
       redis.disconnect();
     }
   });
+
+  it('refuses a detector other than seqae with one line and exit code 2', async () => {
+    const r = await runSeqae(
+      [
+        'eval',
+        'nab',
+        '--data',
+        corpus,
+        '--out',
+        tmpdir(),
+        '--via',
+        'kafka',
+        '--detector',
+        'window-mean',
+      ],
+      env,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'seqae eval nab: --via kafka runs the seqae detector only (see --help)',
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { BackendInfo } from '../backend/index.js';
 import type { CommandName } from '../config/settings.js';
 import type { Detector, FileDetector } from '../eval/detector.js';
 import { DETECTOR_NAMES, DETECTORS } from '../eval/detectors/index.js';
@@ -131,6 +132,10 @@ export function registerEval(program: Command): void {
       detector = await DETECTORS[options.detector]!(config, {
         trainFraction: options.trainFraction,
       });
+      if ('backend' in detector && options.progress) {
+        const b = detector.backend as BackendInfo;
+        process.stderr.write(`seqae eval: training on ${b.name}, scoring on ${b.scoring}\n`);
+      }
     }
     const bar = options.progress && process.stderr.isTTY ? progressBar() : undefined;
     const close = async () => {

@@ -146,4 +146,29 @@ describe('seqae eval nab --via kafka', () => {
       'seqae eval nab: --via kafka runs the seqae detector only (see --help)',
     );
   });
+
+  it('fails naming the file whose scores do not come, and leaves nothing running', async () => {
+    // 1 s is less than a worker takes to start: no score can arrive in time.
+    const r = await runSeqae(
+      [
+        'eval',
+        'nab',
+        '--data',
+        corpus,
+        '--out',
+        tmpdir(),
+        '--via',
+        'kafka',
+        '--idle-timeout-ms',
+        '1000',
+      ],
+      env,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /seqae: realKnownCause\/rogue_agent_key_hold\.csv: 0 of 1874 window scores on seqae-eval-\w+\.anomalies, none for 1000 ms/,
+    );
+    const run = /run (\w+)/.exec(r.stderr)![1]!;
+    expect(await processesWith(`seqae-eval-${run}`)).toEqual([]);
+  });
 });

@@ -33,9 +33,11 @@ function flagOption(s: Setting & { flag: string }): Option {
 
 const hasFlag = (s: Setting): s is Setting & { flag: string } => s.flag !== undefined;
 
-/** The settings of SeqaeConfig that `name` takes. */
-const configSettings = (name: CommandName) =>
-  [...declarations(settings)].map(([, s]) => s).filter((s) => takes(s, name));
+/** The settings of SeqaeConfig that `name` takes (any of them, for a list). */
+const configSettings = (name: CommandName | readonly CommandName[]) =>
+  [...declarations(settings)]
+    .map(([, s]) => s)
+    .filter((s) => (typeof name === 'string' ? [name] : name).some((n) => takes(s, n)));
 
 /**
  * Declares on `command` the flags of every setting it takes (and of `runOptions`, flags only), and
@@ -43,7 +45,7 @@ const configSettings = (name: CommandName) =>
  */
 export function addSettingFlags(
   command: Command,
-  name: CommandName,
+  name: CommandName | readonly CommandName[],
   runOptions: object = {},
 ): Command {
   for (const [, s] of declarations(runOptions)) if (hasFlag(s)) command.addOption(flagOption(s));
@@ -72,15 +74,24 @@ export function addRunFlags(command: Command, runOptions: object): Command {
  */
 export function configFrom(
   options: Record<string, unknown>,
-  name: CommandName,
+  name: CommandName | readonly CommandName[],
   env: Record<string, string | undefined> = process.env,
 ): LoadedConfig {
+  const overrides = flagOverrides(options, name);
+  return readConfig(env, overrides, typeof name === 'string' ? name : name[0]!);
+}
+
+/** The variables that `name`'s flags given in `options` stand for (`--units 8` → SEQAE_UNITS=8). */
+export function flagOverrides(
+  options: Record<string, unknown>,
+  name: CommandName | readonly CommandName[],
+): Record<string, string> {
   const overrides: Record<string, string> = {};
   for (const s of configSettings(name).filter(hasFlag)) {
     const value = options[new Option(s.flag).attributeName()];
     if (value !== undefined) overrides[s.env!] = String(value);
   }
-  return readConfig(env, overrides, name);
+  return overrides;
 }
 
 /**

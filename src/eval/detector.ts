@@ -1,4 +1,5 @@
 import type { AnomalyScoring, WindowErrors } from '../anomaly/index.js';
+import type { NabFile } from './nab/corpus.js';
 
 /**
  * What a detector may know of a stream before its first reading: the benchmark hands every detector
@@ -56,4 +57,29 @@ export function errorDetector(
       };
     },
   };
+}
+
+/** How far a file detector is with one file, for progress on a terminal. */
+export interface FileStep {
+  /** What it does now: `training`, `scoring`, `producing`, `waiting for scores`… */
+  phase: string;
+  done?: number;
+  total?: number;
+}
+
+/**
+ * A detector that takes a whole file at once and returns one score per row, such as the worker's
+ * path: the producer's windows, a first training on the file's first windows, every window scored in
+ * order. It is as causal as a per-reading one, as long as it trains only on probation and scores each
+ * window with what came before it.
+ */
+export interface FileDetector {
+  readonly name: string;
+  scoreFile(
+    file: NabFile,
+    info: StreamInfo,
+    onStep?: (step: FileStep) => void,
+  ): Promise<Float64Array>;
+  /** Stops what it started (processes, connections). */
+  close?(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import {
   type TrainJobResult,
   type TrainProgress,
 } from '../contracts/jobs.js';
-import { trainAndPublish } from './training.js';
+import { modelDefaults, trainAndPublish } from './training.js';
 import { WindowStore } from './window-store.js';
 
 const config = configFromParent();
@@ -82,18 +82,10 @@ export default async function trainJob(
   const signal = cancelled ? AbortSignal.any([cancelled, shutdown.signal]) : shutdown.signal;
   try {
     const windows = data.windows ?? (await trainingWindows(modelId, data.reason));
-    const m = config.worker.model;
     return await trainAndPublish(
       data,
       windows,
-      {
-        variant: m.variant,
-        units: m.units,
-        epochs: m.epochs,
-        batchSize: m.batchSize,
-        learningRate: m.learningRate,
-        normalisation: m.normalisation,
-      },
+      modelDefaults(config.worker.model),
       registry,
       config.worker.training,
       {

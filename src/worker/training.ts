@@ -1,4 +1,5 @@
 import { forecastError, logErrorStats, type ErrorStats } from '../anomaly/index.js';
+import type { WorkerSettings } from '../config/index.js';
 import { ValidationError } from '../errors/index.js';
 import {
   SequenceAutoencoder,
@@ -129,6 +130,18 @@ export interface Trained {
   errorStats: ErrorStats;
   /** The streams whose windows trained it (at most 1000). */
   streams: string[];
+}
+
+/** The model a worker trains for streams, from its settings (SEQAE_UNITS, SEQAE_EPOCHS, …). */
+export function modelDefaults(m: WorkerSettings['model']): ModelConfigInput {
+  return {
+    variant: m.variant,
+    units: m.units,
+    epochs: m.epochs,
+    batchSize: m.batchSize,
+    learningRate: m.learningRate,
+    normalisation: m.normalisation,
+  };
 }
 
 /** The model configuration for `windows`: `defaults`, then `overrides`, then the newest window's shape. */

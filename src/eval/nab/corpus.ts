@@ -12,6 +12,8 @@ export interface NabFile {
   /** `category/file.csv`, the key of the labels. */
   name: string;
   category: string;
+  /** Where it was read from (a producer replays it from there). */
+  path?: string;
   timestamps: number[];
   /** The timestamps as written in the file. */
   stamps: string[];
@@ -55,7 +57,8 @@ export async function readCorpus(dir: string): Promise<NabFile[]> {
     for (const file of (await readdir(join(dir, 'data', category))).sort()) {
       const name = `${category}/${file}`;
       if (!file.endsWith('.csv') || !windows.has(name)) continue;
-      const { header, rows } = csvRows(await readFile(join(dir, 'data', category, file), 'utf8'));
+      const path = join(dir, 'data', category, file);
+      const { header, rows } = csvRows(await readFile(path, 'utf8'));
       const ti = header.indexOf('timestamp');
       const vi = header.indexOf('value');
       if (ti < 0 || vi < 0) throw new Error(`${name}: no timestamp and value columns`);
@@ -63,6 +66,7 @@ export async function readCorpus(dir: string): Promise<NabFile[]> {
       files.push({
         name,
         category,
+        path,
         stamps,
         timestamps: stamps.map(parseTimestamp),
         values: rows.map((r) => Number(r[vi])),

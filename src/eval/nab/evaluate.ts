@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Detector } from '../detector.js';
+import type { Detector, FileDetector, FileStep } from '../detector.js';
 import { resultsCsv, resultsPath, type NabFile } from './corpus.js';
 import { PROFILE_NAMES, probationLength, scoreCorpus, type ProfileName } from './scorer.js';
 
@@ -22,6 +22,14 @@ export interface FileProgress {
   seconds: number;
 }
 
+/** What a file detector does with the file in hand (`index` of `total`). */
+export interface FileActivity {
+  index: number;
+  total: number;
+  name: string;
+  step: FileStep;
+}
+
 /**
  * Runs `detector` over every file as one stream (one score per row, every row, in file order), writes
  * the benchmark's results layout under `out` (`<detector>/<category>/<detector>_<file>.csv`) and
@@ -29,26 +37,37 @@ export interface FileProgress {
  */
 export async function evaluateNab(
   files: readonly NabFile[],
-  detector: Detector,
+  detector: Detector | FileDetector,
   out: string,
   onFile?: (progress: FileProgress) => void,
+  onStep?: (activity: FileActivity) => void,
 ): Promise<NabSummary> {
   const started = performance.now();
   const scored = [];
   for (const [index, file] of files.entries()) {
     const t0 = performance.now();
-    const stream = await detector.open({
+    const info = {
       name: file.name,
       length: file.values.length,
       min: Math.min(...file.values),
       max: Math.max(...file.values),
       probation: probationLength(file.values.length),
-    });
-    const scores = new Float64Array(file.values.length);
-    try {
-      for (let i = 0; i < file.values.length; i++) scores[i] = await stream.next(file.values[i]!);
-    } finally {
-      stream.close?.();
+    };
+    let scores: Float64Array;
+    if ('scoreFile' in detector) {
+      scores = await detector.scoreFile(file, info, (step) =>
+        onStep?.({ step, index, total: files.length, name: file.name }),
+      );
+      if (scores.length !== file.values.length)
+        throw new Error(`${file.name}: ${scores.length} scores for ${file.values.length} rows`);
+    } else {
+      const stream = await detector.open(info);
+      scores = new Float64Array(file.values.length);
+      try {
+        for (let i = 0; i < file.values.length; i++) scores[i] = await stream.next(file.values[i]!);
+      } finally {
+        stream.close?.();
+      }
     }
     const path = join(out, resultsPath(detector.name, file.name));
     await mkdir(dirname(path), { recursive: true });

@@ -44,7 +44,7 @@ export class ModelLifecycle {
     }
     const full = {
       code: 'pending_full',
-      message: `model ${modelId} has no version yet and holds ${this.settings.pendingLimit} windows already`,
+      message: `model ${modelId} holds ${this.settings.pendingLimit} windows waiting to be scored already (no version yet, or its drain behind)`,
     };
     return overflow.map((w) => deadLetter(full, `model:${modelId}`, w));
   }

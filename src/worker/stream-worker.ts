@@ -195,10 +195,19 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     metrics?.windowsConsumed.inc({ source: 'kafka' }, messages.length - letters.length);
 
     // Every model of the slice at once: one round of the batcher, one send for all their outputs.
+    // A model that still holds windows (its first version came, its drain has not ended) holds these
+    // too, behind them: a stream's windows are scored in order, or its anomaly state would learn the
+    // future before the past.
     const source = `kafka:${batch.topic}/${batch.partition}`;
     const scoredModels: string[] = [];
+    const queued = await this.deps.store.withPending([...byModel.keys()]);
     const recorded = await Promise.all(
       [...byModel].map(async ([modelId, windows]) => {
+        if (queued.has(modelId)) {
+          const hasModel = (await this.deps.modelRegistry.latestVersion(modelId)) !== undefined;
+          if (hasModel) scoredModels.push(modelId); // drained below, once this slice is committed
+          return lifecycle.record(modelId, windows, { hasModel, hold: true });
+        }
         const result = await this.batcher.score(modelId, windows);
         const rejected = (result?.rejected ?? []).map((r) => deadLetter(r.error, source, r.window));
         if (result) scoredModels.push(modelId);

@@ -99,6 +99,13 @@ export class WindowStore {
     return this.redis.smembers(this.pendingSet);
   }
 
+  /** Which of `modelIds` hold pending windows now (one round trip). */
+  async withPending(modelIds: readonly string[]): Promise<Set<string>> {
+    if (modelIds.length === 0) return new Set();
+    const member = await this.redis.smismember(this.pendingSet, ...modelIds);
+    return new Set(modelIds.filter((_, i) => member[i] === 1));
+  }
+
   async pendingCount(modelId: string): Promise<number> {
     return this.redis.llen(this.key(modelId, 'pending'));
   }

@@ -298,7 +298,7 @@ export const settings = {
         schema: z.enum(['likelihood', 'training-z']),
         default: 'likelihood',
         description:
-          "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus value and spread range checks; NAB 62.70 on cached errors) or training-z (the model's training errors; NAB 0)",
+          "how errors become a score: likelihood (each stream's errors against its own history, short- vs long-term, plus value and spread range checks; NAB 61.35 standard on 37 files with the worker defaults) or training-z (the model's training errors; NAB 0)",
         commands: ['worker', 'infer'],
       }),
       shortWindow: setting({

@@ -11,8 +11,8 @@ import { ServiceError } from '../errors/index.js';
 import { raceTimeout } from '../util/timeout.js';
 
 export interface KafkaOutputOptions {
-  /** 'gzip' (default here; the settings' KAFKA_COMPRESSION defaults to none) or 'none'. */
-  compression?: 'gzip' | 'none';
+  /** The records' codec (KAFKA_COMPRESSION): 'none', or 'gzip'. */
+  compression: 'gzip' | 'none';
   /** A send not acknowledged within this many ms fails the producer. Default 120000. */
   sendTimeoutMs?: number;
   /**
@@ -99,7 +99,7 @@ export class KafkaOutput {
   private readonly timeoutMs: number;
   private readonly maxRequestBytes: number;
 
-  constructor(kafka: Kafka, options: KafkaOutputOptions = {}) {
+  constructor(kafka: Kafka, options: KafkaOutputOptions) {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -107,7 +107,7 @@ export class KafkaOutput {
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
     });
     this.compression =
-      options.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP;
+      options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.timeoutMs = options.sendTimeoutMs ?? 120_000;
     this.maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
   }

@@ -25,7 +25,9 @@ const quiet = pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)
 
 /** Sends windows through seqae's own Kafka sink (gzip, batched), as `seqae produce` does. */
 async function produce(config: SeqaeConfig, windows: ReturnType<typeof sineWindows>) {
-  const out = new KafkaOutput(createKafka(config, { clientId: 'load-producer' }));
+  const out = new KafkaOutput(createKafka(config, { clientId: 'load-producer' }), {
+    compression: config.kafka.compression,
+  });
   const sink = new KafkaWindowSink(out, config.topics.windows);
   for (let i = 0; i < windows.length; i += 2000) await sink.send(windows.slice(i, i + 2000));
   await out.close();

@@ -66,7 +66,9 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
 
   it('trains each stream model through the train queue and publishes one output per window per topic', async () => {
     // The NAB file through seqae's own producer (CSV source → windows → Kafka).
-    const out = new KafkaOutput(createKafka(config, { clientId: 'e2e-producer' }));
+    const out = new KafkaOutput(createKafka(config, { clientId: 'e2e-producer' }), {
+      compression: config.kafka.compression,
+    });
     const pipeline = new ProducerPipeline({
       windows: { ...plainWindowing, nIn: NIN },
       sinks: [new KafkaWindowSink(out, config.topics.windows)],

@@ -9,7 +9,7 @@ import { SequenceAutoencoder, type EpochProgress } from '../model/index.js';
 import { writeModelFile } from '../model-registry/file.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
-import { modelInputFor, trainAndPublish, trainOnWindows } from '../worker/training.js';
+import { modelInputFor, trainAndPublish, trainOnWindows, versionMeta } from '../worker/training.js';
 import { inputSource, windowsOf, type InputOptions } from './input.js';
 import { addSettingFlags, configFrom } from './options.js';
 
@@ -66,13 +66,7 @@ async function trainToFile(
       meta: {
         modelId: run.modelId,
         version: 1,
-        variant: model.config.variant,
-        config: { ...model.config },
-        summary: trained.summary,
-        streams: trained.streams,
-        errorStats: trained.errorStats,
-        start: { from: 'scratch' },
-        createdAt: Date.now(),
+        ...versionMeta(model, trained, { from: 'scratch' }),
       },
       artifact: Buffer.from(await model.save()),
     });

@@ -11,7 +11,7 @@ import {
   type ModelConfigInput,
   type TrainingSummary,
 } from '../model/index.js';
-import type { ModelRegistry } from '../model-registry/index.js';
+import type { ModelMeta, ModelRegistry } from '../model-registry/index.js';
 import type { TrainJobData, TrainJobResult, TrainingStart } from '../contracts/jobs.js';
 import type { Window } from '../contracts/window.js';
 
@@ -182,6 +182,23 @@ export async function trainOnWindows(
   return { samples: dataset.count, summary, errorStats, streams };
 }
 
+/** The registry metadata of a version that `model` became by `trained`, from `start`. */
+export function versionMeta(
+  model: SequenceAutoencoder,
+  trained: Trained,
+  start: TrainingStart,
+): Omit<ModelMeta, 'version' | 'modelId' | 'artifactSha256'> {
+  return {
+    variant: model.config.variant,
+    config: { ...model.config },
+    summary: trained.summary,
+    streams: trained.streams,
+    errorStats: trained.errorStats,
+    start,
+    createdAt: Date.now(),
+  };
+}
+
 /**
  * Trains a model on windows and publishes it as the model's next version. The window shape (nIn,
  * features) comes from the newest window; windows of another shape are left out. The newest
@@ -200,21 +217,13 @@ export async function trainAndPublish(
   const input = modelInputFor(windows, defaults, data.model);
   const { model, start } = await startingModel(data.modelId, input, registry, plan);
   try {
-    const { samples, summary, errorStats, streams } = await trainOnWindows(
-      model,
-      windows,
-      plan,
-      options,
+    const trained = await trainOnWindows(model, windows, plan, options);
+    const { samples, summary, streams } = trained;
+    const version = await registry.publish(
+      data.modelId,
+      await model.save(),
+      versionMeta(model, trained, start),
     );
-    const version = await registry.publish(data.modelId, await model.save(), {
-      variant: model.config.variant,
-      config: { ...model.config },
-      summary,
-      streams,
-      errorStats,
-      start,
-      createdAt: Date.now(),
-    });
     await registry.rememberShape(shapeKey(model.config), data.modelId);
     return {
       modelId: data.modelId,

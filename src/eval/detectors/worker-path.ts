@@ -3,7 +3,12 @@ import type { SeqaeConfig } from '../../config/index.js';
 import type { Window } from '../../contracts/window.js';
 import { SequenceAutoencoder, type InferenceEngineOptions } from '../../model/index.js';
 import { loadModelVersion, type LoadedModel } from '../../worker/model-cache.js';
-import { modelDefaults, modelInputFor, trainOnWindows } from '../../worker/training.js';
+import {
+  modelDefaults,
+  modelInputFor,
+  trainOnWindows,
+  versionMeta,
+} from '../../worker/training.js';
 import { anomalyScoring, WindowScorer } from '../../worker/window-scorer.js';
 import type { FileDetector, FileStep } from '../detector.js';
 import { fileWindows, nabStreamId, rowScores, warmupFor } from '../nab/stream.js';
@@ -42,13 +47,7 @@ export async function trainFirstVersion(
     const meta = {
       modelId: streamId,
       version: 1,
-      variant: model.config.variant,
-      config: { ...model.config },
-      summary: trained.summary,
-      streams: trained.streams,
-      errorStats: trained.errorStats,
-      start: { from: 'scratch' as const },
-      createdAt: Date.now(),
+      ...versionMeta(model, trained, { from: 'scratch' }),
     };
     return await loadModelVersion({ meta, artifact: Buffer.from(await model.save()) }, engine);
   } finally {

@@ -7,7 +7,7 @@ import type { SeqaeConfig } from '../config/index.js';
 import { produceOptions } from '../config/settings.js';
 import type { Logger } from '../log/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
-import { createKafka } from '../transport/kafka.js';
+import { createKafka, loginAccepted } from '../transport/kafka.js';
 import {
   checkEvictionPolicy,
   createRedis,
@@ -151,7 +151,7 @@ export class Producer {
       ];
       this.checks.push(async () => {
         const admin = client.admin();
-        await admin.connect();
+        await loginAccepted(admin.connect(), config);
         try {
           await ensureTopics(admin, topics, config.kafka.topicPartitions);
         } finally {

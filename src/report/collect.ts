@@ -4,7 +4,7 @@ import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
-import { createKafka } from '../transport/kafka.js';
+import { createKafka, loginAccepted } from '../transport/kafka.js';
 import { createRedis } from '../transport/redis.js';
 import {
   lossCurve,
@@ -157,7 +157,7 @@ export async function collectReport(
   // A one-off command: a broker that does not answer fails it in seconds, not after a minute.
   const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report`, retries: 3 });
   const admin = kafka.admin();
-  await admin.connect();
+  await loginAccepted(admin.connect(), config);
   const groupId = `${config.topics.windows}-report-${randomUUID()}`;
   try {
     const existing = new Set(await admin.listTopics());

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
+import { SeqaeError } from '../errors/index.js';
 
 export interface KafkaLogSink {
   (
@@ -77,4 +78,47 @@ export function createKafka(
       sink(kafkaLogLevel(entry), `kafka ${entry.namespace}: ${message}`, extra);
     },
   });
+}
+
+/** kafkajs' refusals of a login: bad credentials, or a mechanism or SASL the listener does not speak. */
+const loginRefusals = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'ILLEGAL_SASL_STATE',
+]);
+
+/** Whether `err` (or what it wraps) is the broker refusing seqae's SASL login. */
+export function loginRefused(err: unknown): boolean {
+  for (
+    let e = err as { name?: string; type?: string; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.name === 'KafkaJSSASLAuthenticationError' || loginRefusals.has(e.type ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * Awaits a first connection and turns a refused login into one line naming Kafka, the mechanism and
+ * the user, never the password: a setting to fix (code `config`, exit 2), as Redis' refusal is.
+ */
+export async function loginAccepted<T>(
+  connecting: Promise<T>,
+  config: Pick<SeqaeConfig, 'kafka'>,
+): Promise<T> {
+  try {
+    return await connecting;
+  } catch (err) {
+    if (!loginRefused(err)) throw err;
+    const { brokers, sasl } = config.kafka;
+    const who = sasl
+      ? `the ${sasl.mechanism} login of user "${sasl.username}"`
+      : 'a connection without SASL';
+    const reason = (err as Error).message.split('\n')[0];
+    throw new SeqaeError(
+      `Kafka at ${brokers.join(',')} refused ${who} (${reason}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      { code: 'config', cause: err },
+    );
+  }
 }

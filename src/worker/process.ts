@@ -17,7 +17,7 @@ import {
   type WorkerMetrics,
 } from '../metrics/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
-import { createKafka } from '../transport/kafka.js';
+import { createKafka, loginAccepted } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
 import { checkEvictionPolicy, createRedis, credentialsAccepted } from '../transport/redis.js';
@@ -105,7 +105,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         compression: config.kafka.compression,
       });
       const admin = kafka.admin();
-      await Promise.all([output.connect(), admin.connect()]);
+      await loginAccepted(Promise.all([output.connect(), admin.connect()]), config);
       await ensureTopics(admin, Object.values(config.topics), config.kafka.topicPartitions);
 
       const models = new ModelRegistry(redis, {

@@ -2,7 +2,8 @@
  * Kafka as production runs it: a broker of the test's own with a SASL_SSL listener (SCRAM-SHA-256
  * over TLS, its certificate from a throwaway CA made here, its user created by Kafka's own storage
  * tool). `seqae worker` and `seqae produce` connect with the right credentials; with a wrong password
- * the worker stops at once with one line naming the authentication failure, and a non-zero exit.
+ * the worker stops at once with one line naming Kafka, the user and the
+ * authentication failure, and exit 2 (as for Redis); so does a SASL client of a listener without SASL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,7 +108,7 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-256, TLS)', () => {
     }
   });
 
-  it('a wrong password stops seqae worker with one line and a non-zero exit', async () => {
+  it('a wrong password stops seqae worker with one line naming Kafka and the user, exit 2', async () => {
     const wrong = 'wrong-password-42';
     const worker = spawnWorker(
       { ...saslEnv('sasl-wrong', wrong), SEQAE_ROLES: 'stream', SEQAE_HTTP_PORT: '0' },
@@ -118,10 +119,38 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-256, TLS)', () => {
       worker.exited,
       new Promise((resolve) => setTimeout(() => resolve('still running after 60 s'), 60_000)),
     ]);
-    expect(code).toBe(1);
+    // The same exit as Redis refusing its credentials: a setting to fix, not a failure to retry.
+    expect(code, worker.log.join('\n')).toBe(2);
     const lines = worker.log.filter((l) => !l.includes('"level"'));
     expect(lines, worker.log.join('\n')).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `seqae: Kafka at 127\\.0\\.0\\.1:${saslPort} refused the scram-sha-256 login of user "${USER}"`,
+      ),
+    );
     expect(lines[0]).toMatch(/authentication failed/i);
     expect(worker.log.join('\n')).not.toContain(wrong);
+  });
+
+  it('SASL settings against a listener without SASL stop seqae produce the same way', async () => {
+    const env = {
+      ...saslEnv('sasl-plain', PASSWORD),
+      KAFKA_BROKERS: broker.brokers.join(','),
+      KAFKA_SSL: 'false',
+      SEQAE_HTTP_PORT: '0',
+    };
+    const producer = spawnProducer(
+      ['--source', 'synthetic:sine?streams=1&length=20', '--window', '5', '--no-progress'],
+      env,
+      'sasl-plain',
+    );
+    children.push(producer);
+    expect(await producer.exited, producer.log.join('\n')).toBe(2);
+    const lines = producer.log.filter((l) => !l.includes('"level"'));
+    expect(lines, producer.log.join('\n')).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /seqae produce: Kafka at 127\.0\.0\.1:\d+ refused the scram-sha-256 login/,
+    );
+    expect(producer.log.join('\n')).not.toContain(PASSWORD);
   });
 });

@@ -14,7 +14,7 @@ import {
   type InferBulkJobResult,
   type InferJobResult,
 } from '../contracts/jobs.js';
-import { outputPayloads, type WindowOutputs } from '../contracts/outputs.js';
+import { anomalyPayload, outputPayloads, type WindowOutputs } from '../contracts/outputs.js';
 import { tryParseWindow, windowLimits, type Window } from '../contracts/window.js';
 import type { ModelLifecycle } from './lifecycle.js';
 import type { OutputPublisher } from './publisher.js';
@@ -59,7 +59,7 @@ export class InferWorker {
     });
     this.recorder = new RecordBatcher(deps.lifecycle);
     const full = config.worker.inferResult === 'full' || !config.worker.inferPublish;
-    this.result = full ? outputPayloads : (o) => outputPayloads(o).anomalies as InferJobResult;
+    this.result = full ? outputPayloads : anomalyPayload;
     this.worker = new Worker(config.queues.infer, (job) => this.process(job), {
       connection: deps.connection,
       prefix: config.queues.prefix,

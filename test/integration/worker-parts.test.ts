@@ -18,7 +18,7 @@ import { ModelCache } from '../../src/worker/model-cache.js';
 import { WindowStore } from '../../src/worker/window-store.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 import { collectOutputs, type Collected } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';
 import { sineWindows } from '../support/windows.js';
@@ -332,5 +332,64 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
     // Bad input did not take the worker down: it still reports ready.
     const res = await fetch(`${worker.http.url}/readyz`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('an infer worker that does not publish (SEQAE_INFER_PUBLISH=false)', () => {
+  const quiet = testConfig('worker-parts-quiet', {
+    SEQAE_HTTP_PORT: '0',
+    SEQAE_BACKEND: 'wasm',
+    SEQAE_INFER_PUBLISH: 'false',
+  });
+  let worker: WorkerProcess;
+  const connection = createRedis(quiet, { bullmq: true });
+  const queue = new Queue(quiet.queues.infer, { connection, prefix: quiet.queues.prefix });
+  const events = new QueueEvents(quiet.queues.infer, {
+    connection: createRedis(quiet, { bullmq: true }),
+    prefix: quiet.queues.prefix,
+  });
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    await createTopics(quiet, Object.values(quiet.topics), 1);
+    const redis = createRedis(quiet);
+    const m = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
+    await new ModelRegistry(redis, { prefix: quiet.redis.keyPrefix, keep: 2 }).publish(
+      'quiet-stream',
+      await trainedArtifact(5),
+      meta(m),
+    );
+    m.dispose();
+    redis.disconnect();
+    await events.waitUntilReady();
+    worker = await WorkerProcess.start(quiet, pino({ level: 'warn' }, pino.destination(2)));
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await events.close();
+    await queue.close();
+    await cleanupRedis(quiet);
+  });
+
+  it('keeps every output in the job result, the only place they go', async () => {
+    const windows = sineWindows('quiet-stream', 2, NIN, 5);
+    const single = await queue.add(INFER_JOB_NAME, windows[0]!);
+    const result = (await single.waitUntilFinished(events, 60_000)) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect((result.reconstructions!.reconstruction as number[][]).length).toBe(NIN);
+    expect((result.predictions!.prediction as number[][]).length).toBe(NIN);
+    expect((result.embeddings!.embedding as number[]).length).toBe(6);
+    expect(result.anomalies!.id).toBe(`quiet-stream:${windows[0]!.seq}`);
+    const { name, data, opts } = inferBulkJob(windows);
+    const bulk = await queue.add(name, data, opts);
+    const entries = ((await bulk.waitUntilFinished(events, 60_000)) as InferBulkJobResult).windows;
+    expect(entries.map((e) => e.ok && Object.keys(e.result).sort())).toEqual([
+      ['anomalies', 'embeddings', 'predictions', 'reconstructions'],
+      ['anomalies', 'embeddings', 'predictions', 'reconstructions'],
+    ]);
+    const ends = await withKafkaAdmin(quiet, (a) => a.fetchTopicOffsets(quiet.topics.anomalies));
+    expect(ends.map((p) => p.high)).toEqual(['0']);
   });
 });

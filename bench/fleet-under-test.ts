@@ -125,6 +125,8 @@ export class FleetUnderTest {
     windows: number;
     rate?: number;
     sink?: SinkName;
+    /** Windows per infer job (SEQAE_INFER_BULK) with the bullmq sink. */
+    inferBulk?: number;
     until?: () => boolean;
     timeoutMs?: number;
   }): Promise<FleetRun> {
@@ -138,7 +140,10 @@ export class FleetUnderTest {
       start: String(START),
       prefix: o.prefix,
     });
-    const producer = new Producer(this.config, {
+    const config = o.inferBulk
+      ? { ...this.config, producer: { ...this.config.producer, inferBulk: o.inferBulk } }
+      : this.config;
+    const producer = new Producer(config, {
       source: `synthetic:sine?${spec}`,
       sinks: [o.sink ?? 'kafka'],
       windows: { nIn: WINDOW },

@@ -58,13 +58,16 @@ export async function endToEnd(scope: RunScope, report: Report, m: BenchModel, s
   }
 }
 
-/** The same windows as BullMQ infer jobs, one job per window, outputs published as well. */
+/**
+ * The same windows as BullMQ infer jobs, outputs published as well: one job per window
+ * (`seqae.bullmq`), then bulk jobs of `bulk` windows each (`seqae.bullmq.bulk`).
+ */
 export async function inferJobs(
   scope: RunScope,
   report: Report,
   m: BenchModel,
   sizes: Sizes,
-  concurrency: number,
+  { concurrency, bulk }: { concurrency: number; bulk: number },
 ) {
   const fleet = await FleetUnderTest.start(
     scope,
@@ -82,26 +85,34 @@ export async function inferJobs(
   });
   try {
     await fleet.produce({ ...WARMUP, windows: 100, sink: 'bullmq' });
-    // As the bare BullMQ ceiling is measured: the jobs queued first (the queue paused), then timed
-    // from the resume until every output is out. The producer's own rate is not this figure.
-    await queue.pause();
-    const before = fleet.count;
-    const queued = await fleet.produce({
-      prefix: 'jobs-',
-      streams: 100,
-      windows: sizes.jobs,
-      sink: 'bullmq',
-      until: () => true,
-    });
-    const t0 = Date.now();
-    await queue.resume();
-    await waitUntil(
-      'the outputs of every job',
-      () => fleet.count >= before + queued.windows,
-      300_000,
-    );
-    report.note(`BullMQ infer jobs at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} queued`);
-    report.figure('seqae.bullmq', perSec(queued.windows, Date.now() - t0), 'windows/s');
+    for (const [name, inferBulk] of [
+      ['seqae.bullmq', 1],
+      ['seqae.bullmq.bulk', bulk],
+    ] as const) {
+      // As the bare BullMQ ceiling is measured: the jobs queued first (the queue paused), then timed
+      // from the resume until every output is out. The producer's own rate is not this figure.
+      await queue.pause();
+      const before = fleet.count;
+      const queued = await fleet.produce({
+        prefix: `jobs${inferBulk}-`,
+        streams: 100,
+        windows: sizes.jobs,
+        sink: 'bullmq',
+        inferBulk,
+        until: () => true,
+      });
+      const t0 = Date.now();
+      await queue.resume();
+      await waitUntil(
+        'the outputs of every job',
+        () => fleet.count >= before + queued.windows,
+        300_000,
+      );
+      report.note(
+        `BullMQ infer jobs of ${inferBulk} window(s) at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} windows queued`,
+      );
+      report.figure(name, perSec(queued.windows, Date.now() - t0), 'windows/s');
+    }
   } finally {
     await queue.close();
     connection.disconnect();

@@ -536,6 +536,14 @@ export const settings = {
       description: 'infer workers also publish their outputs to the output topics',
       commands: 'worker',
     }),
+    inferResult: setting({
+      env: 'SEQAE_INFER_RESULT',
+      schema: z.enum(['anomaly', 'full']),
+      default: 'anomaly',
+      description:
+        "an infer job's result in Redis: its anomaly output, or every output's payload (full; always when SEQAE_INFER_PUBLISH=false)",
+      commands: 'worker',
+    }),
     shutdownTimeoutMs: setting({
       env: 'SEQAE_SHUTDOWN_TIMEOUT_MS',
       schema: int(100, 600000),
@@ -623,6 +631,15 @@ export const settings = {
       schema: int(0),
       default: '100000',
       description: 'waiting jobs in the infer queue at which the producer waits (0: no ceiling)',
+      commands: 'produce',
+    }),
+    inferBulk: setting({
+      env: 'SEQAE_INFER_BULK',
+      flag: '--infer-bulk <n>',
+      schema: int(1, 10_000),
+      default: '1',
+      description:
+        'windows per infer job: 1, a window job each; more, bulk jobs of up to that many (in the order sent)',
       commands: 'produce',
     }),
     groupId: setting({

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.js';
 import { resolveModelConfig } from '../model/config.js';
 import type { ModelConfigInput, TrainingSummary, Variant } from '../model/index.js';
-import type { outputPayloads } from './outputs.js';
+import type { AnomalyOutput, outputPayloads } from './outputs.js';
 import {
   hostileKey,
+  windowId,
   streamIdSchema,
   tryParseWindow,
   windowLimits,
@@ -17,15 +19,25 @@ import {
  * The job contracts of seqae's two BullMQ queues, for whoever adds jobs (producers, stream workers)
  * and whoever processes them (infer and train workers).
  *
- * `seqae-infer`: one job per window. Data: the window (window.ts). Id: `streamId@seq`. Result: the
- * window's payload for each output topic.
+ * `seqae-infer`, version 2 (INFER_JOBS_VERSION), two job names:
+ * - `window`: one window. Data: the window (window.ts). Id: `streamId@seq`. Result (InferJobResult):
+ *   the window's anomaly output, the same object as its message on `seqae.anomalies`; with
+ *   SEQAE_INFER_RESULT=full, or when the worker does not publish (SEQAE_INFER_PUBLISH=false), the
+ *   window's payload for each output topic (version 1's result, always).
+ * - `windows`: many windows, of one stream or many. Data: InferBulkJobData. Id: `bulk@<hash of the
+ *   windows' identities>`. Result: InferBulkJobResult, one entry per window. A bad window is that
+ *   window's loss only: it is dead-lettered with its reason and listed, the others are scored.
  *
  * `seqae-train`: one job per model version. Data: TrainJobData. Id: `train@<model>@v<version>`.
  * Progress: TrainProgress after every epoch. Result: TrainJobResult.
  */
 
+/** Version 2: the bulk job `windows` and the anomaly output as a window job's result by default. */
+export const INFER_JOBS_VERSION = 2;
+
 /** The job names (types) of the two queues; a job of any other name fails at once as `unknown_job`. */
 export const INFER_JOB_NAME = 'window';
+export const INFER_BULK_JOB_NAME = 'windows';
 export const TRAIN_JOB_NAME = 'train';
 
 /**
@@ -42,21 +54,91 @@ export function windowJobId(w: Pick<Window, 'streamId' | 'seq'>): string {
  * still kept is not added again), failed ones a week; three attempts, with backoff from 1 s.
  */
 export function inferJob(w: Window) {
+  return { name: INFER_JOB_NAME, data: w, opts: { jobId: windowJobId(w), ...inferJobOptions } };
+}
+
+const inferJobOptions = {
+  removeOnComplete: { age: 3600, count: 100_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000 },
+} satisfies JobsOptions;
+
+/** What a window job returns: its anomaly output, or (full) its payload for each output topic. */
+export type InferJobResult = AnomalyOutput | ReturnType<typeof outputPayloads>;
+
+/** Most windows in one bulk job. */
+export const INFER_BULK_MAX = 10_000;
+
+/** The payload of a `windows` job: windows of one stream or many, each as a `window` job's data. */
+export interface InferBulkJobData {
+  windows: Window[];
+}
+
+/**
+ * The id of the bulk job of these windows: a hash of their identities, so that the same windows sent
+ * again in the same job are not added twice (as a window job's id does for one window).
+ */
+export function bulkJobId(windows: readonly Pick<Window, 'streamId' | 'seq'>[]): string {
+  const h = createHash('sha256');
+  for (const w of windows) h.update(windowId(w)).update('\n');
+  return `bulk@${h.digest('hex').slice(0, 32)}`;
+}
+
+/** The `seqae-infer` bulk job of these windows: the options of a window job. */
+export function inferBulkJob(windows: Window[]) {
   return {
-    name: INFER_JOB_NAME,
-    data: w,
-    opts: {
-      jobId: windowJobId(w),
-      removeOnComplete: { age: 3600, count: 100_000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 100_000 },
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
-    } satisfies JobsOptions,
+    name: INFER_BULK_JOB_NAME,
+    data: { windows } satisfies InferBulkJobData,
+    opts: { jobId: bulkJobId(windows), ...inferJobOptions },
   };
 }
 
-/** What an infer job returns: the window's payload for each output topic. */
-export type InferJobResult = ReturnType<typeof outputPayloads>;
+/** What a bulk job returns: an entry per window of its data, in the same order. */
+export interface InferBulkJobResult {
+  windows: (
+    | { ok: true; result: InferJobResult }
+    /** Dead-lettered (seqae.dlq) with this reason, a WindowRejection or `shape_mismatch`. */
+    | { ok: false; reason: string; detail: string }
+    /** Its model had no version yet: handed to a `window` job of its own (its id), retried there. */
+    | { ok: false; reason: 'no_model'; job: string }
+  )[];
+}
+
+/** A bulk job's data checked: its valid windows with their index, its bad items with the reason. */
+export interface ParsedBulkJob {
+  windows: { index: number; window: Window }[];
+  rejected: { index: number; item: unknown; error: ValidationError }[];
+}
+
+const bulkEnvelope = z.strictObject({ windows: z.array(z.unknown()).min(1).max(INFER_BULK_MAX) });
+
+/**
+ * Checks a `windows` job's data: the envelope as a whole (a bad one is the whole job's failure, with
+ * the reason), then each window on its own within `maxWindowValues`. Never throws.
+ */
+export function parseBulkJob(data: unknown, maxWindowValues: number): ParseResult<ParsedBulkJob> {
+  const hostile = typeof data === 'object' && data !== null ? hostileKey(data) : undefined;
+  if (hostile)
+    return {
+      ok: false,
+      error: new ValidationError(`forbidden key ${JSON.stringify(hostile)}`, 'schema'),
+    };
+  const parsed = bulkEnvelope.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 'data';
+    return { ok: false, error: new ValidationError(`${where}: ${issue?.message}`, 'schema') };
+  }
+  const limits = windowLimits(maxWindowValues);
+  const value: ParsedBulkJob = { windows: [], rejected: [] };
+  for (const [index, item] of parsed.data.windows.entries()) {
+    const r = tryParseWindow(item, limits);
+    if (r.ok) value.windows.push({ index, window: r.value });
+    else value.rejected.push({ index, item, error: r.error });
+  }
+  return { ok: true, value };
+}
 
 /** The payload of a `seqae-train` job. */
 export interface TrainJobData {

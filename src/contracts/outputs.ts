@@ -74,19 +74,24 @@ function base(o: WindowOutputs): OutputBase {
   };
 }
 
+/** The `seqae.anomalies` payload of one window. */
+export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
+  return {
+    ...b,
+    score: o.score,
+    alert: o.alert,
+    reconstructionError: o.reconstructionError,
+    predictionError: o.predictionError,
+    scorer: o.scorer,
+  };
+}
+
 /** The JSON payload of each topic for one window (a variant without a decoder has no such message). */
 export function outputPayloads(o: WindowOutputs): Partial<Record<OutputTopicName, object>> {
   const b = base(o);
   const out: Partial<Record<OutputTopicName, object>> = {
     embeddings: { ...b, embedding: o.embedding } satisfies EmbeddingOutput,
-    anomalies: {
-      ...b,
-      score: o.score,
-      alert: o.alert,
-      reconstructionError: o.reconstructionError,
-      predictionError: o.predictionError,
-      scorer: o.scorer,
-    } satisfies AnomalyOutput,
+    anomalies: anomalyPayload(o, b),
   };
   if (o.reconstruction)
     out.reconstructions = { ...b, reconstruction: o.reconstruction } satisfies ReconstructionOutput;

@@ -173,6 +173,7 @@ export class Producer {
         sinks.push(
           new BullmqWindowSink(queue(config.queues.infer), {
             maxWaiting: p.maxWaiting,
+            bulk: p.inferBulk,
             signal: this.abort.signal,
             onWaited: (seconds, waiting) => {
               metrics?.backpressureSeconds.inc({ sink: 'bullmq' }, seconds);

@@ -182,6 +182,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
           connection: bullRedis,
           scorer,
           lifecycle,
+          queue: inferQueue,
           publisher,
           metrics,
         });

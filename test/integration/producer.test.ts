@@ -167,6 +167,25 @@ describe('a NAB file', () => {
   });
 });
 
+describe('bulk infer jobs', () => {
+  it('sends the windows as bulk jobs of at most --infer-bulk windows, each window once', async () => {
+    const c = await setup('nab-bulk');
+    c.producer.inferBulk = 100;
+    const stats = await produce(c, {
+      source: `csv:${NAB}`,
+      sinks: ['bullmq'],
+      windows: { nIn: 30 },
+      deadLetters: false,
+    });
+    expect(stats.sent).toEqual({ bullmq: NAB_ROWS - 29 });
+    const jobs = await queueOf(c, c.queues.infer, (q) => q.getJobs(['waiting'], 0, -1, true));
+    expect(new Set(jobs.map((j) => j.name))).toEqual(new Set(['windows']));
+    expect(Math.max(...jobs.map((j) => j.data.windows.length))).toBe(100);
+    const seqs = jobs.flatMap((j) => (j.data.windows as Window[]).map((w) => w.seq));
+    expect(seqs).toEqual(Array.from({ length: NAB_ROWS - 29 }, (_, i) => i + 29));
+  });
+});
+
 describe('backpressure', () => {
   it('stops adding at the waiting-job ceiling and goes on as the queue drains', async () => {
     const c = await setup('ceiling');

@@ -8,11 +8,17 @@ import { ModelRegistry, type ModelUpdated } from '../../src/model-registry/index
 import { createKafka } from '../../src/transport/kafka.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { parseDlq } from '../../src/contracts/dead-letter.js';
-import { INFER_JOB_NAME } from '../../src/contracts/jobs.js';
+import {
+  INFER_BULK_JOB_NAME,
+  INFER_JOB_NAME,
+  inferBulkJob,
+  type InferBulkJobResult,
+} from '../../src/contracts/jobs.js';
 import { ModelCache } from '../../src/worker/model-cache.js';
+import { WindowStore } from '../../src/worker/window-store.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { datasetFromStreams } from '../../src/worker/training.js';
-import { cleanupRedis, createTopics, testConfig } from '../support/services.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 import { collectOutputs, type Collected } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';
 import { sineWindows } from '../support/windows.js';
@@ -162,22 +168,120 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
     await queue.close();
   });
 
-  it('answers an infer job with every output and publishes them', async () => {
+  it('answers an infer job with its anomaly output and publishes every output', async () => {
     const [w] = sineWindows('infer-stream', 1, NIN, 5);
+    const id = `infer-stream:${w!.seq}`;
     const job = await queue.add(INFER_JOB_NAME, w, { jobId: `infer-stream@${w!.seq}` });
-    const result = (await job.waitUntilFinished(events, 60_000)) as Record<
-      string,
-      Record<string, unknown>
-    >;
-    expect((result.reconstructions!.reconstruction as number[][]).length).toBe(NIN);
-    expect((result.predictions!.prediction as number[][]).length).toBe(NIN);
-    expect((result.embeddings!.embedding as number[]).length).toBe(6);
-    expect(result.anomalies!.id).toBe(`infer-stream:${w!.seq}`);
+    const result = (await job.waitUntilFinished(events, 60_000)) as Record<string, unknown>;
+    // The result is the anomaly output only (SEQAE_INFER_RESULT=anomaly): the matrices are on Kafka.
+    expect(result).toMatchObject({ v: 1, id, modelId: 'infer-stream', modelVersion: 1 });
+    expect(typeof result.score).toBe('number');
+    expect(Object.keys(result)).not.toContain('embedding');
     await waitFor(
       'published outputs',
-      () => outputs.ids('embeddings').has(`infer-stream:${w!.seq}`),
+      () =>
+        ['reconstructions', 'predictions', 'embeddings', 'anomalies'].every((n) =>
+          outputs.ids(n).has(id),
+        ),
       30_000,
     );
+    const embedding = outputs.messages.get('embeddings')!.find((m) => m.headers['seqae-id'] === id);
+    expect((embedding!.value.embedding as number[]).length).toBe(6);
+  });
+
+  it('scores a bulk job of several streams with one output set per window', async () => {
+    const windows = [
+      ...sineWindows('infer-stream', 3, NIN, 40),
+      ...sineWindows('infer-stream', 2, NIN, 60).map((w) => ({ ...w, seq: w.seq + 1000 })),
+    ];
+    const { name, data, opts } = inferBulkJob(windows);
+    const job = await queue.add(name, data, opts);
+    const result = (await job.waitUntilFinished(events, 60_000)) as InferBulkJobResult;
+    const ids = windows.map((w) => `infer-stream:${w.seq}`);
+    expect(result.windows.map((e) => (e.ok ? (e.result as { id: string }).id : e))).toEqual(ids);
+    await waitFor(
+      'an output set per window',
+      () =>
+        ['reconstructions', 'predictions', 'embeddings', 'anomalies'].every((n) =>
+          ids.every((id) => outputs.ids(n).has(id)),
+        ),
+      30_000,
+    );
+    for (const n of ['reconstructions', 'predictions', 'embeddings', 'anomalies'])
+      for (const id of ids)
+        expect(outputs.messages.get(n)!.filter((m) => m.headers['seqae-id'] === id)).toHaveLength(
+          1,
+        );
+    // One stream's windows in one job are published in seq order.
+    const seqs = outputs.messages
+      .get('anomalies')!
+      .map((m) => m.value.seq as number)
+      .filter((seq) => ids.includes(`infer-stream:${seq}`));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // Recorded for training, as window jobs' windows are (one transaction per model and round).
+    const redis = createRedis(config);
+    const store = new WindowStore(redis, {
+      prefix: config.redis.keyPrefix,
+      trainWindows: config.worker.trainWindows,
+      pendingLimit: config.worker.pendingLimit,
+    });
+    const recent = new Set((await store.recent('infer-stream')).map((r) => r.seq));
+    redis.disconnect();
+    expect(windows.filter((w) => !recent.has(w.seq))).toEqual([]);
+    // The same windows again are the same job: not added twice.
+    expect((await queue.add(name, data, opts)).id).toBe(job.id);
+  });
+
+  it('dead-letters the bad windows of a bulk job, scores the others, defers the unmodelled', async () => {
+    const [a, b] = sineWindows('infer-stream', 2, NIN, 80);
+    const [orphan] = sineWindows('bulk-no-model', 1, NIN, 3);
+    const ragged = { v: 1, streamId: 'bulk-bad', seq: 7, end: 0, step: 1, values: [[1], [2, 3]] };
+    const wide = sineWindows('infer-stream', 1, NIN + 2, 90)[0]!;
+    const items = [a, ragged, wide, 'not a window', orphan, b];
+    const job = await queue.add(INFER_BULK_JOB_NAME, { windows: items }, { jobId: 'bulk-bad-1' });
+    const result = (await job.waitUntilFinished(events, 60_000)) as InferBulkJobResult;
+    const e = result.windows;
+    expect(e.map((x) => (x.ok ? 'ok' : x.reason))).toEqual([
+      'ok',
+      'ragged',
+      'shape_mismatch',
+      'bad_json', // a string is read as a window's JSON text
+      'no_model',
+      'ok',
+    ]);
+    expect(e[4]).toMatchObject({ job: `bulk-no-model@${orphan!.seq}` });
+    expect(await queue.getJob(`bulk-no-model@${orphan!.seq}`)).toBeDefined();
+    await waitFor(
+      'the good windows scored',
+      () => [a, b].every((w) => outputs.ids('anomalies').has(`infer-stream:${w!.seq}`)),
+      30_000,
+    );
+    await waitFor(
+      'three dead letters of the job',
+      () =>
+        outputs.messages
+          .get('dlq')!
+          .filter((m) =>
+            String(m.value.source).startsWith(`bullmq:${config.queues.infer}/bulk-bad-1#`),
+          ).length === 3,
+      30_000,
+    );
+    const letters = outputs.messages
+      .get('dlq')!
+      .map((m) => parseDlq(JSON.stringify(m.value)))
+      .filter((l) => l.source.includes('/bulk-bad-1#'));
+    expect(letters.map((l) => [l.reason, l.source.split('#')[1]]).sort()).toEqual([
+      ['bad_json', '3'],
+      ['ragged', '1'],
+      ['shape_mismatch', '2'],
+    ]);
+    const original = (i: number) =>
+      Buffer.from(letters.find((l) => l.source.endsWith(`#${i}`))!.original, 'base64').toString();
+    expect(JSON.parse(original(1))).toEqual(ragged);
+    expect(JSON.parse(original(3))).toBe('not a window');
+    // A bulk job with no windows at all fails at once with the reason.
+    const empty = await queue.add(INFER_BULK_JOB_NAME, { windows: [] }, { attempts: 3 });
+    await expect(empty.waitUntilFinished(events, 30_000)).rejects.toThrow(/schema: windows/);
   });
 
   it('fails an invalid infer job at once with the reason, and keeps working', async () => {
@@ -216,12 +320,76 @@ describe('infer worker and dead letters (real Redis, Kafka and BullMQ)', () => {
       messages: bad.map((value) => ({ key: 'x', value })),
     });
     await producer.disconnect();
-    await waitFor('dead letters', () => outputs.messages.get('dlq')!.length >= 3, 60_000);
-    const letters = outputs.messages.get('dlq')!.map((m) => parseDlq(JSON.stringify(m.value)));
+    const fromKafka = () =>
+      outputs.messages
+        .get('dlq')!
+        .map((m) => parseDlq(JSON.stringify(m.value)))
+        .filter((l) => l.source.startsWith('kafka:'));
+    await waitFor('dead letters', () => fromKafka().length >= 3, 60_000);
+    const letters = fromKafka();
     expect(letters.map((l) => l.reason)).toEqual(['bad_json', 'unknown_version', 'non_finite']);
     expect(letters.map((l) => Buffer.from(l.original, 'base64').toString('utf8'))).toEqual(bad);
     // Bad input did not take the worker down: it still reports ready.
     const res = await fetch(`${worker.http.url}/readyz`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('an infer worker that does not publish (SEQAE_INFER_PUBLISH=false)', () => {
+  const quiet = testConfig('worker-parts-quiet', {
+    SEQAE_HTTP_PORT: '0',
+    SEQAE_BACKEND: 'wasm',
+    SEQAE_INFER_PUBLISH: 'false',
+  });
+  let worker: WorkerProcess;
+  const connection = createRedis(quiet, { bullmq: true });
+  const queue = new Queue(quiet.queues.infer, { connection, prefix: quiet.queues.prefix });
+  const events = new QueueEvents(quiet.queues.infer, {
+    connection: createRedis(quiet, { bullmq: true }),
+    prefix: quiet.queues.prefix,
+  });
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    await createTopics(quiet, Object.values(quiet.topics), 1);
+    const redis = createRedis(quiet);
+    const m = SequenceAutoencoder.create({ nIn: NIN, units: 6 });
+    await new ModelRegistry(redis, { prefix: quiet.redis.keyPrefix, keep: 2 }).publish(
+      'quiet-stream',
+      await trainedArtifact(5),
+      meta(m),
+    );
+    m.dispose();
+    redis.disconnect();
+    await events.waitUntilReady();
+    worker = await WorkerProcess.start(quiet, pino({ level: 'warn' }, pino.destination(2)));
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await events.close();
+    await queue.close();
+    await cleanupRedis(quiet);
+  });
+
+  it('keeps every output in the job result, the only place they go', async () => {
+    const windows = sineWindows('quiet-stream', 2, NIN, 5);
+    const single = await queue.add(INFER_JOB_NAME, windows[0]!);
+    const result = (await single.waitUntilFinished(events, 60_000)) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect((result.reconstructions!.reconstruction as number[][]).length).toBe(NIN);
+    expect((result.predictions!.prediction as number[][]).length).toBe(NIN);
+    expect((result.embeddings!.embedding as number[]).length).toBe(6);
+    expect(result.anomalies!.id).toBe(`quiet-stream:${windows[0]!.seq}`);
+    const { name, data, opts } = inferBulkJob(windows);
+    const bulk = await queue.add(name, data, opts);
+    const entries = ((await bulk.waitUntilFinished(events, 60_000)) as InferBulkJobResult).windows;
+    expect(entries.map((e) => e.ok && Object.keys(e.result).sort())).toEqual([
+      ['anomalies', 'embeddings', 'predictions', 'reconstructions'],
+      ['anomalies', 'embeddings', 'predictions', 'reconstructions'],
+    ]);
+    const ends = await withKafkaAdmin(quiet, (a) => a.fetchTopicOffsets(quiet.topics.anomalies));
+    expect(ends.map((p) => p.high)).toEqual(['0']);
   });
 });

@@ -102,6 +102,7 @@ describe('loadConfig', () => {
           normalisation: 'zscore',
         },
         inferPublish: true,
+        inferResult: 'anomaly',
         shutdownTimeoutMs: 20000,
       },
       producer: {
@@ -114,6 +115,7 @@ describe('loadConfig', () => {
         maxLineBytes: 65536,
         batch: 500,
         inFlight: 5000,
+        inferBulk: 1,
         maxWaiting: 100000,
         groupId: 'seqae-producer',
       },

@@ -13,6 +13,7 @@ import { createRedis } from '../src/transport/redis.js';
 import { ensureTopics } from '../src/transport/topics.js';
 import { sineWindows } from '../test/support/windows.js';
 import { WINDOW, type BenchModel } from './bench-model.js';
+import { cpuMeter, perWindow } from './cpu.js';
 import type { Report } from './report.js';
 import type { RunScope } from './run-scope.js';
 import { waitUntil } from './wait.js';
@@ -39,6 +40,7 @@ export async function kafkaPassThrough(scope: RunScope, report: Report, count: n
     let forwarded = 0;
     await consumer.subscribe({ topic: from, fromBeginning: true });
     const t0 = performance.now();
+    const cpu = cpuMeter([]);
     await consumer.run({
       eachBatch: async ({ batch }) => {
         await producer.send({
@@ -49,7 +51,9 @@ export async function kafkaPassThrough(scope: RunScope, report: Report, count: n
       },
     });
     await waitUntil('the pass-through', () => forwarded >= count, 300_000);
-    report.figure('kafka.passthrough', count / ((performance.now() - t0) / 1000), 'messages/s');
+    const ms = performance.now() - t0;
+    report.figure('kafka.passthrough', count / (ms / 1000), 'messages/s');
+    report.note(`kafka.passthrough: ${perWindow(cpu(), count, ms).replace('window', 'message')}`);
   } finally {
     await clients.release();
   }

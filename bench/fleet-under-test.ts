@@ -10,6 +10,7 @@ import { Producer, type SinkName } from '../src/producer/producer.js';
 import { createKafka } from '../src/transport/kafka.js';
 import { freePort } from '../test/support/processes.js';
 import { WINDOW } from './bench-model.js';
+import { cpuMeter } from './cpu.js';
 import type { BenchChild, RunScope } from './run-scope.js';
 import { waitUntil } from './wait.js';
 
@@ -31,6 +32,10 @@ export interface FleetRun {
   /** Its streams' name prefix and ms between their readings. */
   prefix: string;
   step: number;
+  /** CPU seconds of each process over the run (bench, worker-<i>, broker, redis, total). */
+  cpu: Record<string, number>;
+  /** Windows per model call in the workers over the run (seqae_inference_batch_size), on average. */
+  modelBatch: number;
 }
 
 export class FleetUnderTest {
@@ -44,6 +49,7 @@ export class FleetUnderTest {
     readonly env: Record<string, string>,
     readonly config: SeqaeConfig,
     readonly workers: BenchChild[],
+    private readonly ports: number[],
     private readonly stopCollector: () => Promise<void>,
   ) {}
 
@@ -61,10 +67,12 @@ export class FleetUnderTest {
     const config = scope.config(env);
     await before?.(config);
     const children: BenchChild[] = [];
+    const ports: number[] = [];
     for (let i = 0; i < workers; i++) {
       const port = await freePort();
       const child = scope.spawnWorker(`worker-${i + 1}`, { ...env, SEQAE_HTTP_PORT: String(port) });
       children.push(child);
+      ports.push(port);
       await waitUntil(
         `worker ${i + 1} ready`,
         async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
@@ -97,7 +105,7 @@ export class FleetUnderTest {
     await consumer.connect();
     await consumer.subscribe({ topic: config.topics.anomalies, fromBeginning: true });
     const collector = scope.track(() => consumer.disconnect());
-    const fleet = new FleetUnderTest(scope, env, config, children, collector.release);
+    const fleet = new FleetUnderTest(scope, env, config, children, ports, collector.release);
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const at = Date.now();
@@ -158,6 +166,8 @@ export class FleetUnderTest {
     });
     const expected = this.count + perStream * o.streams;
     const t0 = Date.now();
+    const cpu = cpuMeter(this.workers.map((w) => ({ name: w.name, pid: w.proc.pid })));
+    const batches0 = await this.modelCalls();
     const running = this.scope.track(async () => {
       producer.stop();
       await producer.close();
@@ -173,7 +183,26 @@ export class FleetUnderTest {
       o.timeoutMs ?? 300_000,
       () => this.workers.map(exitedWith).find(Boolean),
     );
-    return { ms: Date.now() - t0, origin, windows: perStream * o.streams, prefix: o.prefix, step };
+    const ms = Date.now() - t0;
+    const used = cpu();
+    const batches = await this.modelCalls();
+    const modelBatch = (batches.sum - batches0.sum) / Math.max(1, batches.count - batches0.count);
+    const windows = perStream * o.streams;
+    return { ms, origin, windows, prefix: o.prefix, step, cpu: used, modelBatch };
+  }
+
+  /** The workers' model calls so far and the windows in them (their /metrics). */
+  private async modelCalls(): Promise<{ sum: number; count: number }> {
+    let sum = 0;
+    let count = 0;
+    for (const port of this.ports) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      sum += Number(/^seqae_inference_batch_size_sum(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? 0);
+      count += Number(
+        /^seqae_inference_batch_size_count(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? 0,
+      );
+    }
+    return { sum, count };
   }
 
   /** Latencies (ms) of a paced run's outputs: arrival − the due time of the window's last reading. */

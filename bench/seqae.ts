@@ -7,6 +7,7 @@
 import { Queue } from 'bullmq';
 import { createRedis } from '../src/transport/redis.js';
 import { publishModels, type BenchModel } from './bench-model.js';
+import { perWindow } from './cpu.js';
 import { FleetUnderTest } from './fleet-under-test.js';
 import { percentile, type Report } from './report.js';
 import type { RunScope } from './run-scope.js';
@@ -38,6 +39,9 @@ export async function endToEnd(scope: RunScope, report: Report, m: BenchModel, s
     await fleet.produce(WARMUP);
     const run = await fleet.produce({ prefix: 'max-', streams: 100, windows: sizes.windows });
     const max = report.figure('seqae.kafka', perSec(run.windows, run.ms), 'windows/s');
+    report.note(
+      `seqae.kafka: ${perWindow(run.cpu, run.windows, run.ms)}; ${run.modelBatch.toFixed(0)} windows a model call`,
+    );
     for (const share of [50, 90]) {
       const rate = (max * share) / 100;
       const paced = await fleet.produce({
@@ -137,6 +141,9 @@ export async function workersOneVsTwo(
       await fleet.produce(WARMUP);
       const run = await fleet.produce({ prefix: 'scale-', streams: 100, windows: sizes.windows });
       report.figure(`seqae.kafka.workers${workers}`, perSec(run.windows, run.ms), 'windows/s');
+      report.note(
+        `workers${workers}: ${perWindow(run.cpu, run.windows, run.ms)}; ${run.modelBatch.toFixed(0)} windows a model call`,
+      );
     } finally {
       await fleet.stop();
     }

@@ -141,9 +141,7 @@ export class WindowScorer {
         modelVersion: loaded.version,
         reconstruction,
         prediction,
-        embedding: Array.from(
-          r.embedding.subarray(i * model.config.units, (i + 1) * model.config.units),
-        ),
+        embedding: toMatrix(r.embedding, i, 1, model.config.units)[0]!,
         score,
         alert,
         reconstructionError,

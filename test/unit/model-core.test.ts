@@ -9,6 +9,7 @@ import {
   datasetFromSeries,
   datasetFromWindows,
   resolveModelConfig,
+  toMatrix,
   type EpochProgress,
 } from '../../src/model/index.js';
 
@@ -195,6 +196,18 @@ describe('model core', () => {
 });
 
 describe('datasets and config', () => {
+  it('takes one window of a flat [count, steps, features] result as rows of features', () => {
+    // 2 windows × 3 steps × 2 features: 0..11.
+    const flat = Float32Array.from({ length: 12 }, (_, i) => i + 0.5);
+    expect(toMatrix(flat, 1, 3, 2)).toEqual([
+      [6.5, 7.5],
+      [8.5, 9.5],
+      [10.5, 11.5],
+    ]);
+    expect(toMatrix(flat, 0, 1, 6)).toEqual([[0.5, 1.5, 2.5, 3.5, 4.5, 5.5]]);
+    expect(Array.isArray(toMatrix(flat, 0, 3, 2)[0])).toBe(true); // plain arrays, for JSON
+  });
+
   it('builds next-step targets whose last row is the reading after the window', () => {
     const config = resolveModelConfig({ nIn: 3, features: 1 });
     const d = datasetFromSeries(config, [[1], [2], [3], [4], [5]]);

@@ -25,6 +25,8 @@ export interface Arrival {
 export interface FleetRun {
   /** Wall-clock ms from the producer's start until `until` held. */
   ms: number;
+  /** Epoch ms of the producer's start. */
+  t0: number;
   /** Wall time at which a reading at `START + t` was due (paced runs): `origin + t`. */
   origin: number;
   windows: number;
@@ -168,7 +170,14 @@ export class FleetUnderTest {
       o.timeoutMs ?? 300_000,
       () => this.workers.map(exitedWith).find(Boolean),
     );
-    return { ms: Date.now() - t0, origin, windows: perStream * o.streams, prefix: o.prefix, step };
+    return {
+      ms: Date.now() - t0,
+      t0,
+      origin,
+      windows: perStream * o.streams,
+      prefix: o.prefix,
+      step,
+    };
   }
 
   /** Latencies (ms) of a paced run's outputs: arrival − the due time of the window's last reading. */

@@ -4,6 +4,8 @@
  * stream has its first scored window, with SEQAE_WARM_START=false and then true, the same settings
  * otherwise; and the final training and held-out losses of the models each way.
  */
+import { Queue } from 'bullmq';
+import type { TrainJobData, TrainJobResult } from '../src/contracts/jobs.js';
 import { ModelRegistry, type ModelMeta } from '../src/model-registry/index.js';
 import { createRedis } from '../src/transport/redis.js';
 import { FleetUnderTest } from './fleet-under-test.js';
@@ -52,6 +54,7 @@ export async function fleetStart(scope: RunScope, report: Report, streams: numbe
       report.note(
         `fleet ${way}: ${compared.length} of ${metas.length} models ${warm ? 'warm-started' : 'from scratch'}, mean epochs ${mean((m) => m.summary?.epochs).toFixed(1)}`,
       );
+      report.note(`fleet ${way} jobs: ${await jobTimes(fleet, run.t0)}`);
       report.figure(`fleet.${way}.loss`, losses[way].loss, 'loss');
       report.figure(`fleet.${way}.validation_loss`, losses[way].validation, 'loss');
     } finally {
@@ -71,5 +74,36 @@ async function modelMetas(fleet: FleetUnderTest, streams: number): Promise<Model
     return metas.flatMap((v) => (v ? [v.meta] : []));
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * Where a fleet's time went, from its training jobs' BullMQ times: how many, when the first began
+ * (after the producer's start: the training children's start-up), medians of their wait in the
+ * queue, their run and the training (epochs) within it.
+ */
+async function jobTimes(fleet: FleetUnderTest, t0: number): Promise<string> {
+  const connection = createRedis(fleet.config, { bullmq: true, name: 'seqae-bench' });
+  const queue = new Queue<TrainJobData, TrainJobResult>(fleet.config.queues.train, {
+    connection,
+    prefix: fleet.config.queues.prefix,
+  });
+  try {
+    const jobs = await queue.getJobs(['completed']);
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const began = Math.min(...jobs.map((j) => j.processedOn ?? Infinity));
+    const run = jobs.map((j) => (j.finishedOn ?? NaN) - (j.processedOn ?? NaN));
+    const training = jobs.map((j) => j.returnvalue?.summary.durationMs ?? NaN);
+    return [
+      `${jobs.length} trainings (${jobs.filter((j) => !j.id?.endsWith('@v1')).length} beyond v1)`,
+      `first began ${s(began - t0)} after the start`,
+      `median wait ${s(median(jobs.map((j) => (j.processedOn ?? NaN) - j.timestamp)))}`,
+      `run ${s(median(run))}, of which epochs ${s(median(training))}`,
+      `run total ${s(run.reduce((a, b) => a + b, 0))}`,
+    ].join(', ');
+  } finally {
+    await queue.close();
+    connection.disconnect();
   }
 }

@@ -26,6 +26,8 @@ export interface Arrival {
 export interface FleetRun {
   /** Wall-clock ms from the producer's start until `until` held. */
   ms: number;
+  /** Epoch ms of the producer's start. */
+  t0: number;
   /** Wall time at which a reading at `START + t` was due (paced runs): `origin + t`. */
   origin: number;
   windows: number;
@@ -188,7 +190,7 @@ export class FleetUnderTest {
     const batches = await this.modelCalls();
     const modelBatch = (batches.sum - batches0.sum) / Math.max(1, batches.count - batches0.count);
     const windows = perStream * o.streams;
-    return { ms, origin, windows, prefix: o.prefix, step, cpu: used, modelBatch };
+    return { ms, t0, origin, windows, prefix: o.prefix, step, cpu: used, modelBatch };
   }
 
   /** The workers' model calls so far and the windows in them (their /metrics). */

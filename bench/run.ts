@@ -6,7 +6,7 @@
  * Ctrl-C.
  *
  * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,bullmq,workers,streams,fleet]
- *        [--fleet-streams 30] [--infer-concurrency 256]
+ *        [--fleet-streams 50] [--infer-concurrency 256]
  * --quick: a smoke run of 2–3 minutes (small counts, 6 fleet streams); the figures are then rough.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -54,7 +54,7 @@ const sizes = quick
       latencySeconds: 20,
       streams: 6000,
     };
-const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 30));
+const fleetStreams = Number(args['fleet-streams'] ?? (quick ? 6 : 50));
 /** The workers' micro-batch (SEQAE_BATCH_MAX's default) and their default model's units. */
 const BATCH = 256;
 const UNITS = 100;

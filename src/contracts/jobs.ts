@@ -243,14 +243,17 @@ const RETRY_FAILED_AFTER_MS = 60_000;
  * Enqueues the training of the model's next version and returns its job id. The id names the
  * version, so however many workers and producers ask at once, each version is trained by one job:
  * when that job exists already this adds nothing (and a job that used up its attempts is tried again,
- * but not more often than once a minute).
+ * but not more often than once a minute). A warm-up request always names version 1: it was decided
+ * when the model had no version, and one that v1's training published meanwhile must not make it a
+ * second training (v2) of the same first windows.
  */
 export async function addTrainJob(
   queue: Queue<TrainJobData, TrainJobResult>,
   registry: { latestVersion(modelId: string): Promise<number | undefined> },
   data: TrainJobData,
 ): Promise<string> {
-  const next = ((await registry.latestVersion(data.modelId)) ?? 0) + 1;
+  const next =
+    data.reason === 'warmup' ? 1 : ((await registry.latestVersion(data.modelId)) ?? 0) + 1;
   const jobId = trainJobId(data.modelId, next);
   const existing = await queue.getJob(jobId);
   if (existing) {

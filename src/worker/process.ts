@@ -162,6 +162,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       let stream: StreamWorker | undefined;
       let infer: InferWorker | undefined;
       let train: TrainWorker | undefined;
+      let trainStarted: Promise<void> | undefined;
       if (w.roles.includes('train')) {
         train = new TrainWorker(config, bullRedis, metrics);
         train.worker.on('error', (err) => log.error({ err }, 'train worker'));
@@ -174,7 +175,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
             'model trained',
           ),
         );
-        train.start();
+        trainStarted = train.start();
       }
       if (w.roles.includes('infer')) {
         infer = new InferWorker({
@@ -217,6 +218,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         await stream.start();
       }
 
+      // Ready once the training children are up too: a job then never waits for a child to start.
+      await trainStarted;
       registerQueueDepthCollector(metricsRegistry, [trainQueue, inferQueue]);
       registerKafkaLagCollector(metricsRegistry, admin, [
         { groupId: w.groupId, topics: [config.topics.windows] },

@@ -255,6 +255,9 @@ export class StreamWorker extends EventEmitter<StreamWorkerEvents> {
     let total = 0;
     try {
       if ((await store.pendingCount(modelId)) === 0) return 0;
+      // Every few seconds for every model in warm-up: no reading (and parsing) of its held windows
+      // until it has a version to score them with.
+      if ((await this.deps.modelRegistry.latestVersion(modelId)) === undefined) return 0;
       const lease = await store.lease(`drain:${modelId}`, DRAIN_LEASE_MS);
       if (!lease) return 0;
       try {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Worker, type Job } from 'bullmq';
+import { Worker, type ChildPool, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { closeWorker } from './close.js';
 import type { SeqaeConfig } from '../config/index.js';
@@ -25,6 +25,9 @@ function processorFile(): { file: string; execArgv?: string[] } {
  */
 export class TrainWorker {
   readonly worker: Worker<TrainJobData, TrainJobResult>;
+  private readonly file: string;
+  private starting?: Promise<void>;
+  private stopping = false;
 
   constructor(
     private readonly config: SeqaeConfig,
@@ -32,6 +35,7 @@ export class TrainWorker {
     private readonly metrics?: WorkerMetrics,
   ) {
     const { file, execArgv } = processorFile();
+    this.file = file;
     this.worker = new Worker<TrainJobData, TrainJobResult>(config.queues.train, file, {
       connection,
       prefix: config.queues.prefix,
@@ -51,8 +55,30 @@ export class TrainWorker {
     this.worker.on('failed', (job) => job && this.onFinished(job, 'failed'));
   }
 
-  start(): void {
-    void this.worker.run();
+  /**
+   * Starts the pool's `trainPool` children, then takes jobs. A child takes seconds to start (Node,
+   * the sources, the compute backend): started on demand, each of a fleet's first trainings waited
+   * for one. Resolves once jobs are taken; never rejects (a child that fails to start is reported as
+   * an `error` of the worker, and jobs then start children on demand as before).
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startChildren().then(() => {
+      if (!this.stopping) void this.worker.run();
+    });
+    return this.starting;
+  }
+
+  /** Children started and handed to BullMQ's pool (its only handle on them is a private field). */
+  private async startChildren(): Promise<void> {
+    const pool = (this.worker as unknown as { childPool?: ChildPool }).childPool;
+    if (!pool) return;
+    const started = await Promise.allSettled(
+      Array.from({ length: this.config.worker.trainPool }, () => pool.retain(this.file)),
+    );
+    for (const s of started) {
+      if (s.status === 'fulfilled') pool.release(s.value);
+      else this.worker.emit('error', s.reason as Error);
+    }
   }
 
   /**
@@ -60,8 +86,10 @@ export class TrainWorker {
    * batch and hand the job back to the queue for another worker), then closes; children still running
    * at `deadlineMs` are killed. True when it had to kill.
    */
-  stop(deadlineMs: number): Promise<boolean> {
+  async stop(deadlineMs: number): Promise<boolean> {
+    this.stopping = true;
     this.worker.cancelAllJobs('worker stopping');
+    await this.starting; // children still starting are in the pool, and closing kills them
     return closeWorker(this.worker, deadlineMs);
   }
 

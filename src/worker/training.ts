@@ -103,16 +103,19 @@ async function startingModel(
   registry: ModelRegistry,
   plan: TrainingPlan,
 ): Promise<{ model: SequenceAutoencoder; start: TrainingStart }> {
-  const fresh = SequenceAutoencoder.create(input);
-  if (!plan.warmStart) return { model: fresh, start: { from: 'scratch' } };
-  const shape = shapeKey(fresh.config);
+  const scratch = () => ({
+    model: SequenceAutoencoder.create(input),
+    start: { from: 'scratch' } as TrainingStart,
+  });
+  if (!plan.warmStart) return scratch();
+  // The shape from the configuration alone: a model built only to be thrown away costs a warm start.
+  const shape = shapeKey(resolveModelConfig(input));
   const own = await registry.get(modelId);
   const donor =
     own && shapeKey(resolveModelConfig(own.meta.config)) === shape
       ? own
       : await registry.newestOfShape(shape, modelId);
-  if (!donor) return { model: fresh, start: { from: 'scratch' } };
-  fresh.dispose();
+  if (!donor) return scratch();
   const model = await SequenceAutoencoder.warmStart(donor.artifact, {
     ...input,
     epochs: Math.min(plan.warmStartEpochs, resolveModelConfig(input).epochs),

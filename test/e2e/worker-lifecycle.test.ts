@@ -1,6 +1,7 @@
 /**
  * How `seqae worker` processes start and stop, as a user (or an orchestrator) runs them: a taken port
- * stops a worker before it takes any work; SIGTERM during a long training ends the worker within
+ * stops a worker before it takes any work; its training children start with it, not at the first
+ * job; SIGTERM during a long training ends the worker within
  * seconds, long before its deadline, and the training is handed to another worker; a training child
  * ends with its worker when the worker is killed; and a stream consumer that cannot go on makes
  * /readyz fail and the process exit non-zero.
@@ -148,6 +149,35 @@ describe('worker processes', () => {
       expect(logged(w, 'worker ready')).toBe(false);
     } finally {
       server.close();
+    }
+  });
+
+  it('start their training children before the first job, which one of them then trains', async () => {
+    const { config, events, completed } = await watchTraining('pool-start');
+    try {
+      const w = worker('pool-start', {
+        SEQAE_ROLES: 'train',
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_TRAIN_POOL: '2',
+        SEQAE_EPOCHS: '2',
+      });
+      // No job yet: started on demand, there would be no child at all.
+      await waitFor(
+        'two training children',
+        () => {
+          dead(w);
+          const n = childPids(w.proc.pid!).length;
+          if (n !== 2) throw new Error(`${n} children`);
+          return true;
+        },
+        120_000,
+      );
+      const trainers = childPids(w.proc.pid!).sort();
+      const jobId = await requestTraining(config, 'pooled');
+      await waitFor('the training done', () => (dead(w), completed.includes(jobId)), 120_000);
+      expect(childPids(w.proc.pid!).sort()).toEqual(trainers);
+    } finally {
+      await events.close();
     }
   });
 

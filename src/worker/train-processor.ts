@@ -16,9 +16,7 @@ import {
   type TrainJobResult,
   type TrainProgress,
 } from '../contracts/jobs.js';
-import { SequenceAutoencoder } from '../model/index.js';
-import type { Window } from '../contracts/window.js';
-import { modelDefaults, trainAndPublish, trainOnWindows } from './training.js';
+import { modelDefaults, trainAndPublish } from './training.js';
 import { WindowStore } from './window-store.js';
 
 const config = configFromParent();
@@ -35,39 +33,6 @@ const store = new WindowStore(redis, {
 // Training only: this process never scores, so it never loads ONNX Runtime.
 const backend = initBackend(config.backend, { scoring: false });
 
-/**
- * A new child trains its first models up to twice as slowly as later ones (V8 and the wasm code are
- * not optimised yet): a small training of a small model of the worker's variant, on a sine, while the
- * pool starts with its worker, takes much of that off a fleet's first trainings. Best effort: a
- * backend that fails shows in the jobs.
- */
-async function warmUp(): Promise<void> {
-  const nIn = 9;
-  const windows: Window[] = Array.from({ length: 48 }, (_, i) => ({
-    v: 1,
-    streamId: 'warm-up',
-    seq: i + nIn - 1,
-    end: (i + nIn - 1) * 1000,
-    step: 1000,
-    values: Array.from({ length: nIn }, (_, k) => [Math.sin((i + k) / 4)]),
-  }));
-  const model = SequenceAutoencoder.create({
-    variant: config.worker.model.variant,
-    units: 8,
-    epochs: 8,
-    nIn,
-  });
-  try {
-    await trainOnWindows(
-      model,
-      windows,
-      { validationSplit: 0.1, patience: 0 },
-      { signal: shutdown.signal },
-    );
-  } finally {
-    model.dispose();
-  }
-}
 // A worker that stops cancels its jobs (BullMQ passes the job's abort signal here), and its deadline
 // ends with SIGTERM to this child: either way training stops at the next batch and the job goes back
 // to the queue, for this or another worker, without spending an attempt.
@@ -75,9 +40,6 @@ const shutdown = new AbortController();
 process.on('SIGTERM', () => shutdown.abort());
 // A child never outlives its worker: when the parent dies its IPC channel closes.
 process.on('disconnect', () => process.exit(1));
-
-// Top-level: the pool counts this child as started once it is warm.
-await backend.then(warmUp).catch(() => undefined);
 
 /** Leases are held while training and renewed every epoch; a crashed trainer's lease runs out. */
 const LEASE_MS = 2 * 60_000;

@@ -8,7 +8,7 @@ import type { SeqaeConfig } from '../src/config/index.js';
 import { SequenceAutoencoder } from '../src/model/index.js';
 import { ModelRegistry, type ModelMeta } from '../src/model-registry/index.js';
 import { createRedis } from '../src/transport/redis.js';
-import { datasetFromStreams, trainingErrorStats } from '../src/worker/training.js';
+import { datasetFromStreams, trainingErrorStats } from '../src/training/training.js';
 import { sineWindows } from '../test/support/windows.js';
 
 export const WINDOW = 9;

@@ -6,8 +6,8 @@ import { outputPayloads, type WindowOutputs } from '../contracts/outputs.js';
 import { readModelFile } from '../model-registry/file.js';
 import { ModelRegistry, type ModelVersion } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
-import { loadModelVersion } from '../worker/model-cache.js';
-import { anomalyScoring, WindowScorer } from '../worker/window-scorer.js';
+import { loadModelVersion } from '../scoring/model-cache.js';
+import { anomalyScoring, WindowScorer } from '../scoring/window-scorer.js';
 import { inputSource, windowsOf, type InputOptions } from './input.js';
 import { addSettingFlags, configFrom } from './options.js';
 

@@ -9,7 +9,12 @@ import { SequenceAutoencoder, type EpochProgress } from '../model/index.js';
 import { writeModelFile } from '../model-registry/file.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createRedis } from '../transport/redis.js';
-import { modelInputFor, trainAndPublish, trainOnWindows, versionMeta } from '../worker/training.js';
+import {
+  modelInputFor,
+  trainAndPublish,
+  trainOnWindows,
+  versionMeta,
+} from '../training/training.js';
 import { inputSource, windowsOf, type InputOptions } from './input.js';
 import { addSettingFlags, configFrom } from './options.js';
 

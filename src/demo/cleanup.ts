@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { SeqaeConfig } from '../config/index.js';
 import { createRedis } from '../transport/redis.js';
-import { WindowStore } from '../worker/window-store.js';
+import { WindowStore } from '../training/window-store.js';
 
 /**
  * What a stopped demo would otherwise leave to the next worker: its sensors' training jobs that had

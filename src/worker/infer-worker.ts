@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeWorker } from './close.js';
+import { closeWorker } from '../transport/bullmq.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { SeqaeError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
@@ -16,11 +16,11 @@ import {
 } from '../contracts/jobs.js';
 import { anomalyPayload, outputPayloads, type WindowOutputs } from '../contracts/outputs.js';
 import { tryParseWindow, windowLimits, type Window } from '../contracts/window.js';
-import type { ModelLifecycle } from './lifecycle.js';
-import type { OutputPublisher } from './publisher.js';
+import type { ModelLifecycle } from '../training/lifecycle.js';
+import type { OutputPublisher } from '../scoring/publisher.js';
 import { RecordBatcher } from './record-batcher.js';
-import { ScoreBatcher } from './score-batcher.js';
-import type { WindowScorer } from './window-scorer.js';
+import { ScoreBatcher } from '../scoring/score-batcher.js';
+import type { WindowScorer } from '../scoring/window-scorer.js';
 
 export interface InferWorkerDeps {
   config: SeqaeConfig;

@@ -22,14 +22,14 @@ import { ensureTopics, idleMembers } from '../transport/topics.js';
 import { KafkaOutput } from '../transport/kafka-output.js';
 import { checkEvictionPolicy, createRedis, credentialsAccepted } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
-import { ModelLifecycle } from './lifecycle.js';
-import { ModelCache } from './model-cache.js';
-import { OutputPublisher } from './publisher.js';
-import { anomalyScoring, WindowScorer } from './window-scorer.js';
+import { ModelLifecycle } from '../training/lifecycle.js';
+import { ModelCache } from '../scoring/model-cache.js';
+import { OutputPublisher } from '../scoring/publisher.js';
+import { anomalyScoring, WindowScorer } from '../scoring/window-scorer.js';
 import { StreamWorker } from './stream-worker.js';
-import { TrainWorker } from './train-worker.js';
+import { TrainWorker } from '../training/train-worker.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
-import { WindowStore } from './window-store.js';
+import { WindowStore } from '../training/window-store.js';
 
 export interface WorkerProcessEvents {
   /** A part cannot go on (the stream consumer kept crashing): stop and exit non-zero. */

@@ -1,5 +1,5 @@
 import type { Window } from '../contracts/window.js';
-import type { ModelLifecycle } from './lifecycle.js';
+import type { ModelLifecycle } from '../training/lifecycle.js';
 
 interface Pending {
   modelId: string;

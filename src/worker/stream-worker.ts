@@ -5,11 +5,11 @@ import type { WorkerMetrics } from '../metrics/index.js';
 import type { ModelRegistry, ModelUpdated } from '../model-registry/index.js';
 import { tryParseWindow, windowLimits, type Window } from '../contracts/window.js';
 import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
-import type { ModelLifecycle } from './lifecycle.js';
-import type { OutputPublisher } from './publisher.js';
-import { ScoreBatcher } from './score-batcher.js';
-import type { WindowScorer } from './window-scorer.js';
-import type { WindowStore } from './window-store.js';
+import type { ModelLifecycle } from '../training/lifecycle.js';
+import type { OutputPublisher } from '../scoring/publisher.js';
+import { ScoreBatcher } from '../scoring/score-batcher.js';
+import type { WindowScorer } from '../scoring/window-scorer.js';
+import type { WindowStore } from '../training/window-store.js';
 
 export interface StreamWorkerDeps {
   config: SeqaeConfig;

@@ -14,7 +14,7 @@ import { parseDlq } from '../../src/contracts/dead-letter.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
+import { datasetFromStreams } from '../../src/training/training.js';
 import { collectOutputs, type Collected } from '../support/kafka.js';
 import { spawnChild, spawnWorker, stopChild, type Child } from '../support/processes.js';
 import { cleanupRedis, createTopics, testConfig, testEnv } from '../support/services.js';

@@ -12,7 +12,7 @@ import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
+import { datasetFromStreams } from '../../src/training/training.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 import { waitFor } from '../support/wait.js';

@@ -5,7 +5,7 @@ import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { windowId } from '../../src/contracts/window.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
+import { datasetFromStreams } from '../../src/training/training.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { spawnWorker, type Child } from '../support/processes.js';
 import { cleanupRedis, createTopics, testEnv, withKafkaAdmin } from '../support/services.js';

@@ -252,7 +252,7 @@ describe('worker processes', () => {
     await createTopics(config, Object.values(config.topics), 1);
     const { SequenceAutoencoder } = await import('../../src/model/index.js');
     const { initBackend } = await import('../../src/backend/index.js');
-    const { datasetFromStreams } = await import('../../src/worker/training.js');
+    const { datasetFromStreams } = await import('../../src/training/training.js');
     await initBackend('auto');
     const model = SequenceAutoencoder.create({ nIn: 9, units: 4, epochs: 1, seed: 1 });
     await model.train(datasetFromStreams(model, sineWindows('dead', 16, 9)));

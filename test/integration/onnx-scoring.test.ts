@@ -8,10 +8,10 @@ import type { WindowOutputs } from '../../src/contracts/outputs.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
 import type { Window } from '../../src/contracts/window.js';
-import { ModelCache } from '../../src/worker/model-cache.js';
+import { ModelCache } from '../../src/scoring/model-cache.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { WindowScorer } from '../../src/worker/window-scorer.js';
-import { datasetFromStreams, trainingErrorStats } from '../../src/worker/training.js';
+import { WindowScorer } from '../../src/scoring/window-scorer.js';
+import { datasetFromStreams, trainingErrorStats } from '../../src/training/training.js';
 import { cleanupRedis, testConfig } from '../support/services.js';
 
 const NIN = 8;

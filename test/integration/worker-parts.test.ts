@@ -14,10 +14,10 @@ import {
   inferBulkJob,
   type InferBulkJobResult,
 } from '../../src/contracts/jobs.js';
-import { ModelCache } from '../../src/worker/model-cache.js';
-import { WindowStore } from '../../src/worker/window-store.js';
+import { ModelCache } from '../../src/scoring/model-cache.js';
+import { WindowStore } from '../../src/training/window-store.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
+import { datasetFromStreams } from '../../src/training/training.js';
 import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 import { collectOutputs, type Collected } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';

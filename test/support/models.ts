@@ -2,7 +2,7 @@ import type { SeqaeConfig } from '../../src/config/index.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
 import { createRedis } from '../../src/transport/redis.js';
-import { datasetFromStreams } from '../../src/worker/training.js';
+import { datasetFromStreams } from '../../src/training/training.js';
 import { sineWindows } from './windows.js';
 
 /**

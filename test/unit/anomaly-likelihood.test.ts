@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gaussianTail, LikelihoodScoring, tailScore } from '../../src/anomaly/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { mulberry32 } from '../../src/util/prng.js';
-import { anomalyScoring } from '../../src/worker/window-scorer.js';
+import { anomalyScoring } from '../../src/scoring/window-scorer.js';
 
 describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
   it('gaussianTail and tailScore', () => {

@@ -3,8 +3,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { outputMessages, outputPayloads, type WindowOutputs } from '../../src/contracts/outputs.js';
 import type { Window } from '../../src/contracts/window.js';
 import { ValidationError } from '../../src/errors/index.js';
-import { ScoreBatcher } from '../../src/worker/score-batcher.js';
-import type { ScoreResult } from '../../src/worker/window-scorer.js';
+import { ScoreBatcher } from '../../src/scoring/score-batcher.js';
+import type { ScoreResult } from '../../src/scoring/window-scorer.js';
 
 const win = (streamId: string, seq: number, width = 1): Window => ({
   v: 1,

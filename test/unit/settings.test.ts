@@ -16,7 +16,7 @@ import {
   type CommandName,
 } from '../../src/config/settings.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { configFromParent, trainingChildEnv } from '../../src/worker/train-processor-config.js';
+import { configFromParent, trainingChildEnv } from '../../src/training/train-processor-config.js';
 
 const all = [...declarations(settings)].map(([, s]) => s);
 

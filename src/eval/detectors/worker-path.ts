@@ -2,14 +2,14 @@ import { initBackend, scoringEngine, type BackendInfo } from '../../backend/inde
 import type { SeqaeConfig } from '../../config/index.js';
 import type { Window } from '../../contracts/window.js';
 import { SequenceAutoencoder, type InferenceEngineOptions } from '../../model/index.js';
-import { loadModelVersion, type LoadedModel } from '../../worker/model-cache.js';
+import { loadModelVersion, type LoadedModel } from '../../scoring/model-cache.js';
 import {
   modelDefaults,
   modelInputFor,
   trainOnWindows,
   versionMeta,
-} from '../../worker/training.js';
-import { anomalyScoring, WindowScorer } from '../../worker/window-scorer.js';
+} from '../../training/training.js';
+import { anomalyScoring, WindowScorer } from '../../scoring/window-scorer.js';
 import type { FileDetector, FileStep } from '../detector.js';
 import { fileWindows, nabStreamId, rowScores, warmupFor } from '../nab/stream.js';
 

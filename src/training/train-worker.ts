@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type ChildPool, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeWorker } from './close.js';
+import { closeWorker } from '../transport/bullmq.js';
 import type { SeqaeConfig } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { trainingChildEnv } from './train-processor-config.js';

@@ -32,6 +32,7 @@ const outputs = (i: number) =>
     reconstructionError: 0.0123456789,
     predictionError: 0.0234567891,
     scorer: 'likelihood',
+    reason: null,
   });
 
 interface Variant {

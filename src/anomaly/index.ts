@@ -15,6 +15,27 @@ export interface WindowErrors {
   predictionError?: number | null;
 }
 
+/**
+ * Which check made a window's score: the reconstruction or one-step prediction error's surprise, a
+ * value outside the range the stream has covered, or a local spread outside the spreads seen.
+ */
+export type AlertReason = 'reconstruction' | 'prediction' | 'range' | 'spread';
+
+/** A window's score and the check behind it (null while no check has anything to say). */
+export interface ScoreDetail {
+  score: number;
+  reason: AlertReason | null;
+}
+
+/** An operator's word that an alert was false (`seqae feedback`, topic `seqae.feedback`). */
+export interface FalseAlarm {
+  streamId: string;
+  seq: number;
+  /** The alert's reason and score as published, when the sender knows them. */
+  reason?: AlertReason | null;
+  score?: number;
+}
+
 /** Where a window comes from, for scorings calibrated per stream. */
 export interface ScoringContext {
   streamId: string;
@@ -30,6 +51,10 @@ export interface ScoringContext {
 export interface AnomalyScoring {
   readonly name: string;
   score(errors: WindowErrors, stats: ErrorStats | undefined, context?: ScoringContext): number;
+  /** The check behind the last score of `streamId` (scorings without checks of their own: undefined). */
+  reasonOf?(streamId: string): AlertReason | null;
+  /** Takes an operator's false alarm into account for that stream from then on. */
+  falseAlarm?(mark: FalseAlarm): void;
 }
 
 const EPS = 1e-12;

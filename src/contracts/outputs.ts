@@ -1,4 +1,5 @@
 import type { IHeaders, Message } from 'kafkajs';
+import type { AlertReason } from '../anomaly/index.js';
 import type { Topics } from '../config/index.js';
 import { windowId, type Window } from './window.js';
 
@@ -37,6 +38,18 @@ export interface AnomalyOutput extends OutputBase {
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
+  /** The check behind the score (`reconstruction`, `prediction`, `range`, `spread`), or null. */
+  reason: AlertReason | null;
+  /** Per-feature shares of the errors, when the worker computes them. */
+  featureErrors?: FeatureErrors;
+}
+
+/** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
+export interface FeatureErrors {
+  reconstruction: number[] | null;
+  prediction: number[] | null;
+  /** Index of the feature that contributes most (to the error behind `reason`). */
+  top: number;
 }
 
 /** Everything produced for one window. */
@@ -52,6 +65,8 @@ export interface WindowOutputs {
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
+  reason: AlertReason | null;
+  featureErrors?: FeatureErrors;
 }
 
 export type OutputTopicName = 'reconstructions' | 'predictions' | 'embeddings' | 'anomalies';
@@ -83,6 +98,8 @@ export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
     reconstructionError: o.reconstructionError,
     predictionError: o.predictionError,
     scorer: o.scorer,
+    reason: o.reason,
+    ...(o.featureErrors && { featureErrors: o.featureErrors }),
   };
 }
 
@@ -132,6 +149,8 @@ export function outputMessages(
         reconstructionError: o.reconstructionError,
         predictionError: o.predictionError,
         scorer: o.scorer,
+        reason: o.reason,
+        featureErrors: o.featureErrors,
       }).slice(1)}`,
     });
     if (o.reconstruction)

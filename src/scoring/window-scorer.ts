@@ -147,6 +147,7 @@ export class WindowScorer {
         reconstructionError,
         predictionError,
         scorer: this.anomaly.name,
+        reason: this.anomaly.reasonOf?.(w.streamId) ?? null,
       };
     });
   }

@@ -27,6 +27,7 @@ const outputsOf = (w: Window, modelId: string): WindowOutputs => ({
   reconstructionError: 0.25,
   predictionError: null,
   scorer: 'likelihood',
+  reason: null,
 });
 
 /** A scorer that records its calls: models starting with `none` have no version; width 2 is refused. */

@@ -26,7 +26,13 @@ const env = {
   ...process.env,
 };
 
-const worker = await createWorker({ env });
+// #region embed (README.md)
+const worker = await createWorker({ env }); // default: process.env; `settings` overrides it
+const source = `synthetic:sine?streams=${STREAMS}&length=${LENGTH}&anomalies=2&seed=7`;
+const producer = createProducer({ source }, { env });
+const sent = await producer.done; // windows sent; the worker publishes their scores to Kafka
+// #endregion
+
 const { config } = worker;
 // A client configured as seqae's own (brokers, TLS, SASL), for the service's own reading.
 const kafka = createKafka(config, { clientId: 'seqae-example' });
@@ -41,12 +47,6 @@ try {
       scores.set(out.id, out.score);
     },
   });
-
-  const producer = createProducer(
-    { source: `synthetic:sine?streams=${STREAMS}&length=${LENGTH}&anomalies=2&seed=7` },
-    { env },
-  );
-  const sent = await producer.done;
 
   // Windows that came before the first model are scored once it is published.
   const deadline = Date.now() + 150_000;

@@ -26,18 +26,27 @@ const sine = (length: number) =>
 const windowsOf = (series: number[][]) =>
   Array.from({ length: series.length - N_IN + 1 }, (_, s) => series.slice(s, s + N_IN));
 
-await initBackend('auto');
+// #region model (docs/model.md)
+await initBackend('auto'); // tfjs-node, else wasm, else cpu
 const model = SequenceAutoencoder.create({ nIn: N_IN, units: 16, epochs: 25, seed: 1 });
 const training = sine(512);
-const summary = await model.train(datasetFromSeries(model.config, training));
+const summary = await model.train(datasetFromSeries(model.config, training), {
+  onEpoch: (p) => console.error(JSON.stringify(p)),
+});
+// reconstruction, prediction, embedding and reconstructionError of every window, as flat arrays
+const trained = await model.infer(windowsOf(training));
+const bytes = await model.save(); // artifact: topology, weights, normalisation, summary
+const again = await SequenceAutoencoder.load(bytes);
+// #endregion
+model.dispose();
 
 // What errors look like on clean data: the scale of the anomaly score.
-const trained = await model.infer(windowsOf(training));
 const stats = { reconstruction: logErrorStats(trained.reconstructionError!) };
 
+// Scored by the model loaded back from its artifact.
 const test = sine(256);
 test[SPIKE_AT]![0]! += 3;
-const scored = await model.infer(windowsOf(test));
+const scored = await again.infer(windowsOf(test));
 const scores = Array.from(scored.reconstructionError!, (e, s) => ({
   seq: s + N_IN - 1,
   score: trainingZScoring.score({ reconstructionError: e, predictionError: null }, stats),
@@ -52,4 +61,4 @@ console.log(
     anomalies: scores.filter((s) => s.score >= ALERT).map((s) => s.seq),
   }),
 );
-model.dispose();
+again.dispose();

@@ -5,7 +5,7 @@
  * - SequenceAutoencoder, createInferenceEngine: train, save, load and score models in-process.
  * - The contracts: windows in (Window, parseWindow, encodeWindow), outputs out (WindowOutputs and the
  *   payload of each output topic), readings (Reading, tryParseReading), and their version numbers.
- * - loadConfig: the configuration from variables (the README's settings tables); createKafka and
+ * - loadConfig: the configuration from variables (docs/settings.md); createKafka and
  *   createRedis: clients configured from it (TLS, SASL, passwords), for a service's own use.
  */
 export {

@@ -27,7 +27,7 @@ export function registerDemo(program: Command): void {
   addRunFlags(command, demoOptions)
     .addHelpText(
       'after',
-      "\nEvery other setting comes from the environment (REDIS_URL, KAFKA_BROKERS, SEQAE_*: see the README's\nSettings), read by the demo and passed on to its worker and producer; SEQAE_UNITS (default 32 here),\nSEQAE_LEARNING_RATE (0.005) and SEQAE_WARM_START_EPOCHS (5) too. Logs: .demo/<run>/.",
+      '\nEvery other setting comes from the environment (REDIS_URL, KAFKA_BROKERS, SEQAE_*: see docs/settings.md),\nread by the demo and passed on to its worker and producer; SEQAE_UNITS (default 32 here),\nSEQAE_LEARNING_RATE (0.005) and SEQAE_WARM_START_EPOCHS (5) too. Logs: .demo/<run>/.',
     )
     .action(async (flags: Flags) => {
       // Redis, Kafka, topics and the rest as every command reads them; the children get the same.

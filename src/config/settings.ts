@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * Every setting of seqae, each declared once: where it sits in SeqaeConfig (its place in `settings`),
  * its environment variable, its flag, how its text is parsed, its default and what it means. The
- * config type, the environment loader, the flags and `--help` of each command and the README's
+ * config type, the environment loader, the flags and `--help` of each command and docs/settings.md's
  * settings tables (`npm run docs:settings`) all come from these declarations.
  */
 

@@ -14,7 +14,7 @@ import { withDefaults } from '../util/defaults.js';
  *   "values": [[73], [62], … 30 rows …, [66]] }
  * ```
  *
- * Change the shape only with a new `v`, here, and keep the README's example true.
+ * Change the shape only with a new `v`, here, and keep docs/contracts.md's example true.
  */
 export const WINDOW_VERSION = 1;
 

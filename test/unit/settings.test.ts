@@ -302,9 +302,9 @@ describe('the training child', () => {
   });
 });
 
-describe('README.md', () => {
+describe('docs/settings.md', () => {
   it('has the settings tables of the declarations (npm run docs:settings)', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(withSettingsTables(readme), 'run npm run docs:settings').toBe(readme);
+    const doc = readFileSync(new URL('../../docs/settings.md', import.meta.url), 'utf8');
+    expect(withSettingsTables(doc), 'run npm run docs:settings').toBe(doc);
   });
 });

@@ -46,6 +46,16 @@ function region(source: string, name: string): string {
   return body.map((l) => l.slice(indent)).join('\n');
 }
 
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens. */
+function anchors(markdown: string): string[] {
+  return [...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+    m[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-'),
+  );
+}
+
 describe('the docs', () => {
   it.each(pages)('%s: every TypeScript block is an examples/ region, verbatim', (page) => {
     for (const block of tsBlocks(read(page))) {
@@ -61,10 +71,14 @@ describe('the docs', () => {
     }
   });
 
-  it.each(pages)('%s: every relative link points at a file that exists', (page) => {
-    const links = [...read(page).matchAll(/\]\(([^)\s#]+)(#[^)]*)?\)/g)].map((m) => m[1]!);
-    for (const link of links.filter((l) => !/^[a-z]+:/.test(l)))
-      expect(existsSync(join(root, dirname(page), link)), `${page}: ${link}`).toBe(true);
+  it.each(pages)('%s: every relative link points at a file (and heading) that exists', (page) => {
+    for (const [, link, anchor] of read(page).matchAll(/\]\(([^)\s#]*)(?:#([^)\s]+))?\)/g)) {
+      if (/^[a-z]+:/.test(link!)) continue;
+      const target = link ? join(dirname(page), link) : page;
+      expect(existsSync(join(root, target)), `${page}: ${link}`).toBe(true);
+      if (anchor && target.endsWith('.md'))
+        expect(anchors(read(target)), `${page}: ${link}#${anchor}`).toContain(anchor);
+    }
   });
 
   it('README.md is an entry page: at most 300 lines, linking every doc', () => {

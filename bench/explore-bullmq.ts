@@ -2,7 +2,7 @@
  * What a seqae infer job costs BullMQ beyond a no-op job, one thing at a time: no-op jobs through one
  * Worker (as `bullmq.noop`), then with the infer job's options (its id, attempts and backoff, kept
  * an hour when completed), then returning the anomaly output or every output's payload as seqae's
- * infer worker does. Kept to reproduce the breakdown in the README; not used by seqae itself.
+ * infer worker does. Kept to reproduce the breakdown in docs/performance.md; not used by seqae.
  *
  * Usage: flock /tmp/seqae-bench.lock npx tsx bench/explore-bullmq.ts [jobs] [concurrency] [rounds]
  */

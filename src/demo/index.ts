@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/index.js';
+import { repoRoot, servicesRelease, servicesUp } from '../services/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { parseSyntheticSpec, streamAnomalies } from '../producer/sources/synthetic.js';
 import { createKafka } from '../transport/kafka.js';

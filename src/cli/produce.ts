@@ -166,15 +166,3 @@ export function registerProduce(program: Command): Command {
   });
   return command;
 }
-
-/**
- * Runs `seqae produce` with `args` (the producers/ entry points): the same command, options and
- * exit codes as the CLI.
- */
-export async function runProduce(args: string[]): Promise<void> {
-  const { Command: CommandClass } = await import('commander');
-  const { runCli } = await import('./run.js');
-  const program = new CommandClass('seqae');
-  registerProduce(program);
-  await runCli(program, ['produce', ...args], 'user');
-}

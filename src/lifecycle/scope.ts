@@ -11,8 +11,8 @@ interface Entry {
 /**
  * What a process has opened, closed in reverse order: on a normal stop, and also when starting fails
  * half way (a start that throws after opening Redis, Kafka or training children must not leave them
- * open). Each close is bounded by `closeTimeoutMs`, and its failure is reported, never thrown, so it
- * never masks the error that made the process stop.
+ * open). Each close is bounded by `closeTimeoutMs` (default 10 s; Infinity: unbounded), and its
+ * failure is reported, never thrown, so it never masks the error that made the process stop.
  */
 export class ResourceScope {
   private readonly entries: Entry[] = [];
@@ -53,7 +53,8 @@ export class ResourceScope {
       const ms = this.options.closeTimeoutMs ?? 10_000;
       for (const { name, close } of this.entries.splice(0).reverse()) {
         try {
-          await withTimeout(Promise.resolve().then(close), ms, `closing ${name}`);
+          const closing = Promise.resolve().then(close);
+          await (Number.isFinite(ms) ? withTimeout(closing, ms, `closing ${name}`) : closing);
         } catch (err) {
           this.options.onCloseFailure?.(name, err);
         }

@@ -86,8 +86,12 @@ function base(o: WindowOutputs): OutputBase {
 
 /** The `seqae.anomalies` payload of one window. */
 export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
+  return { ...b, ...anomalyFields(o) };
+}
+
+/** A window's anomaly fields, in the payload's order (featureErrors only when computed). */
+function anomalyFields(o: WindowOutputs): AnomalyFields {
   return {
-    ...b,
     score: o.score,
     alert: o.alert,
     reconstructionError: o.reconstructionError,
@@ -138,15 +142,7 @@ export function outputMessages(
     anomalies.push({
       key,
       headers,
-      value: `${head},${JSON.stringify({
-        score: o.score,
-        alert: o.alert,
-        reconstructionError: o.reconstructionError,
-        predictionError: o.predictionError,
-        scorer: o.scorer,
-        reason: o.reason,
-        featureErrors: o.featureErrors,
-      }).slice(1)}`,
+      value: `${head},${JSON.stringify(anomalyFields(o)).slice(1)}`,
     });
     if (o.reconstruction)
       reconstructions.push({

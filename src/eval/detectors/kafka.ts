@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnGroup, stopGroup, type GroupChild } from '../../lifecycle/child.js';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { readConfig, type SeqaeConfig } from '../../config/index.js';
@@ -24,13 +24,7 @@ export interface KafkaEvalOptions extends WorkerPathOptions {
   keepLines?: number;
 }
 
-/** A child process in its own process group (its training children with it) and its last lines. */
-interface Started {
-  name: string;
-  proc: ChildProcess;
-  lines: string[];
-  exited: Promise<number | string>;
-}
+type Started = GroupChild;
 
 function start(
   name: string,
@@ -39,57 +33,10 @@ function start(
   env: NodeJS.ProcessEnv,
   keep: number,
 ): Started {
-  const proc = spawn(seqae.command, [...seqae.args, ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const lines: string[] = [];
-  const onData = (b: Buffer) => {
-    for (const line of b.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      lines.push(line);
-      if (lines.length > keep) lines.shift();
-    }
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => {
-    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
-    proc.on('error', (err) => {
-      lines.push(String(err));
-      if (proc.pid === undefined) resolve(-1);
-    });
-  });
-  return { name, proc, lines, exited };
+  return spawnGroup(name, seqae.command, [...seqae.args, ...args], { env, keep });
 }
 
-const running = (c: Started) => c.proc.exitCode === null && c.proc.signalCode === null;
-
-/** Signals a child's whole process group (the child and what it started); gone already is fine. */
-function signalGroup(c: Started, signal: NodeJS.Signals): void {
-  if (c.proc.pid === undefined) return;
-  try {
-    process.kill(-c.proc.pid, signal);
-  } catch {
-    // ESRCH: the group is gone
-  }
-}
-
-/**
- * Stops a child: SIGTERM to it (a worker stops gracefully and ends its training children), SIGKILL to
- * its group after `graceMs` or once it exited, so that nothing it started outlives it.
- */
-async function stop(c: Started, graceMs = 30_000): Promise<void> {
-  if (running(c)) c.proc.kill('SIGTERM');
-  const timer = setTimeout(() => signalGroup(c, 'SIGKILL'), graceMs);
-  try {
-    await c.exited;
-  } finally {
-    clearTimeout(timer);
-    signalGroup(c, 'SIGKILL');
-  }
-}
+const stop = (c: Started, graceMs = 30_000) => stopGroup(c, graceMs);
 
 const tail = (c: Started) =>
   c.lines.length ? `; last output of ${c.name}:\n  ${c.lines.slice(-10).join('\n  ')}` : '';

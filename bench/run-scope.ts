@@ -4,7 +4,8 @@
  * keys) and the processes it starts, each in its own process group (a worker's training children
  * included), stopped by that group's id.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnGroup, stopGroup } from '../src/lifecycle/child.js';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type SeqaeConfig } from '../src/config/index.js';
@@ -66,48 +67,21 @@ export class RunScope {
     // SEQAE_BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there when it stops.
     const prof = this.base.SEQAE_BENCH_CPU_PROF;
     const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${name}-${Date.now()}`] : [];
-    const proc = spawn(process.execPath, [...flags, 'bin/seqae.js', 'worker'], {
+    const started = spawnGroup(name, process.execPath, [...flags, 'bin/seqae.js', 'worker'], {
       cwd: root,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+      keep: KEPT_LINES,
+      tag: `[${name}] `,
     });
-    const log: string[] = [];
-    const keep = (b: Buffer) => {
-      for (const line of b.toString('utf8').split('\n'))
-        if (line.trim() && log.push(`[${name}] ${line}`) > KEPT_LINES) log.shift();
-    };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    const exited = new Promise<number | string>((resolve) => {
-      proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
-      proc.on('error', (err) => {
-        log.push(`[${name}] ${String(err)}`);
-        if (proc.pid === undefined) resolve(-1);
-      });
-    });
-    const child = { name, proc, log, exited };
+    const child = { name, proc: started.proc, log: started.lines, exited: started.exited };
     this.children.add(child);
     return child;
   }
 
   /** SIGTERM to the child's process group, SIGKILL after `graceMs`. */
   async stop(child: BenchChild, graceMs = 15_000): Promise<void> {
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.proc.pid!, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
-    if (child.proc.pid !== undefined) {
-      if (child.proc.exitCode === null && child.proc.signalCode === null) signalGroup('SIGTERM');
-      const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
-      await child.exited;
-      clearTimeout(timer);
-      // Training children outlive a parent killed hard: the group goes whole.
-      signalGroup('SIGKILL');
-    }
+    if (child.proc.pid !== undefined)
+      await stopGroup({ ...child, lines: child.log }, graceMs, 'group');
     this.children.delete(child);
   }
 

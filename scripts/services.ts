@@ -1,9 +1,9 @@
 /**
  * `npm run services:up | services:down | services:status` (also `seqae services …`) — real Redis and
- * a single-node Kafka (KRaft) for development and CI without Docker. See scripts/services/index.ts
- * and scripts/services/command.ts.
+ * a single-node Kafka (KRaft) for development and CI without Docker. See src/services/index.ts
+ * and src/services/command.ts.
  */
-import { runServicesCommand, type ServicesCommand } from './services/command.js';
+import { runServicesCommand, type ServicesCommand } from '../src/services/command.js';
 
 const log = (line: string) => console.error(`services: ${line}`);
 const command = process.argv[2];

@@ -32,16 +32,20 @@ export function registerDemo(program: Command): void {
     .action(async (flags: Flags) => {
       // Redis, Kafka, topics and the rest as every command reads them; the children get the same.
       const { config } = readConfig(process.env, {}, 'demo');
-      const code = await runDemo(config, {
-        streams: flags.streams,
-        anomalies: Math.min(flags.anomalies ?? Math.ceil(flags.streams / 4), flags.streams),
-        speed: flags.speed,
-        warmupWindows: flags.warmupWindows,
-        epochs: flags.epochs,
-        window: DEMO_DEFAULTS.window,
-        ...(flags.duration !== undefined ? { durationSec: flags.duration } : {}),
-        ...(flags.report !== false ? { report: flags.report } : {}),
-      });
+      const code = await runDemo(
+        config,
+        {
+          streams: flags.streams,
+          anomalies: Math.min(flags.anomalies ?? Math.ceil(flags.streams / 4), flags.streams),
+          speed: flags.speed,
+          warmupWindows: flags.warmupWindows,
+          epochs: flags.epochs,
+          window: DEMO_DEFAULTS.window,
+          ...(flags.duration !== undefined ? { durationSec: flags.duration } : {}),
+          ...(flags.report !== false ? { report: flags.report } : {}),
+        },
+        { out: process.stdout, env: process.env, exitNow: (c) => process.exit(c) },
+      );
       process.exit(code);
     });
 }

@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BackendInfo } from '../backend/index.js';
+import type { SeqaeConfig } from '../config/index.js';
 import type { CommandName } from '../config/settings.js';
 import type { Detector, FileDetector } from '../eval/detector.js';
 import { DETECTOR_NAMES, DETECTORS } from '../eval/detectors/index.js';
@@ -112,31 +113,7 @@ export function registerEval(program: Command): void {
     const { config } = configFrom(options, EVAL_SETTINGS);
     const files = await readCorpus(options.data);
     if (files.length === 0) throw new Error(`no labelled data files under ${options.data}`);
-    let detector: Detector | FileDetector;
-    if (options.via === 'kafka') {
-      if (options.detector !== 'seqae')
-        nab.error('--via kafka runs the seqae detector only', { exitCode: 2 });
-      const kafka = await kafkaDetector(config, {
-        env: { ...process.env, ...flagOverrides(options, EVAL_SETTINGS) },
-        // This same CLI, as it was started (bin/seqae.js, or the sources through tsx).
-        seqae: { command: process.execPath, args: [...process.execArgv, process.argv[1]!] },
-        trainFraction: options.trainFraction,
-        idleTimeoutMs: options.idleTimeoutMs,
-      });
-      if (options.progress)
-        process.stderr.write(
-          `seqae eval: run ${kafka.run} (topics seqae-eval-${kafka.run}.*, Redis keys seqae-eval-${kafka.run}:*, removed at the end)\n`,
-        );
-      detector = kafka;
-    } else {
-      detector = await DETECTORS[options.detector]!(config, {
-        trainFraction: options.trainFraction,
-      });
-      if ('backend' in detector && options.progress) {
-        const b = detector.backend as BackendInfo;
-        process.stderr.write(`seqae eval: training on ${b.name}, scoring on ${b.scoring}\n`);
-      }
-    }
+    const detector = await chooseDetector(nab, options, config);
     const bar = options.progress && process.stderr.isTTY ? progressBar() : undefined;
     const close = async () => {
       bar?.stop();
@@ -169,4 +146,37 @@ export function registerEval(program: Command): void {
       await close();
     }
   });
+}
+
+/** The detector a run uses: in this process, or (`--via kafka`) through seqae's own processes. */
+async function chooseDetector(
+  nab: Command,
+  options: EvalOptions,
+  config: SeqaeConfig,
+): Promise<Detector | FileDetector> {
+  if (options.via === 'kafka') {
+    if (options.detector !== 'seqae')
+      nab.error('--via kafka runs the seqae detector only', { exitCode: 2 });
+    const kafka = await kafkaDetector(config, {
+      env: { ...process.env, ...flagOverrides(options, EVAL_SETTINGS) },
+      // This same CLI, as it was started (bin/seqae.js, or the sources through tsx).
+      seqae: { command: process.execPath, args: [...process.execArgv, process.argv[1]!] },
+      trainFraction: options.trainFraction,
+      idleTimeoutMs: options.idleTimeoutMs,
+    });
+    if (options.progress)
+      process.stderr.write(
+        `seqae eval: run ${kafka.run} (topics seqae-eval-${kafka.run}.*, Redis keys seqae-eval-${kafka.run}:*, removed at the end)\n`,
+      );
+    return kafka;
+  } else {
+    const detector = await DETECTORS[options.detector]!(config, {
+      trainFraction: options.trainFraction,
+    });
+    if ('backend' in detector && options.progress) {
+      const b = detector.backend as BackendInfo;
+      process.stderr.write(`seqae eval: training on ${b.name}, scoring on ${b.scoring}\n`);
+    }
+    return detector;
+  }
 }

@@ -10,6 +10,9 @@ import type { CsvColumns } from '../producer/sources/csv.js';
 import { streamIdSchema } from '../contracts/window.js';
 import { produceOptions } from '../config/settings.js';
 import { addSettingFlags, configFrom, startOrExit } from './options.js';
+import type { Registry } from 'prom-client';
+import type { SeqaeConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
 
 function formatSummary(stats: PipelineStats, stopped: boolean) {
   return {
@@ -41,43 +44,13 @@ export function registerProduce(program: Command): Command {
     const { config, deprecations } = configFrom(opts, 'produce');
     const log = createLogger(config.logLevel, 'seqae-producer', {}, secretsOf(config));
     for (const line of deprecations) log.warn(line);
-    const source = opts.source as string;
     for (const id of [opts.stream, opts.modelId])
       if (id !== undefined && !streamIdSchema.safeParse(id).success)
         command.error(`seqae produce: "${String(id)}": 1-200 characters, no whitespace or ':'`, {
           exitCode: 2,
         });
-    const columns = opts.columns as CsvColumns | undefined;
-    const streamColumn = opts.streamColumn as string | undefined;
     const registry = createMetricsRegistry({ role: 'producer' });
-    const options: ProduceOptions = {
-      source,
-      streamId: opts.stream as string | undefined,
-      sinks: config.producer.sinks as SinkName[],
-      speed: opts.speed as number,
-      columns:
-        columns || streamColumn !== undefined
-          ? {
-              ...columns,
-              stream:
-                streamColumn === undefined
-                  ? undefined
-                  : /^\d+$/.test(streamColumn)
-                    ? Number(streamColumn)
-                    : streamColumn,
-            }
-          : undefined,
-      header: opts.header as boolean,
-      delimiter: opts.delimiter as string,
-      windows: opts.step ? { step: opts.step as number } : undefined,
-      deadLetters: opts.dlq as boolean,
-      train: opts.train
-        ? { windows: opts.train as number, modelId: opts.modelId as string | undefined }
-        : undefined,
-      idleExitMs: opts.idleExit as number | undefined,
-      registry,
-      log,
-    };
+    const options = produceOptionsOf(opts, config, registry, log);
     let producer: Producer;
     try {
       producer = new Producer(config, options);
@@ -110,36 +83,12 @@ export function registerProduce(program: Command): Command {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
 
-    const progress = producer.source.progress;
-    let bar: SingleBar | undefined;
-    let tick: NodeJS.Timeout | undefined;
-    let finalPayload: (() => object) | undefined;
-    if (progress && opts.progress && process.stderr.isTTY) {
-      bar = new SingleBar({
-        format:
-          ' {bar} {percentage}% | readings {readings} | windows {windows} | {rate} windows/s | {rejected} rejected',
-        hideCursor: true,
-        stream: process.stderr,
-      });
-      const payload = () => {
-        const s = producer.pipeline.stats();
-        const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
-        return {
-          readings: s.readings,
-          windows: Math.min(...Object.values(s.sent), s.windows),
-          rate: Math.round(s.windowsPerSecond),
-          rejected,
-        };
-      };
-      finalPayload = payload;
-      bar.start(progress.total, 0, payload());
-      tick = setInterval(() => bar!.update(progress.done(), payload()), 200);
-    }
+    const bar = opts.progress && process.stderr.isTTY ? progressBar(producer) : undefined;
 
     let code = 0;
     try {
       const stats = await producer.run();
-      if (bar) bar.update(progress!.total, finalPayload?.());
+      bar?.finish();
       process.stdout.write(`${JSON.stringify(formatSummary(stats, stopped))}\n`);
     } catch (err) {
       if (err instanceof CancelledError && stopped) {
@@ -157,7 +106,6 @@ export function registerProduce(program: Command): Command {
         code = 1;
       }
     } finally {
-      if (tick) clearInterval(tick);
       bar?.stop();
       await producer.close();
       await http?.close();
@@ -167,14 +115,72 @@ export function registerProduce(program: Command): Command {
   return command;
 }
 
-/**
- * Runs `seqae produce` with `args` (the producers/ entry points): the same command, options and
- * exit codes as the CLI.
- */
-export async function runProduce(args: string[]): Promise<void> {
-  const { Command: CommandClass } = await import('commander');
-  const { runCli } = await import('./run.js');
-  const program = new CommandClass('seqae');
-  registerProduce(program);
-  await runCli(program, ['produce', ...args], 'user');
+/** The producer's options from the command's flags and settings. */
+function produceOptionsOf(
+  opts: Record<string, unknown>,
+  config: SeqaeConfig,
+  registry: Registry,
+  log: Logger,
+): ProduceOptions {
+  const columns = opts.columns as CsvColumns | undefined;
+  const streamColumn = opts.streamColumn as string | undefined;
+  return {
+    source: opts.source as string,
+    streamId: opts.stream as string | undefined,
+    sinks: config.producer.sinks as SinkName[],
+    speed: opts.speed as number,
+    columns:
+      columns || streamColumn !== undefined
+        ? {
+            ...columns,
+            stream:
+              streamColumn === undefined
+                ? undefined
+                : /^\d+$/.test(streamColumn)
+                  ? Number(streamColumn)
+                  : streamColumn,
+          }
+        : undefined,
+    header: opts.header as boolean,
+    delimiter: opts.delimiter as string,
+    windows: opts.step ? { step: opts.step as number } : undefined,
+    deadLetters: opts.dlq as boolean,
+    train: opts.train
+      ? { windows: opts.train as number, modelId: opts.modelId as string | undefined }
+      : undefined,
+    idleExitMs: opts.idleExit as number | undefined,
+    registry,
+    log,
+  };
+}
+
+/** A progress bar on stderr for a source of known size (a file); undefined for others. */
+function progressBar(producer: Producer): { finish(): void; stop(): void } | undefined {
+  const progress = producer.source.progress;
+  if (!progress) return undefined;
+  const bar = new SingleBar({
+    format:
+      ' {bar} {percentage}% | readings {readings} | windows {windows} | {rate} windows/s | {rejected} rejected',
+    hideCursor: true,
+    stream: process.stderr,
+  });
+  const payload = () => {
+    const s = producer.pipeline.stats();
+    const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+    return {
+      readings: s.readings,
+      windows: Math.min(...Object.values(s.sent), s.windows),
+      rate: Math.round(s.windowsPerSecond),
+      rejected,
+    };
+  };
+  bar.start(progress.total, 0, payload());
+  const tick = setInterval(() => bar.update(progress.done(), payload()), 200);
+  return {
+    finish: () => bar.update(progress.total, payload()),
+    stop: () => {
+      clearInterval(tick);
+      bar.stop();
+    },
+  };
 }

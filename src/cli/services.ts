@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runServicesCommand, type ServicesCommand } from '../../scripts/services/command.js';
+import { runServicesCommand, type ServicesCommand } from '../services/command.js';
 
 const what: Record<ServicesCommand, string> = {
   up: 'reuse the Redis and Kafka that answer at REDIS_URL / KAFKA_BROKERS, start local ones for the rest (Kafka from its jars, fetched once into .cache/kafka)',
@@ -8,7 +8,7 @@ const what: Record<ServicesCommand, string> = {
     'whether Redis and Kafka answer, and which of them these scripts started; exit 1 when one is down',
 };
 
-/** `seqae services up|down|status`: the same as `npm run services:*` (scripts/services). */
+/** `seqae services up|down|status`: the same as `npm run services:*` (src/services). */
 export function registerServices(program: Command): void {
   const services = program
     .command('services')

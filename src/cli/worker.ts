@@ -3,18 +3,6 @@ import { createLogger, secretsOf } from '../log/index.js';
 import { WorkerProcess } from '../worker/process.js';
 import { addSettingFlags, configFrom, startOrExit } from './options.js';
 
-/**
- * Runs `seqae worker` with `args` (the workers/ entry points): the same command, options and exit
- * codes as the CLI.
- */
-export async function runWorker(args: string[]): Promise<void> {
-  const { Command } = await import('commander');
-  const { runCli } = await import('./run.js');
-  const program = new Command('seqae');
-  registerWorker(program);
-  await runCli(program, ['worker', ...args], 'user');
-}
-
 /** `seqae worker`: a worker process with the given roles, until SIGINT or SIGTERM. */
 export function registerWorker(program: Command): void {
   const command = program

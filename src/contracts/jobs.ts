@@ -19,7 +19,7 @@ import {
  * The job contracts of seqae's two BullMQ queues, for whoever adds jobs (producers, stream workers)
  * and whoever processes them (infer and train workers).
  *
- * `seqae-infer`, version 2 (INFER_JOBS_VERSION), two job names:
+ * `seqae-infer`, version 2 (version 1 had no bulk job and returned every payload), two job names:
  * - `window`: one window. Data: the window (window.ts). Id: `streamId@seq`. Result (InferJobResult):
  *   the window's anomaly output, the same object as its message on `seqae.anomalies`; with
  *   SEQAE_INFER_RESULT=full, or when the worker does not publish (SEQAE_INFER_PUBLISH=false), the
@@ -31,9 +31,6 @@ import {
  * `seqae-train`: one job per model version. Data: TrainJobData. Id: `train@<model>@v<version>`.
  * Progress: TrainProgress after every epoch. Result: TrainJobResult.
  */
-
-/** Version 2: the bulk job `windows` and the anomaly output as a window job's result by default. */
-export const INFER_JOBS_VERSION = 2;
 
 /** The job names (types) of the two queues; a job of any other name fails at once as `unknown_job`. */
 export const INFER_JOB_NAME = 'window';

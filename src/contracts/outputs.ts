@@ -31,7 +31,8 @@ export interface PredictionOutput extends OutputBase {
 export interface EmbeddingOutput extends OutputBase {
   embedding: number[];
 }
-export interface AnomalyOutput extends OutputBase {
+/** A window's anomaly score and what it rests on: the anomaly output, and part of WindowOutputs. */
+export interface AnomalyFields {
   score: number;
   /** The score reached the worker's alert threshold (SEQAE_ALERT_THRESHOLD). */
   alert: boolean;
@@ -43,6 +44,7 @@ export interface AnomalyOutput extends OutputBase {
   /** Per-feature shares of the errors, when the worker computes them. */
   featureErrors?: FeatureErrors;
 }
+export interface AnomalyOutput extends OutputBase, AnomalyFields {}
 
 /** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
 export interface FeatureErrors {
@@ -53,20 +55,13 @@ export interface FeatureErrors {
 }
 
 /** Everything produced for one window. */
-export interface WindowOutputs {
+export interface WindowOutputs extends AnomalyFields {
   window: Window;
   modelId: string;
   modelVersion: number;
   reconstruction?: number[][];
   prediction?: number[][];
   embedding: number[];
-  score: number;
-  alert: boolean;
-  reconstructionError: number | null;
-  predictionError: number | null;
-  scorer: string;
-  reason: AlertReason | null;
-  featureErrors?: FeatureErrors;
 }
 
 export type OutputTopicName = 'reconstructions' | 'predictions' | 'embeddings' | 'anomalies';
@@ -91,8 +86,12 @@ function base(o: WindowOutputs): OutputBase {
 
 /** The `seqae.anomalies` payload of one window. */
 export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
+  return { ...b, ...anomalyFields(o) };
+}
+
+/** A window's anomaly fields, in the payload's order (featureErrors only when computed). */
+function anomalyFields(o: WindowOutputs): AnomalyFields {
   return {
-    ...b,
     score: o.score,
     alert: o.alert,
     reconstructionError: o.reconstructionError,
@@ -143,15 +142,7 @@ export function outputMessages(
     anomalies.push({
       key,
       headers,
-      value: `${head},${JSON.stringify({
-        score: o.score,
-        alert: o.alert,
-        reconstructionError: o.reconstructionError,
-        predictionError: o.predictionError,
-        scorer: o.scorer,
-        reason: o.reason,
-        featureErrors: o.featureErrors,
-      }).slice(1)}`,
+      value: `${head},${JSON.stringify(anomalyFields(o)).slice(1)}`,
     });
     if (o.reconstruction)
       reconstructions.push({

@@ -1,11 +1,12 @@
 import { QueueEvents } from 'bullmq';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import { OUTPUT_HEADERS } from '../contracts/outputs.js';
 import type { TrainProgress } from '../contracts/jobs.js';
 import { createRedis } from '../transport/redis.js';
 import { ensureTopics } from '../transport/topics.js';
 import type { DemoEvent } from './tracker.js';
+import { ResourceScope } from '../lifecycle/scope.js';
 
 /**
  * Where the demo hears what happens, without reading any log: the windows and anomalies topics
@@ -61,91 +62,119 @@ export async function listen(options: {
 }): Promise<DemoListener> {
   const { config, kafka, prefix, emit } = options;
   const { windows, anomalies } = config.topics;
+  // What it opens closes in reverse at close, and also when listening fails half way.
+  const scope = new ResourceScope();
+  return scope.run(async () => {
+    const admin: Admin = kafka.admin();
+    await admin.connect();
+    scope.add('kafka admin', admin, (a) => a.disconnect());
+    // The throwaway groups go with the demo (once their members have left: they close first).
+    scope.add('consumer groups', admin, (a) =>
+      a.deleteGroups([options.groupId, options.workerGroupId]).catch(() => {}),
+    );
+    const starts = await topicEnds(admin, config, [windows, anomalies]);
+    const windowStarts = starts.find((x) => x.topic === windows)!.offsets;
+    await retrying(() =>
+      admin.setOffsets({
+        groupId: options.workerGroupId,
+        topic: windows,
+        partitions: windowStarts.map(({ partition, offset }) => ({ partition, offset })),
+      }),
+    );
 
-  const admin: Admin = kafka.admin();
-  await admin.connect();
-  // Topics created just now may not have their leaders known everywhere yet: retried.
-  const starts = await retrying(async () => {
+    const consumer: Consumer = kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: 200,
+      sessionTimeout: 10_000,
+    });
+    scope.add('consumer', consumer, (c) => c.disconnect());
+    await consumer.connect();
+    await consumer.subscribe({ topics: [windows, anomalies], fromBeginning: false });
+    await consumer.run({
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const at = Date.now();
+        for (const m of batch.messages) {
+          if (!m.key?.toString().startsWith(prefix)) continue;
+          const event = batch.topic === windows ? windowEvent(m, at) : scoreEvent(m, at);
+          if (event) emit(event);
+        }
+      },
+    });
+    // From where the topics ended when the demo started, whatever the new group's reset found.
+    for (const { topic, offsets } of starts)
+      for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+
+    await listenTraining(config, prefix, emit, scope);
+    return { close: () => scope.close() };
+  });
+}
+
+/** The topics' end offsets as they are now; topics created just now may lack leaders: retried. */
+async function topicEnds(admin: Admin, config: SeqaeConfig, topics: string[]) {
+  return retrying(async () => {
     await ensureTopics(admin, Object.values(config.topics), config.kafka.topicPartitions);
     return Promise.all(
-      [windows, anomalies].map(async (topic) => ({
-        topic,
-        offsets: await admin.fetchTopicOffsets(topic),
-      })),
+      topics.map(async (topic) => ({ topic, offsets: await admin.fetchTopicOffsets(topic) })),
     );
-  }).catch(async (err: unknown) => {
-    await admin.disconnect().catch(() => {});
-    throw err;
   });
+}
 
-  const windowStarts = starts.find((x) => x.topic === windows)!.offsets;
-  await retrying(() =>
-    admin.setOffsets({
-      groupId: options.workerGroupId,
-      topic: windows,
-      partitions: windowStarts.map(({ partition, offset }) => ({ partition, offset })),
-    }),
-  );
+/** A windows-topic message as the demo's event: its stream and seq, from the `seqae-id` header. */
+function windowEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
+  const id = identity(m.headers?.['seqae-id']);
+  return id && { type: 'window', streamId: id.streamId, seq: id.seq, at };
+}
 
-  const consumer: Consumer = kafka.consumer({
-    groupId: options.groupId,
-    maxWaitTimeInMs: 200,
-    sessionTimeout: 10_000,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [windows, anomalies], fromBeginning: false });
-  await consumer.run({
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch }) => {
-      const at = Date.now();
-      for (const m of batch.messages) {
-        const key = m.key?.toString();
-        if (!key?.startsWith(prefix)) continue;
-        if (batch.topic === windows) {
-          const id = identity(m.headers?.['seqae-id']);
-          if (id) emit({ type: 'window', streamId: id.streamId, seq: id.seq, at });
-          continue;
-        }
-        let o: {
-          streamId?: unknown;
-          seq?: unknown;
-          score?: unknown;
-          alert?: unknown;
-          modelVersion?: unknown;
-        };
-        try {
-          o = JSON.parse(m.value?.toString() ?? '') as typeof o;
-        } catch {
-          continue; // not ours to judge: the worker wrote it
-        }
-        if (typeof o.streamId !== 'string' || typeof o.score !== 'number') continue;
-        const version =
-          typeof o.modelVersion === 'number'
-            ? o.modelVersion
-            : Number(m.headers?.[OUTPUT_HEADERS.modelVersion]?.toString() ?? 0);
-        emit({
-          type: 'score',
-          streamId: o.streamId,
-          seq: typeof o.seq === 'number' ? o.seq : -1,
-          score: o.score,
-          alert: o.alert === true,
-          version,
-          at,
-        });
-      }
-    },
-  });
-  // From where the topics ended when the demo started, whatever the new group's reset found.
-  for (const { topic, offsets } of starts)
-    for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+/** An anomalies-topic message as the demo's event; undefined for what is not an anomaly output. */
+function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
+  let o: {
+    streamId?: unknown;
+    seq?: unknown;
+    score?: unknown;
+    alert?: unknown;
+    modelVersion?: unknown;
+  };
+  try {
+    o = JSON.parse(m.value?.toString() ?? '') as typeof o;
+  } catch {
+    return undefined; // not ours to judge: the worker wrote it
+  }
+  if (typeof o.streamId !== 'string' || typeof o.score !== 'number') return undefined;
+  const version =
+    typeof o.modelVersion === 'number'
+      ? o.modelVersion
+      : Number(m.headers?.[OUTPUT_HEADERS.modelVersion]?.toString() ?? 0);
+  return {
+    type: 'score',
+    streamId: o.streamId,
+    seq: typeof o.seq === 'number' ? o.seq : -1,
+    score: o.score,
+    alert: o.alert === true,
+    version,
+    at,
+  };
+}
 
+/** The training queue's events of the run's streams: queued, started, each epoch, done, failed. */
+async function listenTraining(
+  config: SeqaeConfig,
+  prefix: string,
+  emit: (event: DemoEvent) => void,
+  scope: ResourceScope,
+): Promise<void> {
   // Its own connection: QueueEvents blocks on it (XREAD BLOCK).
-  const connection = createRedis(config, { bullmq: true, name: 'seqae-demo-events' });
+  const connection = scope.add(
+    'redis',
+    createRedis(config, { bullmq: true, name: 'seqae-demo-events' }),
+    (c) => c.disconnect(),
+  );
   connection.on('error', () => {}); // retried by ioredis; the view just hears less meanwhile
-  const events = new QueueEvents(config.queues.train, {
-    connection,
-    prefix: config.queues.prefix,
-  });
+  const events = scope.add(
+    'queue events',
+    new QueueEvents(config.queues.train, { connection, prefix: config.queues.prefix }),
+    (e) => e.close(),
+  );
   const train = (jobId: string, make: (model: string, version: number) => DemoEvent) => {
     const job = parseTrainJobId(jobId);
     if (job?.modelId.startsWith(prefix)) emit(make(job.modelId, job.version));
@@ -198,14 +227,4 @@ export async function listen(options: {
   );
   events.on('error', () => {}); // Redis trouble: the connection retries; the view just hears less
   await events.waitUntilReady();
-
-  return {
-    async close() {
-      await Promise.allSettled([consumer.disconnect(), events.close()]);
-      connection.disconnect();
-      // The throwaway groups go with the demo (once their members have left: close comes last).
-      await admin.deleteGroups([options.groupId, options.workerGroupId]).catch(() => {});
-      await admin.disconnect().catch(() => {});
-    },
-  };
 }

@@ -2,9 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { repoRoot, servicesRelease, servicesUp } from '../../scripts/services/index.js';
+import { repoRoot, servicesRelease, servicesUp } from '../services/index.js';
 import type { SeqaeConfig } from '../config/index.js';
-import { parseSyntheticSpec, streamAnomalies } from '../producer/sources/synthetic.js';
+import {
+  parseSyntheticSpec,
+  streamAnomalies,
+  type SyntheticSpec,
+} from '../producer/sources/synthetic.js';
 import { createKafka } from '../transport/kafka.js';
 import { forgetUnfinished } from './cleanup.js';
 import { listen, type DemoListener } from './events.js';
@@ -52,30 +56,40 @@ export const DEMO_DEFAULTS = {
 const ANOMALIES_PER_BLOCK = 2;
 const BLOCK = 1000;
 
+export interface DemoIo {
+  out: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  /**
+   * A second Ctrl-C while nothing of the demo's own runs (services still starting, say): the CLI
+   * exits at once with this code. Without it the demo just goes on stopping.
+   */
+  exitNow?: (code: number) => void;
+}
+
 export async function runDemo(
   config: SeqaeConfig,
   options: DemoOptions,
-  io: { out: NodeJS.WriteStream; env: NodeJS.ProcessEnv } = {
-    out: process.stdout,
-    env: process.env,
-  },
+  io: DemoIo = { out: process.stdout, env: process.env },
 ): Promise<number> {
-  const started = Date.now();
-  const runId = `${Date.now().toString(36).slice(-6)}${Math.floor(Math.random() * 36 ** 2)
-    .toString(36)
-    .padStart(2, '0')}`;
-  const prefix = `demo-${runId}/`;
-  // Where the person runs it (the repository for `npm run demo`), not inside an installed package.
-  const runDir = join(process.cwd(), '.demo', runId);
-  mkdirSync(runDir, { recursive: true });
-  const shownDir = relative(process.cwd(), runDir) || runDir;
-  const tty = io.out.isTTY === true;
-  const view: DemoView = tty
-    ? terminalView(io.out, io.env.NO_COLOR === undefined)
-    : plainView(io.out);
-  const say = (text: string) => view.line(`demo: ${text}`);
+  const run = new DemoRun(config, options, io);
+  const onSignal = (signal: NodeJS.Signals) => run.requestStop(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await run.runUntilStopped();
+    run.summarize();
+    await run.writeRunReport();
+    await run.cleanUp();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return run.failure ? 1 : 0;
+}
 
-  const source = `mix?${new URLSearchParams({
+/** The synthetic fleet's source spec: `streams` sensors named `<prefix>sensor-<i>`, endless. */
+function demoSource(options: DemoOptions, prefix: string): string {
+  return `mix?${new URLSearchParams({
     streams: String(options.streams),
     length: '0',
     anomalies: String(options.anomalies > 0 ? ANOMALIES_PER_BLOCK : 0),
@@ -85,137 +99,248 @@ export async function runDemo(
     seed: '1',
     prefix: `${prefix}sensor-`,
   })}`;
-  const spec = parseSyntheticSpec(source);
-  const tracker = new DemoTracker({ prefix, window: options.window });
-  let injectedBlocks = 0;
-  let highestSeq = 0;
-  const injectUpTo = (seq: number) => {
-    while (injectedBlocks * BLOCK <= seq + BLOCK) {
-      for (let i = 0; i < Math.min(options.anomalies, spec.streams); i++)
-        tracker.inject(streamAnomalies(spec, i, injectedBlocks));
-      injectedBlocks++;
+}
+
+/**
+ * The anomalies the producer injects, known in advance from the seeded spec: handed to the tracker a
+ * block ahead of the windows seen, and written as labels for the report.
+ */
+class Injected {
+  private blocks = 0;
+  highestSeq = 0;
+
+  constructor(
+    private readonly spec: SyntheticSpec,
+    private readonly anomalous: number,
+    private readonly tracker: DemoTracker,
+  ) {
+    this.upTo(0);
+  }
+
+  /** Notes a window's seq; injects the blocks up to one past it. */
+  seen(seq: number): void {
+    if (seq > this.highestSeq) this.upTo((this.highestSeq = seq));
+  }
+
+  private upTo(seq: number): void {
+    while (this.blocks * BLOCK <= seq + BLOCK) {
+      for (let i = 0; i < Math.min(this.anomalous, this.spec.streams); i++)
+        this.tracker.inject(streamAnomalies(this.spec, i, this.blocks));
+      this.blocks++;
     }
-  };
-  injectUpTo(0);
-  const emit = (event: DemoEvent) => {
-    if (event.type === 'window' && event.seq > highestSeq) injectUpTo((highestSeq = event.seq));
-    view.notices(event.at - started, tracker.apply(event));
+  }
+
+  /** The injected anomalies up to the highest window seen, as NAB labels keyed by stream id. */
+  labels(): Record<string, [string, string][]> {
+    const { spec } = this;
+    const spans: Record<string, [string, string][]> = {};
+    for (let block = 0; block < this.blocks; block++)
+      for (let i = 0; i < Math.min(this.anomalous, spec.streams); i++)
+        for (const a of streamAnomalies(spec, i, block))
+          if (a.index <= this.highestSeq)
+            (spans[a.streamId] ??= []).push([
+              new Date(a.ts).toISOString(),
+              new Date(a.ts + (a.length - 1) * spec.step).toISOString(),
+            ]);
+    return spans;
+  }
+}
+
+/** One demo run: its state from start to the report, in the steps runDemo takes. */
+class DemoRun {
+  readonly started = Date.now();
+  readonly runId = `${Date.now().toString(36).slice(-6)}${Math.floor(Math.random() * 36 ** 2)
+    .toString(36)
+    .padStart(2, '0')}`;
+  readonly prefix = `demo-${this.runId}/`;
+  // Where the person runs it (the repository for `npm run demo`), not inside an installed package.
+  readonly runDir = join(process.cwd(), '.demo', this.runId);
+  readonly shownDir: string;
+  readonly source: string;
+  private readonly tty: boolean;
+  private readonly view: DemoView;
+  private readonly tracker: DemoTracker;
+  private readonly injected: Injected;
+  private stopRequested?: string;
+  private wake: () => void = () => {};
+  private readonly stopped = new Promise<void>((resolve) => (this.wake = resolve));
+  private readonly children: DemoChild[] = [];
+  private report?: ChildProcess;
+  failure?: string;
+  private listener?: DemoListener;
+  private ownServices = false;
+  private readonly servicesOwner = `demo-${process.pid}`;
+  private readonly metrics: { name: string; url: string }[] = [];
+  private ticker?: NodeJS.Timeout;
+  private status?: string;
+
+  constructor(
+    private readonly config: SeqaeConfig,
+    private readonly options: DemoOptions,
+    private readonly io: DemoIo,
+  ) {
+    mkdirSync(this.runDir, { recursive: true });
+    this.shownDir = relative(process.cwd(), this.runDir) || this.runDir;
+    this.tty = io.out.isTTY === true;
+    this.view = this.tty ? terminalView(io.out, io.env.NO_COLOR === undefined) : plainView(io.out);
+    this.source = demoSource(options, this.prefix);
+    this.tracker = new DemoTracker({ prefix: this.prefix, window: options.window });
+    this.injected = new Injected(parseSyntheticSpec(this.source), options.anomalies, this.tracker);
+  }
+
+  private say(text: string): void {
+    this.view.line(`demo: ${text}`);
+  }
+
+  private emit = (event: DemoEvent): void => {
+    if (event.type === 'window') this.injected.seen(event.seq);
+    this.view.notices(event.at - this.started, this.tracker.apply(event));
   };
 
-  let stopRequested: string | undefined;
-  let wake: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const children: DemoChild[] = [];
-  let report: ChildProcess | undefined;
-  const requestStop = (why: string) => {
-    if (stopRequested) {
+  requestStop(why: string): void {
+    if (this.stopRequested) {
       // A second Ctrl-C: no more waiting for a graceful stop, nor for the report.
-      for (const c of children) if (c.running()) c.proc.kill('SIGKILL');
-      report?.kill('SIGKILL');
+      for (const c of this.children) if (c.running()) c.proc.kill('SIGKILL');
+      this.report?.kill('SIGKILL');
       // Nothing of its own left to wait for (services still starting, say): go now.
-      if (!children.some((c) => c.running())) process.exit(130);
+      if (!this.children.some((c) => c.running())) this.io.exitNow?.(130);
       return;
     }
-    stopRequested = why;
-    wake();
-  };
-  const onSignal = (signal: NodeJS.Signals) => requestStop(signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    this.stopRequested = why;
+    this.wake();
+  }
 
-  let failure: string | undefined;
-  let listener: DemoListener | undefined;
-  let ownServices = false;
-  const servicesOwner = `demo-${process.pid}`;
-  const metrics: { name: string; url: string }[] = [];
-  let ticker: NodeJS.Timeout | undefined;
-  let status: string | undefined;
-  const frame = (now: string | undefined = status) =>
-    view.frame({
-      elapsedMs: Date.now() - started,
-      rows: tracker.rows(Date.now()),
-      totals: tracker.totals(Date.now()),
-      warmupWindows: options.warmupWindows,
-      runId,
-      metrics,
-      runDir: shownDir,
+  private frame(now: string | undefined = this.status): void {
+    this.view.frame({
+      elapsedMs: Date.now() - this.started,
+      rows: this.tracker.rows(Date.now()),
+      totals: this.tracker.totals(Date.now()),
+      warmupWindows: this.options.warmupWindows,
+      runId: this.runId,
+      metrics: this.metrics,
+      runDir: this.shownDir,
       ...(now ? { status: now } : {}),
     });
+  }
 
-  try {
-    say(
-      `run ${runId}: ${options.streams} streams (${options.anomalies} with injected anomalies), logs in ${shownDir}`,
+  /** Starts everything, waits for Ctrl-C, the duration or a failure, then stops what it started. */
+  async runUntilStopped(): Promise<void> {
+    try {
+      await this.start();
+      const { durationSec } = this.options;
+      const timer =
+        durationSec !== undefined
+          ? setTimeout(() => this.requestStop('duration'), durationSec * 1000)
+          : undefined;
+      await this.stopped;
+      if (timer) clearTimeout(timer);
+    } catch (err) {
+      if (!(err instanceof Stop)) this.failure = (err as Error).message;
+    } finally {
+      if (this.ticker) clearInterval(this.ticker);
+      this.frame('stopping…');
+      // Producer first (no more windows), then the worker; each by its pid, SIGKILL after a grace.
+      const [producer, worker] = [
+        this.children.find((c) => c.name === 'producer'),
+        this.children.find((c) => c.name === 'worker'),
+      ];
+      await producer?.stop(5000);
+      await worker?.stop(8000);
+      await this.listener?.close();
+      this.frame();
+      this.view.close();
+    }
+  }
+
+  /** Services, the view's listener, the worker (until ready), then the producer. */
+  private async start(): Promise<void> {
+    const { options, config, runId } = this;
+    this.say(
+      `run ${runId}: ${options.streams} streams (${options.anomalies} with injected anomalies), logs in ${this.shownDir}`,
     );
-    const up = await servicesUp({ owner: servicesOwner, log: (l) => say(`services: ${l}`) });
-    ownServices = up.started.redis || up.started.kafka;
-    if (stopRequested) throw new Stop();
+    const up = await servicesUp({
+      owner: this.servicesOwner,
+      log: (l) => this.say(`services: ${l}`),
+    });
+    this.ownServices = up.started.redis || up.started.kafka;
+    if (this.stopRequested) throw new Stop();
 
     const kafka = createKafka(config, { clientId: 'seqae-demo' });
     const workerGroupId = `seqae-demo-${runId}-stream`;
-    listener = await listen({
+    this.listener = await listen({
       config,
       kafka,
-      prefix,
+      prefix: this.prefix,
       groupId: `seqae-demo-${runId}-view`,
       workerGroupId,
-      emit,
+      emit: this.emit,
     });
 
     const [workerPort, producerPort] = await freePorts(2, config.http.host);
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-    metrics.push(
+    this.metrics.push(
       { name: 'worker', url: `http://${host}:${workerPort}/metrics` },
       { name: 'producer', url: `http://${host}:${producerPort}/metrics` },
     );
-    const env = (own: Record<string, string>): NodeJS.ProcessEnv => ({
-      ...io.env,
-      SEQAE_LOG_LEVEL: io.env.SEQAE_LOG_LEVEL ?? 'info',
-      REDIS_URL: config.redis.url,
-      KAFKA_BROKERS: config.kafka.brokers.join(','),
+    this.watch(this.startWorker(workerPort!, workerGroupId));
+
+    this.ticker = setInterval(() => this.frame(), this.tty ? 500 : 1000);
+    this.status = `starting the worker (log: ${join(this.shownDir, 'worker.log')})…`;
+    this.frame();
+    await waitReady(`http://${host}:${workerPort}/readyz`, () => this.stopRequested !== undefined);
+    this.status = undefined;
+    if (this.stopRequested) throw new Stop(); // runUntilStopped stops what was started
+
+    this.watch(this.startProducer(producerPort!));
+    this.say(
+      `worker ready; ${options.streams} sensors at ${options.speed} readings/s; metrics ${this.metrics.map((m) => `${m.name} ${m.url}`).join(', ')}`,
+    );
+  }
+
+  /** A child's variables: the demo's own, its services, and `own`. */
+  private childEnv(own: Record<string, string>): NodeJS.ProcessEnv {
+    const { env } = this.io;
+    return {
+      ...env,
+      SEQAE_LOG_LEVEL: env.SEQAE_LOG_LEVEL ?? 'info',
+      REDIS_URL: this.config.redis.url,
+      KAFKA_BROKERS: this.config.kafka.brokers.join(','),
       ...own,
-    });
-    const worker = startChild({
+    };
+  }
+
+  private startWorker(port: number, groupId: string): DemoChild {
+    const { env } = this.io;
+    return startChild({
       root: repoRoot,
       name: 'worker',
       args: ['worker', '--roles', 'train,stream'],
-      logFile: join(runDir, 'worker.log'),
-      env: env({
-        SEQAE_HTTP_PORT: String(workerPort),
+      logFile: join(this.runDir, 'worker.log'),
+      env: this.childEnv({
+        SEQAE_HTTP_PORT: String(port),
         // Its own group, starting at this run's first window (see listen), whatever else shares the topic.
-        SEQAE_GROUP_ID: workerGroupId,
-        SEQAE_WARMUP_WINDOWS: String(options.warmupWindows),
-        SEQAE_EPOCHS: String(options.epochs),
-        SEQAE_UNITS: io.env.SEQAE_UNITS ?? String(DEMO_DEFAULTS.units),
-        SEQAE_LEARNING_RATE: io.env.SEQAE_LEARNING_RATE ?? String(DEMO_DEFAULTS.learningRate),
+        SEQAE_GROUP_ID: groupId,
+        SEQAE_WARMUP_WINDOWS: String(this.options.warmupWindows),
+        SEQAE_EPOCHS: String(this.options.epochs),
+        SEQAE_UNITS: env.SEQAE_UNITS ?? String(DEMO_DEFAULTS.units),
+        SEQAE_LEARNING_RATE: env.SEQAE_LEARNING_RATE ?? String(DEMO_DEFAULTS.learningRate),
         SEQAE_WARM_START_EPOCHS:
-          io.env.SEQAE_WARM_START_EPOCHS ?? String(DEMO_DEFAULTS.warmStartEpochs),
+          env.SEQAE_WARM_START_EPOCHS ?? String(DEMO_DEFAULTS.warmStartEpochs),
         // Ctrl-C within seconds: a training in progress is handed back rather than waited for.
-        SEQAE_SHUTDOWN_TIMEOUT_MS: io.env.SEQAE_SHUTDOWN_TIMEOUT_MS ?? '4000',
+        SEQAE_SHUTDOWN_TIMEOUT_MS: env.SEQAE_SHUTDOWN_TIMEOUT_MS ?? '4000',
       }),
     });
-    children.push(worker);
-    const watch = (c: DemoChild) =>
-      void c.exited.then((code) => {
-        if (stopRequested) return;
-        failure = `${c.name} exited (${code}): ${lastReason(c.logFile)}`;
-        requestStop('failure');
-      });
-    watch(worker);
+  }
 
-    ticker = setInterval(() => frame(), tty ? 500 : 1000);
-    status = `starting the worker (log: ${join(shownDir, 'worker.log')})…`;
-    frame();
-    await waitReady(`http://${host}:${workerPort}/readyz`, () => stopRequested !== undefined);
-    status = undefined;
-    if (stopRequested) throw new Stop(); // finally stops what was started
-
-    const producer = startChild({
+  private startProducer(port: number): DemoChild {
+    const { options } = this;
+    return startChild({
       root: repoRoot,
       name: 'producer',
       args: [
         'produce',
         '--source',
-        `synthetic:${source}`,
+        `synthetic:${this.source}`,
         '--window',
         String(options.window),
         '--speed',
@@ -224,96 +349,79 @@ export async function runDemo(
         'kafka',
         '--no-progress',
       ],
-      logFile: join(runDir, 'producer.log'),
-      env: env({ SEQAE_HTTP_PORT: String(producerPort) }),
+      logFile: join(this.runDir, 'producer.log'),
+      env: this.childEnv({ SEQAE_HTTP_PORT: String(port) }),
     });
-    children.push(producer);
-    watch(producer);
-    say(
-      `worker ready; ${options.streams} sensors at ${options.speed} readings/s; metrics ${metrics.map((m) => `${m.name} ${m.url}`).join(', ')}`,
-    );
-
-    const timer =
-      options.durationSec !== undefined
-        ? setTimeout(() => requestStop('duration'), options.durationSec * 1000)
-        : undefined;
-    await stopped;
-    if (timer) clearTimeout(timer);
-  } catch (err) {
-    if (!(err instanceof Stop)) failure = (err as Error).message;
-  } finally {
-    if (ticker) clearInterval(ticker);
-    frame('stopping…');
-    // Producer first (no more windows), then the worker; each by its pid, SIGKILL after a grace.
-    const [producer, worker] = [
-      children.find((c) => c.name === 'producer'),
-      children.find((c) => c.name === 'worker'),
-    ];
-    await producer?.stop(5000);
-    await worker?.stop(8000);
-    await listener?.close();
-    frame();
-    view.close();
   }
 
-  const totals = tracker.totals(Date.now());
-  if (failure && children.length === 0) {
-    // It never got going: one line saying why.
-    io.out.write(`demo: cannot start: ${failure}\n`);
-  } else {
+  /** Keeps the child for the stop; its exit before a stop was asked for stops the demo. */
+  private watch(c: DemoChild): void {
+    this.children.push(c);
+    void c.exited.then((code) => {
+      if (this.stopRequested) return;
+      this.failure = `${c.name} exited (${code}): ${lastReason(c.logFile)}`;
+      this.requestStop('failure');
+    });
+  }
+
+  /** The closing lines: why it stopped, if it failed, and the run's totals. */
+  summarize(): void {
+    const { out } = this.io;
+    const totals = this.tracker.totals(Date.now());
+    if (this.failure && this.children.length === 0) {
+      // It never got going: one line saying why.
+      out.write(`demo: cannot start: ${this.failure}\n`);
+      return;
+    }
     const injected =
       totals.alertsOnInjected > 0 ? ` (${totals.alertsOnInjected} on injected anomalies)` : '';
-    if (failure) io.out.write(`demo: stopped: ${failure}\n`);
-    io.out.write(
-      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${shownDir}\n`,
+    if (this.failure) out.write(`demo: stopped: ${this.failure}\n`);
+    out.write(
+      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${this.shownDir}\n`,
     );
   }
 
-  if (options.report !== undefined && !failure) {
-    const file = options.report.startsWith('/') ? options.report : join(runDir, options.report);
+  /** The report, with the injected anomalies shaded, unless none was asked for or the run failed. */
+  async writeRunReport(): Promise<void> {
+    const { report } = this.options;
+    if (report === undefined || this.failure) return;
+    const file = report.startsWith('/') ? report : join(this.runDir, report);
     // The injected anomalies as labels (NAB's format, keyed by stream id): shaded in the report.
-    const labels = join(runDir, 'injected-anomalies.json');
-    const spans: Record<string, [string, string][]> = {};
-    for (let block = 0; block < injectedBlocks; block++)
-      for (let i = 0; i < Math.min(options.anomalies, spec.streams); i++)
-        for (const a of streamAnomalies(spec, i, block))
-          if (a.index <= highestSeq)
-            (spans[a.streamId] ??= []).push([
-              new Date(a.ts).toISOString(),
-              new Date(a.ts + (a.length - 1) * spec.step).toISOString(),
-            ]);
-    await writeFile(labels, JSON.stringify(spans));
+    const labels = join(this.runDir, 'injected-anomalies.json');
+    await writeFile(labels, JSON.stringify(this.injected.labels()));
     const result = await writeReport(
-      { prefix, since: started, labels },
+      { prefix: this.prefix, since: this.started, labels },
       file,
-      io.env,
-      (p) => (report = p),
+      this.io.env,
+      (p) => (this.report = p),
     );
-    io.out.write(
+    this.io.out.write(
       result.ok
         ? `demo: report ${relative(process.cwd(), file) || file}\n`
         : `demo: the report could not be written: ${result.reason}\n`,
     );
   }
-  if (children.length > 0)
-    await forgetUnfinished(config, prefix).then(
-      ({ jobs, streams }) => {
-        const dropped = [
-          jobs > 0 && `${jobs} training jobs not run`,
-          streams > 0 && `the held windows of ${streams} sensors without a model`,
-        ].filter(Boolean);
-        if (dropped.length > 0) io.out.write(`demo: dropped ${dropped.join(' and ')}\n`);
-      },
-      (err: Error) => io.out.write(`demo: cleanup: ${err.message}\n`),
-    );
-  if (ownServices)
-    await servicesRelease({
-      owner: servicesOwner,
-      log: (l) => io.out.write(`demo: services: ${l}\n`),
-    }).catch((err: Error) => io.out.write(`demo: services: ${err.message}\n`));
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  return failure ? 1 : 0;
+
+  /** Drops what the run left unfinished, and stops the services it started. */
+  async cleanUp(): Promise<void> {
+    const { out } = this.io;
+    if (this.children.length > 0)
+      await forgetUnfinished(this.config, this.prefix).then(
+        ({ jobs, streams }) => {
+          const dropped = [
+            jobs > 0 && `${jobs} training jobs not run`,
+            streams > 0 && `the held windows of ${streams} sensors without a model`,
+          ].filter(Boolean);
+          if (dropped.length > 0) out.write(`demo: dropped ${dropped.join(' and ')}\n`);
+        },
+        (err: Error) => out.write(`demo: cleanup: ${err.message}\n`),
+      );
+    if (this.ownServices)
+      await servicesRelease({
+        owner: this.servicesOwner,
+        log: (l) => out.write(`demo: services: ${l}\n`),
+      }).catch((err: Error) => out.write(`demo: services: ${err.message}\n`));
+  }
 }
 
 /** Stops a start that Ctrl-C interrupted (the `finally` stops what had started). */

@@ -50,23 +50,14 @@ export interface TrainingInfo {
   reason?: string;
 }
 
-export interface StreamRow {
+/** What a stream's row shows besides its counters (those of Stream, below). */
+export interface StreamRow extends Omit<Stream, 'id' | 'firstAt' | 'arrivals' | 'trainings'> {
   streamId: string;
   /** The id without the run's prefix (`sensor-7`). */
   name: string;
   state: StreamState;
-  windows: number;
   /** Windows a second arriving, over the last `rateWindowMs`. */
   windowsPerSec: number;
-  training?: TrainingInfo;
-  /** The newest model version that scored. */
-  version?: number;
-  scored: number;
-  score?: number;
-  alert: boolean;
-  alerts: number;
-  /** Alerts on windows holding an injected anomaly. */
-  alertsOnInjected: number;
   injected: boolean;
 }
 
@@ -120,11 +111,13 @@ interface Stream {
   arrivals: number[];
   training?: TrainingInfo;
   trainings: number;
+  /** The newest model version that scored. */
   version?: number;
   scored: number;
   score?: number;
   alert: boolean;
   alerts: number;
+  /** Alerts on windows holding an injected anomaly. */
   alertsOnInjected: number;
 }
 

@@ -1,20 +1,19 @@
 /**
- * seqae's error hierarchy. `retriable` tells callers (BullMQ retries, consumers) whether trying the
- * same thing again can succeed; `code` is stable and safe to use as a metric label or DLQ reason.
+ * seqae's error hierarchy. `code` is stable and safe to use as a metric label or DLQ reason. Whether
+ * trying again can succeed is decided where the error is handled (BullMQ's UnrecoverableError, the
+ * Kafka output's unreachable check), not by a flag here.
  */
 export class SeqaeError extends Error {
-  readonly retriable: boolean;
   readonly code: string;
 
-  constructor(message: string, options: { code: string; retriable?: boolean; cause?: unknown }) {
+  constructor(message: string, options: { code: string; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = options.code;
-    this.retriable = options.retriable ?? false;
   }
 }
 
-/** A setting is missing or malformed; names the variable. Never retriable. */
+/** A setting is missing or malformed; names the variable. */
 export class ConfigError extends SeqaeError {
   readonly variable: string;
   constructor(variable: string, message: string) {
@@ -40,7 +39,7 @@ export class ArtifactError extends SeqaeError {
 /** A service (Redis, Kafka) is unreachable or answered with a transient failure. */
 export class ServiceError extends SeqaeError {
   constructor(message: string, cause?: unknown) {
-    super(message, { code: 'service', retriable: true, cause });
+    super(message, { code: 'service', cause });
   }
 }
 

@@ -110,6 +110,30 @@ function evaluate(weights: ForwardWeights, config: ModelConfig, data: TrainingTe
   return losses(outputNames(config), Array.from(values));
 }
 
+/** One Adam step on the minibatch `idx`; its per-output losses, the only tensor it leaves. */
+function trainStep(
+  optimizer: tf.Optimizer,
+  weights: ReturnType<typeof forwardWeights>,
+  config: ModelConfig,
+  data: TrainingTensors,
+  idx: Uint32Array,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
+    const xb = tf.gather(data.x, indices);
+    const yb = data.targets.map((t) => tf.gather(t, indices));
+    let parts: tf.Scalar[] = [];
+    optimizer.minimize(() => {
+      parts = outputLosses(weights, config, xb as tf.Tensor3D, yb);
+      parts.forEach((p) => tf.keep(p));
+      return tf.addN(parts) as tf.Scalar;
+    });
+    const values = tf.stack(parts);
+    parts.forEach((p) => p.dispose());
+    return values;
+  });
+}
+
 /**
  * Trains with seqae's own step (Adam, minibatches shuffled from `config.seed`) rather than
  * LayersModel.fit: it gives per-output losses, cancellation between batches and no tensor left
@@ -161,20 +185,7 @@ export async function trainModel(
         }
         if (options.signal?.aborted) throw new CancelledError('training cancelled');
         const idx = order.subarray(start, Math.min(nTrain, start + batchSize));
-        const batchLosses = tf.tidy(() => {
-          const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
-          const xb = tf.gather(data.x, indices);
-          const yb = data.targets.map((t) => tf.gather(t, indices));
-          let parts: tf.Scalar[] = [];
-          optimizer.minimize(() => {
-            parts = outputLosses(weights, config, xb as tf.Tensor3D, yb);
-            parts.forEach((p) => tf.keep(p));
-            return tf.addN(parts) as tf.Scalar;
-          });
-          const values = tf.stack(parts);
-          parts.forEach((p) => p.dispose());
-          return values;
-        });
+        const batchLosses = trainStep(optimizer, weights, config, data, idx);
         const values = await batchLosses.data();
         batchLosses.dispose();
         values.forEach((v, i) => (sums[i]! += v * idx.length));

@@ -31,6 +31,7 @@ import { NdjsonSource } from './sources/ndjson.js';
 import { SyntheticSource } from './sources/synthetic.js';
 import type { ReadingSource } from './sources/types.js';
 import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from './timing.js';
+import { ResourceScope } from '../lifecycle/scope.js';
 
 export type SinkName = 'kafka' | 'bullmq';
 
@@ -97,7 +98,8 @@ export class Producer {
   readonly pipeline: ProducerPipeline;
   readonly source: ReadingSource;
   readonly metrics?: ProducerMetrics;
-  private readonly closers: (() => Promise<unknown> | void)[] = [];
+  /** What it opened, closed in reverse by `close` (or at once when the constructor throws). */
+  private readonly scope: ResourceScope;
   private readonly abort = new AbortController();
   /** What is checked or prepared once before the first reading; refused Redis credentials first. */
   private readonly checks: (() => Promise<unknown>)[] = [];
@@ -106,105 +108,146 @@ export class Producer {
     readonly config: SeqaeConfig,
     readonly options: ProduceOptions,
   ) {
-    const p = config.producer;
-    const o = options;
-    const log = o.log;
-    const sinkNames = o.sinks ?? p.sinks;
-    const { kind, arg } = parseSourceSpec(o.source);
-    const useDlq = o.deadLetters ?? true;
-    const needKafka = sinkNames.includes('kafka') || useDlq || kind === 'kafka';
-    let kafka: Kafka | undefined;
-    if (needKafka)
-      kafka = createKafka(config, {
-        log: log ? (level, msg, extra) => log[level](extra, msg) : undefined,
-      });
-    let redis: Redis | undefined;
-    const needRedis = sinkNames.includes('bullmq') || o.train !== undefined || kind === 'kafka';
-    if (needRedis) {
-      redis = createRedis(config, { bullmq: true, name: 'seqae-producer' });
-      const r = redis;
-      this.checks.push(() => credentialsAccepted(r, config));
-      if (log) this.checks.push(() => checkEvictionPolicy(r, log));
-      this.closers.push(() => r.quit().catch(() => r.disconnect()));
-    }
-    /** A BullMQ queue on the producer's connection, closed with it. */
-    const queue = (name: string) => {
-      const q = new Queue(name, { connection: redis!, prefix: config.queues.prefix });
-      // Without a listener BullMQ prints the error with its command, the AUTH password included.
-      // Refused credentials are the start check's to report, in one line.
-      q.on('error', (err) =>
-        log?.[credentialsRefused(err) ? 'debug' : 'warn']({ err: err.message }, `queue ${name}`),
+    const log = options.log;
+    this.scope = new ResourceScope({
+      // A close waits for the sends in progress, as long as they take.
+      closeTimeoutMs: Infinity,
+      onCloseFailure: (name, err) => log?.warn({ err: String(err), part: name }, 'close failed'),
+    });
+    const { kind, arg } = parseSourceSpec(options.source);
+    this.metrics = options.registry ? createProducerMetrics(options.registry) : undefined;
+    try {
+      const sinkNames = options.sinks ?? config.producer.sinks;
+      const useDlq = options.deadLetters ?? true;
+      const writesKafka = sinkNames.includes('kafka') || useDlq;
+      const kafka =
+        writesKafka || kind === 'kafka'
+          ? createKafka(config, {
+              log: log ? (level, msg, extra) => log[level](extra, msg) : undefined,
+            })
+          : undefined;
+      const needRedis =
+        sinkNames.includes('bullmq') || options.train !== undefined || kind === 'kafka';
+      const redis = needRedis ? this.openRedis() : undefined;
+      const out = kafka && writesKafka ? this.openOutput(kafka, sinkNames) : undefined;
+      const sinks = [...new Set(sinkNames)].map((name) =>
+        name === 'kafka'
+          ? new KafkaWindowSink(out!, config.topics.windows)
+          : this.bullmqSink(redis!),
       );
-      this.closers.unshift(() => q.close());
-      return q;
-    };
-    this.metrics = o.registry ? createProducerMetrics(o.registry) : undefined;
+      const deadLetters: DeadLetterSink | undefined =
+        useDlq && out
+          ? new KafkaDeadLetterSink(out, config.topics.dlq, config.dlqOriginalMaxBytes)
+          : undefined;
+      const training = options.train && this.trainingSink(redis!, options.train);
+      this.source = this.scope.add('source', this.createSource(kind, arg, kafka), (s) => s.close());
+      this.pipeline = this.createPipeline({ sinks, deadLetters, training, redis, kind });
+    } catch (err) {
+      void this.scope.close();
+      throw err;
+    }
+  }
 
-    let out: KafkaOutput | undefined;
-    if (kafka && (sinkNames.includes('kafka') || useDlq)) {
-      // The topics it writes, created with seqae's partition count before the broker auto-creates
-      // them with its own (often 1).
-      const client = kafka;
-      const topics = [
-        config.topics.dlq,
-        ...(sinkNames.includes('kafka') ? [config.topics.windows] : []),
-      ];
-      this.checks.push(async () => {
-        const admin = client.admin();
-        await loginAccepted(admin.connect(), config);
-        try {
-          await ensureTopics(admin, topics, config.kafka.topicPartitions);
-        } finally {
-          await admin.disconnect();
-        }
-      });
-      out = new KafkaOutput(kafka, {
+  /** The BullMQ connection (queues, checkpoints, the model registry), checked before the run. */
+  private openRedis(): Redis {
+    const { config, options } = this;
+    const redis = this.scope.add(
+      'redis',
+      createRedis(config, { bullmq: true, name: 'seqae-producer' }),
+      (r) => r.quit().catch(() => r.disconnect()),
+    );
+    this.checks.push(() => credentialsAccepted(redis, config));
+    const log = options.log;
+    if (log) this.checks.push(() => checkEvictionPolicy(redis, log));
+    return redis;
+  }
+
+  /** A BullMQ queue on the producer's connection, closed with it. */
+  private queue(redis: Redis, name: string): Queue {
+    const { config, options } = this;
+    const q = this.scope.add(
+      `queue ${name}`,
+      new Queue(name, { connection: redis, prefix: config.queues.prefix }),
+      (q) => q.close(),
+    );
+    // Without a listener BullMQ prints the error with its command, the AUTH password included.
+    // Refused credentials are the start check's to report, in one line.
+    q.on('error', (err) =>
+      options.log?.[credentialsRefused(err) ? 'debug' : 'warn'](
+        { err: err.message },
+        `queue ${name}`,
+      ),
+    );
+    return q;
+  }
+
+  /**
+   * The Kafka output of windows and dead letters. The topics it writes are created (before the run)
+   * with seqae's partition count before the broker auto-creates them with its own (often 1).
+   */
+  private openOutput(kafka: Kafka, sinkNames: SinkName[]): KafkaOutput {
+    const { config } = this;
+    const topics = [
+      config.topics.dlq,
+      ...(sinkNames.includes('kafka') ? [config.topics.windows] : []),
+    ];
+    this.checks.push(async () => {
+      const admin = kafka.admin();
+      await loginAccepted(admin.connect(), config);
+      try {
+        await ensureTopics(admin, topics, config.kafka.topicPartitions);
+      } finally {
+        await admin.disconnect();
+      }
+    });
+    return this.scope.add(
+      'kafka producer',
+      new KafkaOutput(kafka, {
         maxRequestBytes: config.kafka.maxRequestBytes,
         compression: config.kafka.compression,
-      });
-      const k = out;
-      this.closers.unshift(() => k.close());
-    }
-    const sinks: WindowSink[] = [];
-    for (const name of new Set(sinkNames)) {
-      if (name === 'kafka') sinks.push(new KafkaWindowSink(out!, config.topics.windows));
-      else {
-        const metrics = this.metrics;
-        sinks.push(
-          new BullmqWindowSink(queue(config.queues.infer), {
-            maxWaiting: p.maxWaiting,
-            bulk: p.inferBulk,
-            signal: this.abort.signal,
-            onWaited: (seconds, waiting) => {
-              metrics?.backpressureSeconds.inc({ sink: 'bullmq' }, seconds);
-              log?.info({ seconds, waiting }, 'waited for the infer queue to drain');
-            },
-          }),
-        );
-      }
-    }
-    const deadLetters: DeadLetterSink | undefined =
-      useDlq && out
-        ? new KafkaDeadLetterSink(out, config.topics.dlq, config.dlqOriginalMaxBytes)
-        : undefined;
+      }),
+      (o) => o.close(),
+    );
+  }
 
-    let training: TrainingSink | undefined;
-    if (o.train) {
-      const models = new ModelRegistry(redis!, {
-        prefix: config.redis.keyPrefix,
-        keep: config.worker.modelKeep,
-      });
-      training = new TrainingSink(
-        new TrainingRequests(queue(config.queues.train), models),
-        o.train,
-      );
-    }
+  private bullmqSink(redis: Redis): WindowSink {
+    const { config, metrics } = this;
+    const p = config.producer;
+    const log = this.options.log;
+    return new BullmqWindowSink(this.queue(redis, config.queues.infer), {
+      maxWaiting: p.maxWaiting,
+      bulk: p.inferBulk,
+      signal: this.abort.signal,
+      onWaited: (seconds, waiting) => {
+        metrics?.backpressureSeconds.inc({ sink: 'bullmq' }, seconds);
+        log?.info({ seconds, waiting }, 'waited for the infer queue to drain');
+      },
+    });
+  }
 
-    this.source = this.createSource(kind, arg, kafka);
-    const src = this.source;
-    this.closers.unshift(() => src.close());
+  private trainingSink(redis: Redis, train: NonNullable<ProduceOptions['train']>): TrainingSink {
+    const { config } = this;
+    const models = new ModelRegistry(redis, {
+      prefix: config.redis.keyPrefix,
+      keep: config.worker.modelKeep,
+    });
+    return new TrainingSink(
+      new TrainingRequests(this.queue(redis, config.queues.train), models),
+      train,
+    );
+  }
+
+  private createPipeline(parts: {
+    sinks: WindowSink[];
+    deadLetters?: DeadLetterSink;
+    training?: TrainingSink;
+    redis?: Redis;
+    kind: ReadingSource['kind'];
+  }): ProducerPipeline {
+    const { config, options: o } = this;
+    const p = config.producer;
     const groupId = o.groupId ?? p.groupId;
-    this.pipeline = new ProducerPipeline({
+    return new ProducerPipeline({
       windows: {
         nIn: p.window,
         stride: p.stride,
@@ -213,23 +256,23 @@ export class Producer {
         maxFill: p.maxFill,
         ...o.windows,
       },
-      sinks,
-      deadLetters,
+      sinks: parts.sinks,
+      deadLetters: parts.deadLetters,
       metrics: this.metrics,
-      log,
+      log: o.log,
       speed: o.speed,
       batchSize: p.batch,
       maxInFlight: p.inFlight,
       lingerMs: o.lingerMs ?? LINGER_MS,
       checkpoints:
-        kind === 'kafka'
+        parts.kind === 'kafka'
           ? new RedisCheckpointStore(
-              redis!,
+              parts.redis!,
               `${config.redis.keyPrefix}:producer:${groupId}:checkpoint`,
             )
           : undefined,
       checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
-      training,
+      training: parts.training,
       maxWindowValues: config.maxWindowValues,
     });
   }
@@ -288,13 +331,7 @@ export class Producer {
   }
 
   /** Closes the source, the sinks and the connections. */
-  async close(): Promise<void> {
-    for (const close of this.closers.splice(0)) {
-      try {
-        await close();
-      } catch (e) {
-        this.options.log?.warn({ err: String(e) }, 'close failed');
-      }
-    }
+  close(): Promise<void> {
+    return this.scope.close();
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
 import { ModelRegistry } from '../model-registry/index.js';
@@ -150,107 +150,7 @@ export async function collectReport(
   options: CollectOptions = {},
 ): Promise<ReportData> {
   const maxWindows = options.maxWindows ?? 2000;
-  const wanted = streamFilter(options);
-  const streams = new Map<string, StreamEntries>();
-  let skipped = 0;
-
-  // A one-off command: a broker that does not answer fails it in seconds, not after a minute.
-  const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report`, retries: 3 });
-  const admin = kafka.admin();
-  await loginAccepted(admin.connect(), config);
-  const groupId = `${config.topics.windows}-report-${randomUUID()}`;
-  try {
-    const existing = new Set(await admin.listTopics());
-    const byTopic = new Map<string, TopicName>(
-      TOPICS.filter((n) => existing.has(config.topics[n])).map((n) => [config.topics[n], n]),
-    );
-    const { marks, starts } = await readRanges(admin, [...byTopic.keys()], options.since);
-    if (marks.size > 0) {
-      const consumer = kafka.consumer({
-        groupId,
-        maxWaitTimeInMs: 200,
-        allowAutoTopicCreation: false,
-      });
-      await consumer.connect();
-      try {
-        await new Promise<void>((resolve, reject) => {
-          let progress = Date.now();
-          const stallMs = options.stallMs ?? 60_000;
-          const watchdog = setInterval(() => {
-            if (Date.now() - progress < stallMs) return;
-            clearInterval(watchdog);
-            const left = [...marks.keys()].join(', ');
-            reject(
-              new ServiceError(
-                `Kafka: no messages for ${stallMs / 1000} s; still to read: ${left}`,
-              ),
-            );
-          }, 1000);
-          const handle = (name: TopicName, m: KafkaMessage) => {
-            const key = m.key?.toString('utf8');
-            if (key && !wanted(key)) return;
-            let v: Record<string, unknown>;
-            try {
-              v = JSON.parse(m.value?.toString('utf8') ?? '') as Record<string, unknown>;
-            } catch {
-              skipped++;
-              return;
-            }
-            const id = v?.streamId;
-            if (typeof id !== 'string' || !Number.isInteger(v.seq)) return void skipped++;
-            if (!wanted(id)) return;
-            let s = streams.get(id);
-            if (!s) streams.set(id, (s = new StreamEntries(maxWindows + 1)));
-            const e = s.at(v.seq as number);
-            if (e && !absorb(name, v, e)) skipped++;
-          };
-          const eachBatch = async ({ batch, pause }: EachBatchPayload) => {
-            const at = `${batch.topic}:${batch.partition}`;
-            const high = marks.get(at);
-            if (high === undefined) return void pause();
-            progress = Date.now();
-            const start = starts.get(at) ?? 0n; // records before a seek took effect are skipped
-            for (const m of batch.messages) {
-              const offset = BigInt(m.offset);
-              if (offset >= start && offset < high) handle(byTopic.get(batch.topic)!, m);
-            }
-            if (BigInt(batch.lastOffset()) + 1n >= high) {
-              marks.delete(at);
-              pause();
-              if (marks.size === 0) {
-                clearInterval(watchdog);
-                resolve();
-              }
-            }
-          };
-          consumer
-            .subscribe({ topics: [...byTopic.keys()], fromBeginning: true })
-            .then(async () => {
-              await consumer.run({ autoCommit: false, eachBatch });
-              // Seeks are taken once the consumer runs; until its partitions are assigned, kafkajs
-              // holds them and applies them then.
-              for (const [at, offset] of starts) {
-                const cut = at.lastIndexOf(':');
-                consumer.seek({
-                  topic: at.slice(0, cut),
-                  partition: Number(at.slice(cut + 1)),
-                  offset: offset.toString(),
-                });
-              }
-            })
-            .catch((err: Error) => {
-              clearInterval(watchdog);
-              reject(err);
-            });
-        });
-      } finally {
-        await consumer.disconnect();
-        await admin.deleteGroups([groupId]).catch(() => undefined);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  const { streams, skipped } = await readStreams(config, options, maxWindows);
 
   const modelIds = new Set<string>();
   for (const s of streams.values())
@@ -327,4 +227,131 @@ async function readVersions(
     await redis.quit().catch(() => redis.disconnect());
   }
   return out;
+}
+
+/** The run's windows and outputs on Kafka, by stream and seq, and how many records were skipped. */
+async function readStreams(
+  config: SeqaeConfig,
+  options: CollectOptions,
+  maxWindows: number,
+): Promise<{ streams: Map<string, StreamEntries>; skipped: number }> {
+  const wanted = streamFilter(options);
+  const streams = new Map<string, StreamEntries>();
+  let skipped = 0;
+  const handle = (name: TopicName, m: KafkaMessage) => {
+    const key = m.key?.toString('utf8');
+    if (key && !wanted(key)) return;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(m.value?.toString('utf8') ?? '') as Record<string, unknown>;
+    } catch {
+      skipped++;
+      return;
+    }
+    const id = v?.streamId;
+    if (typeof id !== 'string' || !Number.isInteger(v.seq)) return void skipped++;
+    if (!wanted(id)) return;
+    let s = streams.get(id);
+    if (!s) streams.set(id, (s = new StreamEntries(maxWindows + 1)));
+    const e = s.at(v.seq as number);
+    if (e && !absorb(name, v, e)) skipped++;
+  };
+
+  // A one-off command: a broker that does not answer fails it in seconds, not after a minute.
+  const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-report`, retries: 3 });
+  const admin = kafka.admin();
+  await loginAccepted(admin.connect(), config);
+  const groupId = `${config.topics.windows}-report-${randomUUID()}`;
+  try {
+    const existing = new Set(await admin.listTopics());
+    const byTopic = new Map<string, TopicName>(
+      TOPICS.filter((n) => existing.has(config.topics[n])).map((n) => [config.topics[n], n]),
+    );
+    const ranges = await readRanges(admin, [...byTopic.keys()], options.since);
+    if (ranges.marks.size > 0) {
+      const consumer = kafka.consumer({
+        groupId,
+        maxWaitTimeInMs: 200,
+        allowAutoTopicCreation: false,
+      });
+      await consumer.connect();
+      try {
+        await readToMarks(
+          consumer,
+          [...byTopic.keys()],
+          ranges,
+          options.stallMs ?? 60_000,
+          (topic, m) => handle(byTopic.get(topic)!, m),
+        );
+      } finally {
+        await consumer.disconnect();
+        await admin.deleteGroups([groupId]).catch(() => undefined);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return { streams, skipped };
+}
+
+/**
+ * Reads `topics`: every `topic:partition` of `ranges` from its start to its high-water mark, handing each
+ * record to `handle`; rejects when no record comes for `stallMs`.
+ */
+function readToMarks(
+  consumer: Consumer,
+  topics: string[],
+  { marks, starts }: Awaited<ReturnType<typeof readRanges>>,
+  stallMs: number,
+  handle: (topic: string, m: KafkaMessage) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let progress = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - progress < stallMs) return;
+      clearInterval(watchdog);
+      const left = [...marks.keys()].join(', ');
+      reject(
+        new ServiceError(`Kafka: no messages for ${stallMs / 1000} s; still to read: ${left}`),
+      );
+    }, 1000);
+    const eachBatch = async ({ batch, pause }: EachBatchPayload) => {
+      const at = `${batch.topic}:${batch.partition}`;
+      const high = marks.get(at);
+      if (high === undefined) return void pause();
+      progress = Date.now();
+      const start = starts.get(at) ?? 0n; // records before a seek took effect are skipped
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        if (offset >= start && offset < high) handle(batch.topic, m);
+      }
+      if (BigInt(batch.lastOffset()) + 1n >= high) {
+        marks.delete(at);
+        pause();
+        if (marks.size === 0) {
+          clearInterval(watchdog);
+          resolve();
+        }
+      }
+    };
+    consumer
+      .subscribe({ topics, fromBeginning: true })
+      .then(async () => {
+        await consumer.run({ autoCommit: false, eachBatch });
+        // Seeks are taken once the consumer runs; until its partitions are assigned, kafkajs
+        // holds them and applies them then.
+        for (const [at, offset] of starts) {
+          const cut = at.lastIndexOf(':');
+          consumer.seek({
+            topic: at.slice(0, cut),
+            partition: Number(at.slice(cut + 1)),
+            offset: offset.toString(),
+          });
+        }
+      })
+      .catch((err: Error) => {
+        clearInterval(watchdog);
+        reject(err);
+      });
+  });
 }

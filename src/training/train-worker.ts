@@ -19,6 +19,20 @@ function processorFile(): { file: string; execArgv?: string[] } {
 }
 
 /**
+ * The pool of a sandboxed BullMQ worker. BullMQ has no public handle on it (`childPool` is private),
+ * so this checks its shape and throws when an upgrade renames or reshapes it: the worker then reports
+ * an error (and children start at the first jobs), and test/integration/train-pool.test.ts fails.
+ */
+export function sandboxPool(worker: Worker): ChildPool {
+  const pool = (worker as unknown as { childPool?: Partial<ChildPool> }).childPool;
+  if (typeof pool?.retain !== 'function' || typeof pool.release !== 'function')
+    throw new Error(
+      "BullMQ's Worker has no childPool with retain() and release() (a BullMQ upgrade changed its internals): training children start at the first jobs, not with the worker",
+    );
+  return pool as ChildPool;
+}
+
+/**
  * Trains models from `seqae-train` jobs in a pool of `trainPool` child processes (BullMQ sandboxed
  * processors): the parent only renews locks and relays progress. Failed jobs are retried with the
  * backoff set when they were enqueued; their error stays on the job.
@@ -68,10 +82,15 @@ export class TrainWorker {
     return this.starting;
   }
 
-  /** Children started and handed to BullMQ's pool (its only handle on them is a private field). */
+  /** Children started and handed to BullMQ's pool, to be taken by its first jobs. */
   private async startChildren(): Promise<void> {
-    const pool = (this.worker as unknown as { childPool?: ChildPool }).childPool;
-    if (!pool) return;
+    let pool: ChildPool;
+    try {
+      pool = sandboxPool(this.worker);
+    } catch (err) {
+      this.worker.emit('error', err as Error);
+      return;
+    }
     const started = await Promise.allSettled(
       Array.from({ length: this.config.worker.trainPool }, () => pool.retain(this.file)),
     );

@@ -108,10 +108,7 @@ export class InferWorker {
     // Recorded once per job (not per retry); not held, since the job itself comes back for its outputs.
     if (job.attemptsMade === 0) await this.recorder.record(modelId, [window], result !== undefined);
     if (!result) {
-      throw new SeqaeError(`model ${modelId} has no version yet`, {
-        code: 'no_model',
-        retriable: true,
-      });
+      throw new SeqaeError(`model ${modelId} has no version yet`, { code: 'no_model' });
     }
     if (result.rejected.length > 0) {
       const r = result.rejected[0]!.error;

@@ -4,7 +4,7 @@
  *
  *   1. REDIS_URL / KAFKA_BROKERS from the environment, per service;
  *   2. testcontainers, when a Docker engine answers;
- *   3. the project's own scripts (scripts/services), which reuse a local server that answers or
+ *   3. the project's own services code (src/services), which reuse a local server that answers or
  *      start redis-server / a Kafka broker from Maven jars;
  *   4. else one error naming everything missing and how to get it.
  *

@@ -1,14 +1,14 @@
 /**
  * A Kafka broker of a test's own, for the faults that must never touch the shared one: stopped and
  * restarted (its data kept), frozen (SIGSTOP) and thawed, or started with listeners of its own (SASL,
- * TLS). It runs from the project's scripts (scripts/services/kafka.ts) in a temp directory on free
+ * TLS). It runs from the project's scripts (src/services/kafka.ts) in a temp directory on free
  * ports; `close()` stops it by its pid and removes the directory, also after a failed test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaPid, startKafka, stopKafka } from '../../scripts/services/kafka.js';
-import { repoRoot } from '../../scripts/services/index.js';
+import { kafkaPid, startKafka, stopKafka } from '../../src/services/kafka.js';
+import { repoRoot } from '../../src/services/index.js';
 import { freePort } from './processes.js';
 
 export interface OwnBrokerOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clusterId, log4jProperties, serverProperties } from '../../scripts/services/kafka.js';
-import { isLocalHost } from '../../scripts/services/redis.js';
+import { clusterId, log4jProperties, serverProperties } from '../../src/services/kafka.js';
+import { isLocalHost } from '../../src/services/redis.js';
 
 const props = (text: string) =>
   Object.fromEntries(

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnGroup, stopGroup, type GroupChild } from '../../lifecycle/child.js';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { readConfig, type SeqaeConfig } from '../../config/index.js';
 import { createKafka } from '../../transport/kafka.js';
 import { createRedis } from '../../transport/redis.js';
 import { ensureTopics } from '../../transport/topics.js';
-import type { FileDetector } from '../detector.js';
+import type { FileDetector, FileStep } from '../detector.js';
 import { fileWindows, nabStreamId, rowScores, warmupFor } from '../nab/stream.js';
 import { WORKER_PATH_DEFAULTS, type WorkerPathOptions } from './worker-path.js';
 
@@ -24,13 +24,7 @@ export interface KafkaEvalOptions extends WorkerPathOptions {
   keepLines?: number;
 }
 
-/** A child process in its own process group (its training children with it) and its last lines. */
-interface Started {
-  name: string;
-  proc: ChildProcess;
-  lines: string[];
-  exited: Promise<number | string>;
-}
+type Started = GroupChild;
 
 function start(
   name: string,
@@ -39,57 +33,10 @@ function start(
   env: NodeJS.ProcessEnv,
   keep: number,
 ): Started {
-  const proc = spawn(seqae.command, [...seqae.args, ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const lines: string[] = [];
-  const onData = (b: Buffer) => {
-    for (const line of b.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      lines.push(line);
-      if (lines.length > keep) lines.shift();
-    }
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => {
-    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
-    proc.on('error', (err) => {
-      lines.push(String(err));
-      if (proc.pid === undefined) resolve(-1);
-    });
-  });
-  return { name, proc, lines, exited };
+  return spawnGroup(name, seqae.command, [...seqae.args, ...args], { env, keep });
 }
 
-const running = (c: Started) => c.proc.exitCode === null && c.proc.signalCode === null;
-
-/** Signals a child's whole process group (the child and what it started); gone already is fine. */
-function signalGroup(c: Started, signal: NodeJS.Signals): void {
-  if (c.proc.pid === undefined) return;
-  try {
-    process.kill(-c.proc.pid, signal);
-  } catch {
-    // ESRCH: the group is gone
-  }
-}
-
-/**
- * Stops a child: SIGTERM to it (a worker stops gracefully and ends its training children), SIGKILL to
- * its group after `graceMs` or once it exited, so that nothing it started outlives it.
- */
-async function stop(c: Started, graceMs = 30_000): Promise<void> {
-  if (running(c)) c.proc.kill('SIGTERM');
-  const timer = setTimeout(() => signalGroup(c, 'SIGKILL'), graceMs);
-  try {
-    await c.exited;
-  } finally {
-    clearTimeout(timer);
-    signalGroup(c, 'SIGKILL');
-  }
-}
+const stop = (c: Started, graceMs = 30_000) => stopGroup(c, graceMs);
 
 const tail = (c: Started) =>
   c.lines.length ? `; last output of ${c.name}:\n  ${c.lines.slice(-10).join('\n  ')}` : '';
@@ -108,24 +55,7 @@ export async function kafkaDetector(
 ): Promise<FileDetector & { run: string }> {
   const o = { idleTimeoutMs: 300_000, keepLines: 40, ...WORKER_PATH_DEFAULTS, ...options };
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const names = {
-    SEQAE_TOPIC_PREFIX: `seqae-eval-${run}.`,
-    SEQAE_KEY_PREFIX: `seqae-eval-${run}`,
-    SEQAE_QUEUE_PREFIX: `seqae-eval-${run}-`,
-  };
-  const env: NodeJS.ProcessEnv = {
-    ...o.env,
-    ...names,
-    // One worker reads the run's windows: one partition each. Each file learns only from itself: no
-    // warm start from another file's model, no retraining (the in-process detector does neither).
-    SEQAE_TOPIC_PARTITIONS: '1',
-    SEQAE_WARM_START: 'false',
-    SEQAE_RETRAIN_EVERY: '0',
-    SEQAE_HTTP_PORT: '0',
-    SEQAE_LOG_LEVEL: o.env.SEQAE_LOG_LEVEL ?? 'warn',
-  };
-  for (const own of ['SEQAE_GROUP_ID', 'SEQAE_MODEL_GROUP', 'SEQAE_PRODUCER_GROUP'])
-    delete env[own];
+  const { names, env } = runEnv(run, o.env);
   const runConfig = readConfig(env).config;
 
   const kafka: Kafka = createKafka(config, { clientId: `seqae-eval-${run}` });
@@ -135,31 +65,8 @@ export async function kafkaDetector(
   await ensureTopics(admin, topics, 1);
 
   // Every score of the run, by stream and seq (at least once: a repeat overwrites itself).
-  const scores = new Map<string, Map<number, number>>();
-  let onScore: (() => void) | undefined;
-  const consumer: Consumer = kafka.consumer({ groupId: `seqae-eval-${run}-reader` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: runConfig.topics.anomalies, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      try {
-        const a = JSON.parse(message.value?.toString('utf8') ?? '') as {
-          streamId?: unknown;
-          seq?: unknown;
-          score?: unknown;
-        };
-        if (typeof a.streamId !== 'string' || typeof a.seq !== 'number') return;
-        if (typeof a.score !== 'number') return;
-        let s = scores.get(a.streamId);
-        if (!s) scores.set(a.streamId, (s = new Map()));
-        s.set(a.seq, a.score);
-        onScore?.();
-      } catch {
-        // not an anomaly output: nothing to read
-      }
-    },
-  });
-
+  const reader = await readScores(kafka, `seqae-eval-${run}-reader`, runConfig.topics.anomalies);
+  const { scores, consumer } = reader;
   const children = new Set<Started>();
   const startChild = (name: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
     const c = start(name, o.seqae, args, { ...env, ...extra }, o.keepLines);
@@ -200,38 +107,12 @@ export async function kafkaDetector(
         SEQAE_WARMUP_WINDOWS: String(warmup),
       });
       try {
-        const got = () => scores.get(streamId)?.size ?? 0;
-        await new Promise<void>((resolve, reject) => {
-          let timer: NodeJS.Timeout;
-          const idle = () => {
-            clearTimeout(timer);
-            timer = setTimeout(
-              () =>
-                finish(
-                  new Error(
-                    `${file.name}: ${got()} of ${windows.length} window scores on ${runConfig.topics.anomalies}, none for ${o.idleTimeoutMs} ms${tail(worker)}`,
-                  ),
-                ),
-              o.idleTimeoutMs,
-            );
-          };
-          const finish = (err?: Error) => {
-            clearTimeout(timer);
-            onScore = undefined;
-            if (err) reject(err);
-            else resolve();
-          };
-          onScore = () => {
-            onStep?.({ phase: 'scores read (windows)', done: got(), total: windows.length });
-            idle();
-            if (got() >= windows.length) finish();
-          };
-          void worker.exited.then((c) =>
-            finish(new Error(`${file.name}: seqae worker exited with ${c}${tail(worker)}`)),
-          );
-          onStep?.({ phase: 'training and scoring' });
-          idle();
-          onScore();
+        await allScores(reader, streamId, windows.length, {
+          worker,
+          idleTimeoutMs: o.idleTimeoutMs,
+          what: `${file.name}: `,
+          where: runConfig.topics.anomalies,
+          onStep,
         });
       } finally {
         await stop(worker);
@@ -263,4 +144,112 @@ export async function kafkaDetector(
       }
     },
   };
+}
+
+/** A run's own names (topics, keys, queues) and the variables its processes get. */
+function runEnv(run: string, base: NodeJS.ProcessEnv) {
+  const names = {
+    SEQAE_TOPIC_PREFIX: `seqae-eval-${run}.`,
+    SEQAE_KEY_PREFIX: `seqae-eval-${run}`,
+    SEQAE_QUEUE_PREFIX: `seqae-eval-${run}-`,
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    ...names,
+    // One worker reads the run's windows: one partition each. Each file learns only from itself: no
+    // warm start from another file's model, no retraining (the in-process detector does neither).
+    SEQAE_TOPIC_PARTITIONS: '1',
+    SEQAE_WARM_START: 'false',
+    SEQAE_RETRAIN_EVERY: '0',
+    SEQAE_HTTP_PORT: '0',
+    SEQAE_LOG_LEVEL: base.SEQAE_LOG_LEVEL ?? 'warn',
+  };
+  for (const own of ['SEQAE_GROUP_ID', 'SEQAE_MODEL_GROUP', 'SEQAE_PRODUCER_GROUP'])
+    delete env[own];
+  return { names, env };
+}
+
+/** A consumer of the run's anomalies topic keeping every score by stream and seq; `onScore` hears each. */
+async function readScores(kafka: Kafka, groupId: string, topic: string) {
+  const scores = new Map<string, Map<number, number>>();
+  const reader: {
+    scores: typeof scores;
+    consumer: Consumer;
+    onScore?: () => void;
+  } = { scores, consumer: kafka.consumer({ groupId }) };
+  const { consumer } = reader;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      try {
+        const a = JSON.parse(message.value?.toString('utf8') ?? '') as {
+          streamId?: unknown;
+          seq?: unknown;
+          score?: unknown;
+        };
+        if (typeof a.streamId !== 'string' || typeof a.seq !== 'number') return;
+        if (typeof a.score !== 'number') return;
+        let s = scores.get(a.streamId);
+        if (!s) scores.set(a.streamId, (s = new Map()));
+        s.set(a.seq, a.score);
+        reader.onScore?.();
+      } catch {
+        // not an anomaly output: nothing to read
+      }
+    },
+  });
+  return reader;
+}
+
+/**
+ * Resolves once `total` scores of `streamId` have been read; rejects when none comes for
+ * `idleTimeoutMs`, or when the worker exits first.
+ */
+function allScores(
+  reader: Awaited<ReturnType<typeof readScores>>,
+  streamId: string,
+  total: number,
+  run: {
+    worker: Started;
+    idleTimeoutMs: number;
+    what: string;
+    where: string;
+    onStep?: (step: FileStep) => void;
+  },
+): Promise<void> {
+  const { worker, onStep } = run;
+  const got = () => reader.scores.get(streamId)?.size ?? 0;
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout;
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          finish(
+            new Error(
+              `${run.what}${got()} of ${total} window scores on ${run.where}, none for ${run.idleTimeoutMs} ms${tail(worker)}`,
+            ),
+          ),
+        run.idleTimeoutMs,
+      );
+    };
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      reader.onScore = undefined;
+      if (err) reject(err);
+      else resolve();
+    };
+    reader.onScore = () => {
+      onStep?.({ phase: 'scores read (windows)', done: got(), total });
+      idle();
+      if (got() >= total) finish();
+    };
+    void worker.exited.then((c) =>
+      finish(new Error(`${run.what}seqae worker exited with ${c}${tail(worker)}`)),
+    );
+    onStep?.({ phase: 'training and scoring' });
+    idle();
+    reader.onScore();
+  });
 }

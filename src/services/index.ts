@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig } from '../config/index.js';
 import { kafkaAnswers, kafkaPaths, kafkaPid, startKafka, stopKafka } from './kafka.js';
 import { isAlive, withLock } from './process.js';
 import { isLocalHost, redisAnswers, redisPaths, redisPid, startRedis, stopRedis } from './redis.js';
@@ -39,7 +39,7 @@ export interface ServicesStatus {
 
 type Service = 'redis' | 'kafka';
 
-/** The directory of seqae's package.json, walking up from this module (scripts/ or dist/scripts/). */
+/** The directory of seqae's package.json, walking up from this module (src/services or dist/src/services). */
 function findRoot(): string {
   const start = fileURLToPath(new URL('../..', import.meta.url));
   for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {

@@ -16,7 +16,7 @@ import { isAlive, livePid, stopProcess } from './process.js';
 
 /**
  * A real single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM), run from
- * the jars that scripts/kafka/pom.xml resolves from Maven Central. Its jars live in
+ * the jars that src/services/kafka/pom.xml resolves from Maven Central. Its jars live in
  * `.cache/kafka/libs`, its configuration, data, log and pid file in `.services/kafka` (both ignored),
  * or in `home` for a broker of its own (a fault test's, next to the shared one).
  */
@@ -53,7 +53,7 @@ export const KAFKA_STORAGE_TOOL = 'kafka.tools.StorageTool';
 
 export function kafkaPaths(root: string, home = join(root, '.services', 'kafka')) {
   return {
-    pom: join(root, 'scripts', 'kafka', 'pom.xml'),
+    pom: join(root, 'src', 'services', 'kafka', 'pom.xml'),
     libs: join(root, '.cache', 'kafka', 'libs'),
     stamp: join(root, '.cache', 'kafka', 'libs', '.pom.sha256'),
     home,
@@ -75,7 +75,7 @@ export function serverProperties(o: {
   controllerPort: number;
   dataDir: string;
 }): string {
-  return `# Written by scripts/services/kafka.ts; rewritten at every start.
+  return `# Written by src/services/kafka.ts; rewritten at every start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${o.host}:${o.controllerPort}
@@ -118,7 +118,7 @@ export function withProperties(text: string, properties: Record<string, string> 
 }
 
 export function log4jProperties(logFile: string): string {
-  return `# Written by scripts/services/kafka.ts: the broker logs to ${logFile} only.
+  return `# Written by src/services/kafka.ts: the broker logs to ${logFile} only.
 status = error
 appender.file.type = File
 appender.file.name = file

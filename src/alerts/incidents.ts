@@ -1,5 +1,3 @@
-import type { AlertReason } from '../anomaly/index.js';
-
 /**
  * Alerts grouped into incidents: one anomaly that spans many windows of a stream, or hits many
  * streams at once, is one incident with its first window, last window and peak, not one line per
@@ -14,7 +12,8 @@ export interface ScoredWindow {
   end: number;
   score: number;
   alert: boolean;
-  reason?: AlertReason | null;
+  /** The check that fired (`AlertReason`; any name a newer worker may send). */
+  reason?: string | null;
   featureErrors?: { top: number };
 }
 
@@ -31,7 +30,7 @@ export interface Incident {
   first: WindowRef;
   last: WindowRef;
   /** The alert with the highest score (the first of equals), why it fired and its top feature. */
-  peak: WindowRef & { score: number; reason: AlertReason | null; feature: number | null };
+  peak: WindowRef & { score: number; reason: string | null; feature: number | null };
   /** The streams with alerts in it, in the order they joined. */
   streams: string[];
   /** Alerting windows in it. */

@@ -96,6 +96,15 @@ export class IncidentGrouper {
     return incident;
   }
 
+  /** The open incident that holds the stream's alert at `seq`, if any. */
+  of(streamId: string, seq: number): Incident | undefined {
+    for (let i = this.open.length - 1; i >= 0; i--) {
+      const o = this.open[i]!;
+      if (o.lastSeq.get(streamId) === seq) return o.incident;
+    }
+    return undefined;
+  }
+
   /** The stream's step (ms between consecutive windows), from its newest pair of windows; 0 unknown. */
   private learnStep(w: ScoredWindow): number {
     const before = this.steps.get(w.streamId);

@@ -112,6 +112,9 @@ export async function listen(options: {
           score?: unknown;
           alert?: unknown;
           modelVersion?: unknown;
+          end?: unknown;
+          reason?: unknown;
+          featureErrors?: { top?: unknown } | null;
         };
         try {
           o = JSON.parse(m.value?.toString() ?? '') as typeof o;
@@ -131,6 +134,11 @@ export async function listen(options: {
           alert: o.alert === true,
           version,
           at,
+          ...(typeof o.end === 'number' ? { end: o.end } : {}),
+          ...(typeof o.reason === 'string' ? { reason: o.reason } : {}),
+          ...(Number.isInteger(o.featureErrors?.top)
+            ? { feature: o.featureErrors!.top as number }
+            : {}),
         });
       }
     },

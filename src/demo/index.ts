@@ -86,7 +86,11 @@ export async function runDemo(
     prefix: `${prefix}sensor-`,
   })}`;
   const spec = parseSyntheticSpec(source);
-  const tracker = new DemoTracker({ prefix, window: options.window });
+  const tracker = new DemoTracker({
+    prefix,
+    window: options.window,
+    incidentGap: config.incidentGap,
+  });
   let injectedBlocks = 0;
   let highestSeq = 0;
   const injectUpTo = (seq: number) => {

@@ -246,7 +246,7 @@ export const settings = {
     env: 'SEQAE_INCIDENT_GAP',
     flag: '--incident-gap <windows>',
     schema: int(0, 1_000_000),
-    default: '10',
+    default: '30',
     description:
       "windows between alerts that still make one incident (a stream's next alert within this many windows, another stream's within this many of its steps); the report's incidents table and the demo's INCIDENT lines",
     commands: ['report', 'demo'],

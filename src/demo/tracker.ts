@@ -134,7 +134,7 @@ export interface TrackerOptions {
   rateWindowMs?: number;
   /** Where injected anomalies are, per stream id, in increasing index; may grow (see `inject`). */
   injected?: readonly InjectedAnomaly[];
-  /** Windows between alerts of one incident (SEQAE_INCIDENT_GAP). Default 10. */
+  /** Windows between alerts of one incident (SEQAE_INCIDENT_GAP). Default 30. */
   incidentGap?: number;
 }
 
@@ -164,7 +164,7 @@ export class DemoTracker {
 
   constructor(private readonly options: TrackerOptions) {
     this.rateWindowMs = options.rateWindowMs ?? 5000;
-    this.incidents = new IncidentGrouper({ gap: options.incidentGap ?? 10 });
+    this.incidents = new IncidentGrouper({ gap: options.incidentGap ?? 30 });
     this.inject(options.injected ?? []);
   }
 

@@ -176,9 +176,10 @@ export function streamReport(
 /** The incidents of the streams' shown windows: alerts close in time are one, whatever the stream. */
 export function reportIncidents(streams: readonly StreamReport[], gap: number): Incident[] {
   return groupIncidents(
-    streams.flatMap((s) =>
-      s.t.map((end, i) => {
-        const k = s.alerts.indexOf(i);
+    streams.flatMap((s) => {
+      const alertAt = new Map(s.alerts.map((i, k) => [i, k]));
+      return s.t.map((end, i) => {
+        const k = alertAt.get(i) ?? -1;
         const why = k >= 0 ? s.why?.[k] : undefined;
         return {
           streamId: s.streamId,
@@ -189,8 +190,8 @@ export function reportIncidents(streams: readonly StreamReport[], gap: number): 
           reason: why?.reason ?? null,
           ...(why?.feature != null ? { featureErrors: { top: why.feature } } : {}),
         };
-      }),
-    ),
+      });
+    }),
     { gap },
   );
 }

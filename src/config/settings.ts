@@ -242,6 +242,15 @@ export const settings = {
       'most numbers in one window (nIn × features): workers dead-letter larger windows, and messages longer than such a window can be, as too_large; producers refuse readings that would make one',
     commands: 'all',
   }),
+  incidentGap: setting({
+    env: 'SEQAE_INCIDENT_GAP',
+    flag: '--incident-gap <windows>',
+    schema: int(0, 1_000_000),
+    default: '30',
+    description:
+      "windows between alerts that still make one incident (a stream's next alert within this many windows, another stream's within this many of its steps); the report's incidents table and the demo's INCIDENT lines",
+    commands: ['report', 'demo'],
+  }),
   backend: setting({
     env: 'SEQAE_BACKEND',
     flag: '--backend <name>',

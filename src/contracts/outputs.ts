@@ -48,7 +48,12 @@ export interface AnomalyOutput extends OutputBase, AnomalyFields {}
 
 /** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
 export interface FeatureErrors {
+  /**
+   * Per feature f, the mean over the window's rows of its squared reconstruction error in units of
+   * its normalisation scale; `reconstructionError` is the mean of these. Null without a decoder.
+   */
   reconstruction: number[] | null;
+  /** Per feature, the squared one-step forecast error (scaled); `predictionError` is their mean. */
   prediction: number[] | null;
   /** Index of the feature that contributes most (to the error behind `reason`). */
   top: number;

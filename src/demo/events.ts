@@ -134,6 +134,9 @@ function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
     score?: unknown;
     alert?: unknown;
     modelVersion?: unknown;
+    end?: unknown;
+    reason?: unknown;
+    featureErrors?: { top?: unknown } | null;
   };
   try {
     o = JSON.parse(m.value?.toString() ?? '') as typeof o;
@@ -153,6 +156,9 @@ function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
     alert: o.alert === true,
     version,
     at,
+    ...(typeof o.end === 'number' ? { end: o.end } : {}),
+    ...(typeof o.reason === 'string' ? { reason: o.reason } : {}),
+    ...(Number.isInteger(o.featureErrors?.top) ? { feature: o.featureErrors!.top as number } : {}),
   };
 }
 

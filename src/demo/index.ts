@@ -184,7 +184,11 @@ class DemoRun {
     this.tty = io.out.isTTY === true;
     this.view = this.tty ? terminalView(io.out, io.env.NO_COLOR === undefined) : plainView(io.out);
     this.source = demoSource(options, this.prefix);
-    this.tracker = new DemoTracker({ prefix: this.prefix, window: options.window });
+    this.tracker = new DemoTracker({
+      prefix: this.prefix,
+      window: options.window,
+      incidentGap: config.incidentGap,
+    });
     this.injected = new Injected(parseSyntheticSpec(this.source), options.anomalies, this.tracker);
   }
 

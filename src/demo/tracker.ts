@@ -6,6 +6,8 @@
  * until its first score, then `scoring` (later retrainings show in its row, not as a change).
  */
 
+import { IncidentGrouper } from '../alerts/incidents.js';
+
 export type StreamState = 'warming up' | 'training' | 'scoring';
 
 /** What the demo hears; `at` is the demo's clock (epoch ms) when it heard it. */
@@ -32,6 +34,10 @@ export type DemoEvent =
       alert: boolean;
       version: number;
       at: number;
+      /** The window's end (epoch ms), the check that fired and the top feature, when sent. */
+      end?: number;
+      reason?: string | null;
+      feature?: number;
     };
 
 /** Readings `index … index + length - 1` of a stream carry an injected anomaly. */
@@ -59,6 +65,8 @@ export interface StreamRow extends Omit<Stream, 'id' | 'firstAt' | 'arrivals' | 
   /** Windows a second arriving, over the last `rateWindowMs`. */
   windowsPerSec: number;
   injected: boolean;
+  /** Why the stream's last alert fired, and its top feature. */
+  lastAlert?: { reason: string | null; feature: number | null };
 }
 
 /** What changed with an event: the lines of a plain log. */
@@ -80,7 +88,22 @@ export type Notice =
       /** The injected anomaly in the window, if any (its first reading's index). */
       injectedAt?: number;
     }
-  | { kind: 'train-failed'; streamId: string; name: string; reason: string };
+  | { kind: 'train-failed'; streamId: string; name: string; reason: string }
+  | {
+      kind: 'incident';
+      streamId: string;
+      name: string;
+      /** The incident's number (1, 2, … in the order they opened). */
+      id: number;
+      /** This alert: the one that opened the incident, or an injected anomaly's that joined it. */
+      seq: number;
+      score: number;
+      reason: string | null;
+      feature: number | null;
+      joined: boolean;
+      /** The injected anomaly in the alert's window (its first reading's index). */
+      injectedAt?: number;
+    };
 
 export interface Totals {
   streams: number;
@@ -102,6 +125,8 @@ export interface TrackerOptions {
   rateWindowMs?: number;
   /** Where injected anomalies are, per stream id, in increasing index; may grow (see `inject`). */
   injected?: readonly InjectedAnomaly[];
+  /** Windows between alerts of one incident (SEQAE_INCIDENT_GAP). Default 30. */
+  incidentGap?: number;
 }
 
 interface Stream {
@@ -119,15 +144,20 @@ interface Stream {
   alerts: number;
   /** Alerts on windows holding an injected anomaly. */
   alertsOnInjected: number;
+  lastAlert?: StreamRow['lastAlert'];
 }
 
 export class DemoTracker {
   private readonly streams = new Map<string, Stream>();
   private readonly injected = new Map<string, InjectedAnomaly[]>();
   private readonly rateWindowMs: number;
+  private readonly incidents: IncidentGrouper;
+  /** Incidents already said to hold an injected anomaly. */
+  private readonly injectedSaid = new Set<number>();
 
   constructor(private readonly options: TrackerOptions) {
     this.rateWindowMs = options.rateWindowMs ?? 5000;
+    this.incidents = new IncidentGrouper({ gap: options.incidentGap ?? 30 });
     this.inject(options.injected ?? []);
   }
 
@@ -211,6 +241,7 @@ export class DemoTracker {
         break;
       }
     }
+    if (event.type === 'score') notices.push(...this.incident(s, event));
     const after = stateOf(s);
     if (after !== before)
       notices.unshift({
@@ -242,6 +273,7 @@ export class DemoTracker {
         alerts: s.alerts,
         alertsOnInjected: s.alertsOnInjected,
         injected: this.injected.has(s.id),
+        ...(s.lastAlert ? { lastAlert: s.lastAlert } : {}),
       }));
   }
 
@@ -286,6 +318,41 @@ export class DemoTracker {
       this.streams.set(id, s);
     }
     return s;
+  }
+
+  /**
+   * Groups a scored window into incidents: a notice when its alert opens one, or when it brings an
+   * injected anomaly into one that had none (so each injected anomaly caught is said).
+   */
+  private incident(s: Stream, e: Extract<DemoEvent, { type: 'score' }>): Notice[] {
+    if (e.alert) s.lastAlert = { reason: e.reason ?? null, feature: e.feature ?? null };
+    const opened = this.incidents.add({
+      streamId: s.id,
+      seq: e.seq,
+      end: e.end ?? e.at,
+      score: e.score,
+      alert: e.alert,
+      reason: e.reason ?? null,
+      ...(e.feature !== undefined ? { featureErrors: { top: e.feature } } : {}),
+    });
+    const hit = e.alert ? this.injectedIn(s.id, e.seq) : undefined;
+    const incident = opened ?? (hit !== undefined ? this.incidents.of(s.id, e.seq) : undefined);
+    if (!incident || (!opened && this.injectedSaid.has(incident.id))) return [];
+    if (hit !== undefined) this.injectedSaid.add(incident.id);
+    return [
+      {
+        kind: 'incident',
+        streamId: s.id,
+        name: this.name(s.id),
+        id: incident.id,
+        seq: e.seq,
+        score: e.score,
+        reason: e.reason ?? null,
+        feature: e.feature ?? null,
+        joined: !opened,
+        ...(hit !== undefined ? { injectedAt: hit } : {}),
+      },
+    ];
   }
 
   private name(id: string): string {

@@ -108,7 +108,7 @@ export function renderTable(f: ViewFrame, style: typeof ansi = ansi, maxRows = I
   const stateWidth = 38;
   out.push(
     style.bold(
-      `${'STREAM'.padEnd(nameWidth)}  ${'STATE'.padEnd(stateWidth)}  ${'WIN/S'.padStart(6)}  ${'SCORE'.padStart(6)}  ${'ALERTS'.padStart(6)}`,
+      `${'STREAM'.padEnd(nameWidth)}  ${'STATE'.padEnd(stateWidth)}  ${'WIN/S'.padStart(6)}  ${'SCORE'.padStart(6)}  ${'ALERTS'.padStart(6)}  LAST ALERT`,
     ),
   );
   const shown = f.rows.slice(0, Math.max(0, maxRows));
@@ -119,8 +119,11 @@ export function renderTable(f: ViewFrame, style: typeof ansi = ansi, maxRows = I
     const score = r.score === undefined ? '-' : r.score.toFixed(3);
     const scoreCell = r.alert ? style.alert(score.padStart(6)) : score.padStart(6);
     const alerts = String(r.alerts).padStart(6);
+    const last = r.lastAlert
+      ? `${r.lastAlert.reason ?? '-'}${r.lastAlert.feature !== null ? `, feature ${r.lastAlert.feature}` : ''}`
+      : '';
     out.push(
-      `${name}  ${state}  ${r.windowsPerSec.toFixed(1).padStart(6)}  ${scoreCell}  ${r.alerts > 0 ? style.alert(alerts) : alerts}`,
+      `${name}  ${state}  ${r.windowsPerSec.toFixed(1).padStart(6)}  ${scoreCell}  ${r.alerts > 0 ? style.alert(alerts) : alerts}  ${last}`.trimEnd(),
     );
   }
   if (shown.length < f.rows.length)
@@ -139,58 +142,37 @@ export function noticeText(n: Notice): string {
       return `${n.name}  ALERT score ${n.score.toFixed(3)} at seq ${n.seq}${n.injectedAt !== undefined ? ` (injected anomaly at ${n.injectedAt})` : ''}`;
     case 'train-failed':
       return `${n.name}  training failed: ${n.reason}`;
+    case 'incident': {
+      const why = `reason ${n.reason ?? '-'}, feature ${n.feature ?? '-'}`;
+      const injected = n.injectedAt !== undefined ? ` (injected anomaly at ${n.injectedAt})` : '';
+      return n.joined
+        ? `${n.name}  INCIDENT #${n.id} joined: ${why}, score ${n.score.toFixed(3)} at seq ${n.seq}${injected}`
+        : `${n.name}  INCIDENT #${n.id}: ${why}, score ${n.score.toFixed(3)} at seq ${n.seq}${injected}`;
+    }
   }
 }
 
 const stamp = (ms: number) => `[${(ms / 1000).toFixed(1).padStart(6)}s]`;
 
 /**
- * Plain lines on `out`: notices as they come, a summary every `summaryEveryMs`. Alerts of a stream
- * that come in a burst (a stream's first scored windows, say) are one line at the next frame; an
- * alert on an injected anomaly is always a line of its own.
+ * Plain lines on `out`: notices as they come, a summary every `summaryEveryMs`. Alerts are said as
+ * incidents: a line when one opens (however many windows and streams join it), and one when an
+ * injected anomaly's alert joins an incident that had none.
  */
 export function plainView(out: NodeJS.WritableStream, summaryEveryMs = 10_000): DemoView {
   let nextSummary = summaryEveryMs;
   const write = (s: string) => out.write(`${s}\n`);
-  const bursts = new Map<string, { ms: number; alerts: Extract<Notice, { kind: 'alert' }>[] }>();
-  const flush = (streamId?: string) => {
-    for (const [id, b] of bursts) {
-      if (streamId !== undefined && id !== streamId) continue;
-      bursts.delete(id);
-      const [first] = b.alerts;
-      if (b.alerts.length === 1) write(`${stamp(b.ms)} ${noticeText(first!)}`);
-      else {
-        const seqs = b.alerts.map((a) => a.seq);
-        const top = Math.max(...b.alerts.map((a) => a.score));
-        write(
-          `${stamp(b.ms)} ${first!.name}  ALERT x${b.alerts.length} at seq ${Math.min(...seqs)}..${Math.max(...seqs)}, highest score ${top.toFixed(3)}`,
-        );
-      }
-    }
-  };
   return {
     frame(f) {
-      flush();
       if (f.elapsedMs < nextSummary) return;
       nextSummary = f.elapsedMs + summaryEveryMs;
       write(`${stamp(f.elapsedMs)} ${summaryText(f.totals)}`);
     },
     notices(ms, notices) {
-      for (const n of notices) {
-        if (n.kind === 'alert' && n.injectedAt === undefined) {
-          const b = bursts.get(n.streamId);
-          if (b) b.alerts.push(n);
-          else bursts.set(n.streamId, { ms, alerts: [n] });
-          continue;
-        }
-        flush(n.streamId);
-        write(`${stamp(ms)} ${noticeText(n)}`);
-      }
+      for (const n of notices) if (n.kind !== 'alert') write(`${stamp(ms)} ${noticeText(n)}`);
     },
     line: write,
-    close() {
-      flush();
-    },
+    close() {},
   };
 }
 

@@ -13,6 +13,11 @@ export interface InferenceResult {
   embedding: Float32Array;
   /** Per window, the mean squared reconstruction error in normalised units (scale-free). */
   reconstructionError?: Float32Array;
+  /**
+   * [count, features]: per window, each feature's mean squared reconstruction error over the
+   * window's rows in normalised units; a window's `reconstructionError` is the mean of its row here.
+   */
+  featureErrors?: Float32Array;
 }
 
 export type WindowBatch = ArrayLike<ArrayLike<ArrayLike<number>>> | Float32Array;
@@ -75,20 +80,38 @@ export async function runInference(
     result.embedding.set(values[k]!, start * units);
   }
   if (rec) {
-    result.reconstructionError = meanSquaredErrors(input, rec, count);
+    const errors = meanSquaredErrors(input, rec, count, features);
+    result.reconstructionError = errors.total;
+    result.featureErrors = errors.perFeature;
     result.reconstruction = denormaliseInPlace(normalisation, rec);
   }
   if (pred) result.prediction = denormaliseInPlace(normalisation, pred);
   return result;
 }
 
-function meanSquaredErrors(a: Float32Array, b: Float32Array, count: number): Float32Array {
-  const per = a.length / count;
-  const out = new Float32Array(count);
+/** Per window, the mean squared error of each feature over its rows, and their mean over features. */
+function meanSquaredErrors(
+  a: Float32Array,
+  b: Float32Array,
+  count: number,
+  features: number,
+): { total: Float32Array; perFeature: Float32Array } {
+  const rows = a.length / count / features;
+  const total = new Float32Array(count);
+  // One pass, as before: a feature's share costs an add into its own sum (the worker's hot loop).
+  const perFeature = new Float32Array(count * features);
+  const sums = new Float64Array(features);
+  let i = 0;
   for (let w = 0; w < count; w++) {
+    sums.fill(0);
+    for (let t = 0; t < rows; t++)
+      for (let f = 0; f < features; f++, i++) sums[f] = sums[f]! + (a[i]! - b[i]!) ** 2;
     let s = 0;
-    for (let i = w * per; i < (w + 1) * per; i++) s += (a[i]! - b[i]!) ** 2;
-    out[w] = s / per;
+    for (let f = 0; f < features; f++) {
+      perFeature[w * features + f] = sums[f]! / rows;
+      s += sums[f]!;
+    }
+    total[w] = s / (rows * features);
   }
-  return out;
+  return { total, perFeature };
 }

@@ -8,6 +8,7 @@ import { createKafka, loginAccepted } from '../transport/kafka.js';
 import { createRedis } from '../transport/redis.js';
 import {
   lossCurve,
+  reportIncidents,
   streamReport,
   type ReportData,
   type VersionSummary,
@@ -72,6 +73,7 @@ class StreamEntries {
   }
 }
 
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isRow = (x: unknown): x is number[] => Array.isArray(x) && x.every(isNumber);
 const lastRow = (x: unknown): number[] | undefined =>
@@ -101,6 +103,10 @@ function absorb(name: TopicName, v: Record<string, unknown>, e: WindowEntry): bo
       if (!isNumber(v.score)) return false;
       e.score = v.score;
       e.alert = v.alert === true;
+      // Any short name: a newer worker's checks may have more than this build knows.
+      e.reason = typeof v.reason === 'string' && v.reason.length <= 40 ? v.reason : null;
+      if (isRecord(v.featureErrors) && Number.isInteger(v.featureErrors.top))
+        e.top = v.featureErrors.top as number;
       return true;
   }
 }
@@ -182,6 +188,7 @@ export async function collectReport(
     maxWindows,
     skipped,
     streams: reports.filter((r) => r.t.length > 0),
+    incidents: reportIncidents(reports, config.incidentGap),
   };
 }
 

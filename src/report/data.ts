@@ -1,3 +1,4 @@
+import { groupIncidents, type Incident } from '../alerts/incidents.js';
 import type { TrainingHistory } from '../model/index.js';
 import { pca } from './pca.js';
 
@@ -17,6 +18,8 @@ export interface ReportData {
   /** Messages that could not be read (not JSON, wrong shape), left out. */
   skipped: number;
   streams: StreamReport[];
+  /** The shown windows' alerts grouped into incidents (SEQAE_INCIDENT_GAP), in the order they opened. */
+  incidents?: Incident[];
 }
 
 /** Features drawn per stream (one signal panel each). */
@@ -40,6 +43,8 @@ export interface StreamReport {
   score: (number | null)[];
   /** Indices (into `t`) of the windows that were alerts. */
   alerts: number[];
+  /** Per alert (as `alerts`): the check that fired and the feature that contributed most. */
+  why?: { reason: string | null; feature: number | null }[];
   /** Model version that scored each window (null: not scored). */
   version: (number | null)[];
   /** Where a newer model version took over: [time, version], in time order. */
@@ -82,6 +87,10 @@ export interface WindowEntry {
   embedding?: number[];
   score?: number;
   alert?: boolean;
+  /** The anomaly output's `reason`. */
+  reason?: string | null;
+  /** `featureErrors.top` of the anomaly output. */
+  top?: number;
   modelId?: string;
   version?: number;
 }
@@ -146,6 +155,9 @@ export function streamReport(
     },
     score: shown.map((e) => (e.score === undefined ? null : round(e.score))),
     alerts: shown.flatMap((e, i) => (e.alert ? [i] : [])),
+    why: shown.flatMap((e) =>
+      e.alert ? [{ reason: e.reason ?? null, feature: e.top ?? null }] : [],
+    ),
     version: shown.map((e) => e.version ?? null),
     switches: switches(shown),
     modelIds: [...new Set(all.flatMap((e) => (e.modelId ? [e.modelId] : [])))].sort(),
@@ -159,6 +171,29 @@ export function streamReport(
     labels: options.labels ?? [],
     losses: (options.versions ?? []).map(lossCurve),
   };
+}
+
+/** The incidents of the streams' shown windows: alerts close in time are one, whatever the stream. */
+export function reportIncidents(streams: readonly StreamReport[], gap: number): Incident[] {
+  return groupIncidents(
+    streams.flatMap((s) => {
+      const alertAt = new Map(s.alerts.map((i, k) => [i, k]));
+      return s.t.map((end, i) => {
+        const k = alertAt.get(i) ?? -1;
+        const why = k >= 0 ? s.why?.[k] : undefined;
+        return {
+          streamId: s.streamId,
+          seq: s.seq[i]!,
+          end,
+          score: s.score[i] ?? 0,
+          alert: k >= 0,
+          reason: why?.reason ?? null,
+          ...(why?.feature != null ? { featureErrors: { top: why.feature } } : {}),
+        };
+      });
+    }),
+    { gap },
+  );
 }
 
 /** The windows (in seq order) whose model version differs from the previous scored one's. */

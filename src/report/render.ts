@@ -1,3 +1,4 @@
+import type { Incident } from '../alerts/incidents.js';
 import { MAX_FEATURES, type ReportData, type StreamReport } from './data.js';
 
 /**
@@ -98,6 +99,33 @@ ${rows}
 </tbody></table></nav>`;
 }
 
+/** Incident rows shown; a run that alerts more than this has a problem the first rows show. */
+const MAX_INCIDENTS = 500;
+
+/**
+ * The incidents table: alerts grouped (one anomaly over many windows or many streams is one row),
+ * each with its first and last window, its peak, why it fired and the feature behind it.
+ */
+function incidentsTable(incidents: readonly Incident[], streams: readonly StreamReport[]): string {
+  const index = new Map(streams.map((s, i) => [s.streamId, i]));
+  const at = (w: { streamId: string; seq: number; end: number }) =>
+    `<a href="#s${index.get(w.streamId) ?? 0}">${escapeHtml(w.streamId)}</a> seq ${w.seq}<br><small>${utc(w.end)}</small>`;
+  const rows = incidents
+    .slice(0, MAX_INCIDENTS)
+    .map((n) => {
+      const others = n.streams.length > 1 ? ` +${n.streams.length - 1}` : '';
+      return `<tr data-incident="${n.id}"><td>${n.id}</td><td>${at(n.first)}</td><td>${at(n.last)}</td><td>${n.windows}</td><td title="${escapeHtml(n.streams.join(', '))}">${n.streams.length}${escapeHtml(others && ` (${n.streams.slice(0, 3).join(', ')}${n.streams.length > 3 ? ', …' : ''})`)}</td><td class="hot">${n.peak.score.toFixed(3)}<br><small>${escapeHtml(n.peak.streamId)} seq ${n.peak.seq}</small></td><td class="reason">${escapeHtml(n.peak.reason ?? '–')}</td><td class="feature">${n.peak.feature ?? '–'}</td></tr>`;
+    })
+    .join('\n');
+  const more =
+    incidents.length > MAX_INCIDENTS
+      ? `<p class="more">the first ${MAX_INCIDENTS} of ${incidents.length} incidents</p>`
+      : '';
+  return `<section class="incidents toc" id="incidents"><h2>incidents</h2><table><thead><tr><th>#</th><th>first window</th><th>last window</th><th>alerts</th><th>streams</th><th>peak score</th><th>reason</th><th>top feature</th></tr></thead><tbody>
+${rows || '<tr><td colspan="8">no alerts</td></tr>'}
+</tbody></table>${more}</section>`;
+}
+
 const STYLE = `
 :root { --ink: #1d2433; --muted: #5d6b82; --line: #e3e8ef; --bg: #f6f8fb; --card: #fff; --hot: #d62839; }
 * { box-sizing: border-box; }
@@ -115,6 +143,8 @@ main { padding: 20px 32px 40px; max-width: 1500px; margin: 0 auto; }
 .toc th:first-child, .toc td:first-child { text-align: left; }
 .toc th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 .toc td.hot { color: var(--hot); font-weight: 600; }
+.incidents td { vertical-align: top; }
+.incidents small { color: var(--muted); }
 a { color: #2a5c8a; text-decoration: none; } a:hover { text-decoration: underline; }
 .stream { background: var(--card); border-radius: 10px; box-shadow: 0 1px 3px rgba(0,0,0,.08); padding: 16px 20px 20px; margin-bottom: 24px; }
 .stream h2 { margin: 0 0 8px; font-size: 18px; font-weight: 600; word-break: break-all; }
@@ -423,6 +453,7 @@ export function renderReport(data: ReportData, options: RenderOptions): string {
 ${card(streams.length, streams.length === 1 ? 'stream' : 'streams')}
 ${card(windows, `windows (newest ${data.maxWindows} per stream)`)}
 ${card(alerts, alerts === 1 ? 'alert' : 'alerts')}
+${data.incidents ? card(data.incidents.length, data.incidents.length === 1 ? 'incident' : 'incidents') : ''}
 ${card(versions.size, 'model versions')}
 ${labelled ? card(labelled, 'labelled windows') : ''}
 ${card(times.length ? range([Math.min(...times), Math.max(...times)]) : '–', 'time span (UTC)')}
@@ -430,6 +461,7 @@ ${data.skipped ? card(data.skipped, 'unreadable messages skipped') : ''}
 </div>
 </header>
 <main>
+${data.incidents ? incidentsTable(data.incidents, streams) : ''}
 ${streams.length > 1 ? contents(streams) : ''}
 ${streams.map(section).join('\n')}
 </main>

@@ -1,16 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import {
-  forecastError,
-  LikelihoodScoring,
-  trainingZScoring,
-  type AnomalyScoring,
-} from '../anomaly/index.js';
+import { LikelihoodScoring, trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
 import type { WindowOutputs } from '../contracts/outputs.js';
 import type { Window } from '../contracts/window.js';
+import { featureErrors, forecastFeatureErrors, mean } from './feature-errors.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
 
 /** Where a scorer gets a model's loaded version: a ModelCache, or one model (seqae infer). */
@@ -117,11 +113,13 @@ export class WindowScorer {
         : undefined;
       const prediction = r.prediction ? toMatrix(r.prediction, i, nOut, features) : undefined;
       let predictionError: number | null = null;
+      let predictionTerms: number[] | null = null;
       if (prediction && predictionTarget === 'next') {
         const last = w.values[nIn - 1]!;
         const before = this.forecasts.get(w.streamId);
         if (before && before.seq === w.seq - 1 && before.version === version) {
-          predictionError = forecastError(before.row, last, scale);
+          predictionTerms = forecastFeatureErrors(before.row, last, scale);
+          predictionError = mean(predictionTerms);
         }
         this.forecasts.set(w.streamId, { seq: w.seq, version, row: prediction[nOut - 1]! });
       }
@@ -135,6 +133,10 @@ export class WindowScorer {
         this.options.metrics?.reconstructionError.observe(reconstructionError);
       const alert = score >= this.options.alertThreshold;
       this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
+      const reason = this.anomaly.reasonOf?.(w.streamId) ?? null;
+      const reconstructionTerms = r.featureErrors
+        ? toMatrix(r.featureErrors, i, 1, features)[0]!
+        : null;
       return {
         window: w,
         modelId: loaded.modelId,
@@ -147,7 +149,8 @@ export class WindowScorer {
         reconstructionError,
         predictionError,
         scorer: this.anomaly.name,
-        reason: this.anomaly.reasonOf?.(w.streamId) ?? null,
+        reason,
+        featureErrors: featureErrors(reconstructionTerms, predictionTerms, reason),
       };
     });
   }

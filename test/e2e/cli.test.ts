@@ -29,6 +29,13 @@ function expectUsageError(r: Finished, pattern: RegExp) {
   expect(r.stderr).toMatch(pattern);
 }
 
+/** The error fields of an infer output line. */
+interface WindowScores {
+  reconstructionError: number;
+  predictionError: number | null;
+  featureErrors: { reconstruction: number[]; prediction: number[] | null; top: number };
+}
+
 describe('seqae train, models, infer (real Redis)', () => {
   beforeAll(() => cleanupRedis(testConfig('cli')));
   afterAll(async () => {
@@ -76,6 +83,13 @@ describe('seqae train, models, infer (real Redis)', () => {
     // the one-step prediction error needs the window before: none for the first, one after
     expect(out[0]!.predictionError).toBeNull();
     expect(Number.isFinite(out[1]!.predictionError)).toBe(true);
+    // Per-feature errors: one feature, so each its window's error, and feature 0 on top.
+    const [first, second] = out.map((o) => o as unknown as WindowScores);
+    expect(second!.featureErrors.top).toBe(0);
+    expect(second!.featureErrors.reconstruction).toHaveLength(1);
+    expect(second!.featureErrors.reconstruction[0]).toBeCloseTo(second!.reconstructionError, 6);
+    expect(second!.featureErrors.prediction).toEqual([second!.predictionError]);
+    expect(first!.featureErrors.prediction).toBeNull();
   });
 
   it('trains to a file and scores NDJSON readings from stdin with it', async () => {

@@ -129,7 +129,10 @@ describe('seqae demo', () => {
     for (const i of [0, 1, 2])
       await demo.until(new RegExp(`^\\[.*\\] sensor-${i}  training -> scoring`));
     // Stream 0 carries the injected anomalies (two every 1000 readings, 25 s at this speed).
-    await demo.until(/sensor-0 {2}ALERT score [\d.]+ at seq \d+ \(injected anomaly at \d+\)/);
+    // Said as an incident: the one it opens, or one it joins; why it fired and the feature (0 of 1).
+    await demo.until(
+      /sensor-0 {2}INCIDENT #\d+( joined)?: reason \S+, feature 0, score [\d.]+ at seq \d+ \(injected anomaly at \d+\)/,
+    );
     await demo.until(/\] 3 streams: 0 warming up, 0 training, 3 scoring · \d+ windows\/s/, 30_000);
     const pids = family(demo.proc.pid!);
     expect(pids.length).toBeGreaterThanOrEqual(2); // worker and producer at least
@@ -154,7 +157,7 @@ describe('seqae demo', () => {
       expect(training).toBeLessThan(scoring);
     }
     // Only streams with injected anomalies are said to hit one; every score is in [0, 1].
-    expect(lines.filter((l) => /sensor-[12] {2}ALERT .*injected/.test(l))).toEqual([]);
+    expect(lines.filter((l) => /sensor-[12] {2}INCIDENT .*injected/.test(l))).toEqual([]);
     const scores = lines.flatMap((l) =>
       [...l.matchAll(/score (\d+\.\d+)/g)].map((m) => Number(m[1])),
     );

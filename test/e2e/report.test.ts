@@ -22,7 +22,7 @@ import {
   syntheticAnomalies,
 } from '../../src/producer/sources/synthetic.js';
 import { collectReport } from '../../src/report/collect.js';
-import { streamReport, type ReportData } from '../../src/report/data.js';
+import { reportIncidents, streamReport, type ReportData } from '../../src/report/data.js';
 import { renderReport } from '../../src/report/render.js';
 import { createRedis } from '../../src/transport/redis.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
@@ -244,6 +244,22 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     copyFileSync(out, join(shots, 'report.html'));
 
     expect(problems).toEqual([]);
+    // The incidents table: a row per incident of the page's data (alerts grouped), each with a
+    // stream, a peak score, a reason cell and the top feature (0: these streams have one).
+    const data = (await page.evaluate('window.seqaeReport.data')) as ReportData;
+    const alerts = data.streams.reduce((n, s) => n + s.alerts.length, 0);
+    const rows = await page.$$eval('#incidents tr[data-incident]', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
+    expect(await page.isVisible('#incidents table')).toBe(true);
+    expect(rows).toHaveLength(data.incidents!.length);
+    expect(rows.length).toBeLessThanOrEqual(alerts);
+    if (alerts > 0) expect(rows.length).toBeGreaterThan(0);
+    for (const cells of rows) {
+      expect(cells[1]).toMatch(/^rep-a-\d seq \d+/);
+      expect(cells[5]).toMatch(/^\d\.\d{3}/);
+      expect(cells[7]).toBe('0');
+    }
     // Two streams (the prefix's; not zz-other), four charts each, every one drawn by Chart.js.
     expect([...new Set(seen.map((s) => s.stream))]).toEqual(['rep-a-0', 'rep-a-1']);
     expect(seen.map((s) => s.kind)).toEqual([
@@ -314,9 +330,14 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
       ),
     );
     const file = join(dir, 'many.html');
+    // Every stream alerts at windows 9, 19, … 49: with a gap of 5 windows, five incidents of 14 streams.
+    const incidents = reportIncidents(streams, 5);
     writeFileSync(
       file,
-      renderReport({ ...HEADER, streams }, { chartJs: readFileSync(chartJsPath(), 'utf8') }),
+      renderReport(
+        { ...HEADER, streams, incidents },
+        { chartJs: readFileSync(chartJsPath(), 'utf8') },
+      ),
     );
     browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -335,6 +356,12 @@ describe('seqae report (real Kafka, Redis and Chromium)', () => {
     expect(await drawn()).toBe(14 * 4);
     const seen = (await page.evaluate(readFileSync(PROBE, 'utf8'))) as ChartSeen[];
     expect(seen.filter((s) => s.chart && s.painted > s.pixels * 0.01)).toHaveLength(14 * 4);
+    const streamCells = await page.$$eval('#incidents tr[data-incident] td:nth-child(5)', (tds) =>
+      tds.map((td) => td.textContent),
+    );
+    expect(streamCells).toHaveLength(5);
+    for (const cell of streamCells)
+      expect(cell).toMatch(/^14 \(many-\d+, many-\d+, many-\d+, …\)$/);
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -189,7 +189,7 @@ describe('demo view', () => {
 });
 
 describe('demo plain view', () => {
-  it('prints a burst of alerts as one line, an injected anomaly alone, and a summary when due', () => {
+  it('says each incident once when it opens, an injected anomaly that joins one, and a summary when due', () => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (b: Buffer) => (text += b.toString('utf8')));
@@ -197,7 +197,8 @@ describe('demo plain view', () => {
     const t = new DemoTracker({
       prefix,
       window: 4,
-      injected: [{ streamId: id(0), index: 50, length: 1 }],
+      incidentGap: 10,
+      injected: [50, 58, 105].map((index) => ({ streamId: id(0), index, length: 1 })),
     });
     const score = (seq: number): DemoEvent => ({
       type: 'score',
@@ -207,8 +208,12 @@ describe('demo plain view', () => {
       alert: true,
       version: 1,
       at: 1000,
+      end: 1_700_000_000_000 + seq * 1000,
+      reason: 'range',
+      feature: 2,
     });
-    for (const seq of [10, 11, 12, 50]) view.notices(1000, t.apply(score(seq)));
+    // 10-12: one incident; 50 on an injected anomaly opens another, which 58 (injected too) joins.
+    for (const seq of [10, 11, 12, 50, 58]) view.notices(1000, t.apply(score(seq)));
     const frame = (elapsedMs: number) => ({
       elapsedMs,
       rows: t.rows(elapsedMs),
@@ -219,16 +224,39 @@ describe('demo plain view', () => {
       runDir: '.demo/t1',
     });
     view.frame(frame(2000));
-    view.notices(3000, t.apply(score(60)));
+    // 100 opens a third; 105, an injected anomaly, joins it: said, as that incident had none.
+    for (const seq of [100, 105]) view.notices(3000, t.apply(score(seq)));
     view.close();
     view.frame(frame(10_500));
     expect(text.trim().split('\n')).toEqual([
       '[   1.0s] sensor-0  scoring (model v1 score 0.100)',
-      '[   1.0s] sensor-0  ALERT x3 at seq 10..12, highest score 0.120',
-      '[   1.0s] sensor-0  ALERT score 0.500 at seq 50 (injected anomaly at 50)',
-      '[   3.0s] sensor-0  ALERT score 0.600 at seq 60',
-      '[  10.5s] 1 streams: 0 warming up, 0 training, 1 scoring · 0 windows/s · 5 scored · 5 alerts (1 on injected anomalies)',
+      '[   1.0s] sensor-0  INCIDENT #1: reason range, feature 2, score 0.100 at seq 10',
+      '[   1.0s] sensor-0  INCIDENT #2: reason range, feature 2, score 0.500 at seq 50 (injected anomaly at 50)',
+      '[   3.0s] sensor-0  INCIDENT #3: reason range, feature 2, score 1.000 at seq 100',
+      '[   3.0s] sensor-0  INCIDENT #3 joined: reason range, feature 2, score 1.050 at seq 105 (injected anomaly at 105)',
+      '[  10.5s] 1 streams: 0 warming up, 0 training, 1 scoring · 0 windows/s · 7 scored · 7 alerts (3 on injected anomalies)',
     ]);
+    // The table's last column: why the stream's last alert fired.
+    expect(renderTable(frame(11_000))).toMatch(/^sensor-0 \*.* {2}range, feature 2$/m);
+  });
+
+  it('makes one incident of streams alerting at the same time', () => {
+    const t = new DemoTracker({ prefix, window: 4, incidentGap: 10 });
+    const notices = [0, 1, 2].flatMap((k) =>
+      [20, 21].flatMap((seq) =>
+        t.apply({
+          type: 'score',
+          streamId: id(k),
+          seq,
+          score: 0.9,
+          alert: seq === 21,
+          version: 1,
+          at: 1000,
+          end: 1_700_000_000_000 + seq * 1000,
+        }),
+      ),
+    );
+    expect(notices.filter((n) => n.kind === 'incident')).toHaveLength(1);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +79,18 @@ describe('seqae eval nab (in-process)', () => {
     const out = await tempDir();
     await evaluateNab(files.slice(0, 1), probe, out);
     expect(seen).toEqual(files[0]!.values);
+  });
+
+  it('reads a clone of numenta/NAB: skips data/README.md and what is not a CSV file', async () => {
+    // The real repository has data/README.md beside the category folders (ENOTDIR before).
+    const clone = await tempDir();
+    await cp(corpusDir, clone, { recursive: true });
+    await writeFile(join(clone, 'data', 'README.md'), '# NAB data\n');
+    await writeFile(join(clone, 'data', 'realTraffic', 'notes.txt'), 'not data\n');
+    await mkdir(join(clone, 'data', 'realTraffic', 'old.csv'));
+    const names = (files: { name: string }[]) => files.map((f) => f.name);
+    expect(names(await readCorpus(clone))).toEqual(names(await readCorpus(corpusDir)));
+    expect((await readCorpus(clone)).length).toBeGreaterThan(0);
   });
 
   it('runs from the command line and prints the three profile scores', async () => {

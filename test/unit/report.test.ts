@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { streamFilter } from '../../src/report/collect.js';
-import { streamReport, type ReportData, type WindowEntry } from '../../src/report/data.js';
+import {
+  reportIncidents,
+  streamReport,
+  type ReportData,
+  type WindowEntry,
+} from '../../src/report/data.js';
 import { labelsFor, parseLabels } from '../../src/report/labels.js';
 import { pca } from '../../src/report/pca.js';
 import { escapeHtml, renderReport, scriptJson } from '../../src/report/render.js';
@@ -224,6 +229,35 @@ describe('renderReport', () => {
     // A table of contents with more than one stream, and chart.js's licence notice.
     expect(html).toContain('<nav class="toc">');
     expect(html).toMatch(/MIT License/);
+  });
+
+  it('shows the alerts as incidents: one row per incident with its peak, reason and top feature', () => {
+    // Two streams alerting together at seqs 10-12 (one incident), one of them again at 40 (another).
+    const alerting = (id: string, seqs: number[], top: number) =>
+      streamReport(
+        id,
+        Array.from({ length: 50 }, (_, seq) => ({
+          seq,
+          end: 1_700_000_000_000 + seq * 1000,
+          last: [seq],
+          score: seqs.includes(seq) ? 0.5 + seq / 100 : 0.1,
+          alert: seqs.includes(seq),
+          reason: seqs.includes(seq) ? 'range' : null,
+          top,
+        })),
+        { maxWindows: 100 },
+      );
+    const streams = [alerting('a', [10, 11, 12, 40], 2), alerting('b', [11], 0)];
+    const incidents = reportIncidents(streams, 10);
+    expect(incidents.map((n) => [n.streams, n.windows, n.peak.seq])).toEqual([
+      [['a', 'b'], 4, 12],
+      [['a'], 1, 40],
+    ]);
+    const page = renderReport({ ...data, streams, incidents }, { chartJs: '' });
+    const rows = [...page.matchAll(/<tr data-incident="(\d+)">([^]*?)<\/tr>/g)];
+    expect(rows.map((r) => r[1])).toEqual(['1', '2']);
+    expect(rows[0]![2]).toContain('<td class="reason">range</td><td class="feature">2</td>');
+    expect(rows[1]![2]).toContain('0.900');
   });
 
   it('draws one signal panel per feature, up to three', () => {

@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       queues: { prefix: 'bull', infer: 'seqae-infer', train: 'seqae-train' },
       dlqOriginalMaxBytes: 65536,
       maxWindowValues: 65536,
+      incidentGap: 30,
       backend: 'auto',
       http: { host: '127.0.0.1', port: 9464 },
       worker: {

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -49,12 +50,25 @@ export async function readWindows(path: string): Promise<Map<string, [number, nu
   );
 }
 
-/** The data files under `dir/data` that have labels, sorted by name. */
+/** The sorted names in `dir` whose entries pass `keep`. */
+async function entries(dir: string, keep: (e: Dirent) => boolean): Promise<string[]> {
+  const all = await readdir(dir, { withFileTypes: true });
+  return all
+    .filter(keep)
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * The data files under `dir/data` that have labels, sorted by name. Only folders of `data/` are
+ * categories: a clone of numenta/NAB has a README.md there too.
+ */
 export async function readCorpus(dir: string): Promise<NabFile[]> {
   const windows = await readWindows(join(dir, 'labels', 'combined_windows.json'));
   const files: NabFile[] = [];
-  for (const category of (await readdir(join(dir, 'data'))).sort()) {
-    for (const file of (await readdir(join(dir, 'data', category))).sort()) {
+  for (const category of await entries(join(dir, 'data'), (e) => e.isDirectory())) {
+    const csvs = await entries(join(dir, 'data', category), (e) => e.isFile());
+    for (const file of csvs) {
       const name = `${category}/${file}`;
       if (!file.endsWith('.csv') || !windows.has(name)) continue;
       const path = join(dir, 'data', category, file);

@@ -42,7 +42,15 @@ export interface AnomalyOutput extends OutputBase {
   reason: AlertReason | null;
   /** Per-feature shares of the errors, when the worker computes them. */
   featureErrors?: FeatureErrors;
+  /**
+   * Why a window whose score reached the threshold is no alert: `feedback`, an operator marked a
+   * false alarm like it on this stream (`seqae feedback`). Absent otherwise.
+   */
+  suppressed?: Suppression;
 }
+
+/** What can make a would-be alert no alert. */
+export type Suppression = 'feedback';
 
 /** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
 export interface FeatureErrors {
@@ -67,6 +75,7 @@ export interface WindowOutputs {
   scorer: string;
   reason: AlertReason | null;
   featureErrors?: FeatureErrors;
+  suppressed?: Suppression;
 }
 
 export type OutputTopicName = 'reconstructions' | 'predictions' | 'embeddings' | 'anomalies';
@@ -100,6 +109,7 @@ export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
     scorer: o.scorer,
     reason: o.reason,
     ...(o.featureErrors && { featureErrors: o.featureErrors }),
+    ...(o.suppressed && { suppressed: o.suppressed }),
   };
 }
 
@@ -151,6 +161,7 @@ export function outputMessages(
         scorer: o.scorer,
         reason: o.reason,
         featureErrors: o.featureErrors,
+        suppressed: o.suppressed,
       }).slice(1)}`,
     });
     if (o.reconstruction)

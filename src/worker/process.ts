@@ -26,6 +26,9 @@ import { ModelLifecycle } from '../training/lifecycle.js';
 import { ModelCache } from '../scoring/model-cache.js';
 import { OutputPublisher } from '../scoring/publisher.js';
 import { anomalyScoring, WindowScorer } from '../scoring/window-scorer.js';
+import { FeedbackStore } from '../scoring/feedback-store.js';
+import { FeedbackMemory } from '../anomaly/index.js';
+import { FeedbackWorker } from './feedback-worker.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from '../training/train-worker.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
@@ -61,6 +64,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       trainQueue: Queue<TrainJobData, TrainJobResult>;
       inferQueue: Queue;
       stream?: StreamWorker;
+      feedback?: FeedbackWorker;
       infer?: InferWorker;
       train?: TrainWorker;
     },
@@ -142,12 +146,20 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         trainWindows: w.trainWindows,
         pendingLimit: w.pendingLimit,
       });
-      const scorer = new WindowScorer(cache, { ...anomalyScoring(w.anomaly), metrics });
+      const scoring = anomalyScoring(w.anomaly);
+      const feedbackMemory = new FeedbackMemory({
+        tolerance: w.feedback.tolerance,
+        expiryMs: w.feedback.expiryHours * 3_600_000,
+        perStream: w.feedback.perStream,
+      });
+      const scorer = new WindowScorer(cache, { ...scoring, feedback: feedbackMemory, metrics });
+      const feedbackStore = new FeedbackStore(redis, config.redis.keyPrefix);
       const publisher = new OutputPublisher(
         output,
         config.topics,
         config.dlqOriginalMaxBytes,
         metrics,
+        feedbackStore,
       );
       const trainQueue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
         connection: bullRedis,
@@ -159,6 +171,29 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       });
       const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
 
+      let feedback: FeedbackWorker | undefined;
+      if (w.roles.includes('stream') || w.roles.includes('infer')) {
+        feedback = new FeedbackWorker({
+          config,
+          kafka,
+          redis,
+          store: feedbackStore,
+          memory: feedbackMemory,
+          anomaly: scoring.anomaly,
+          publisher,
+          metrics,
+        });
+        feedback.on('error', (err) => log.error({ err }, 'feedback'));
+        feedback.on('marked', ({ mark, known }) =>
+          known
+            ? log.info({ mark }, 'false alarm marked')
+            : log.warn(
+                { mark },
+                'false alarm marked on a window with no recorded alert: only what the message says of it counts',
+              ),
+        );
+        await feedback.start();
+      }
       let stream: StreamWorker | undefined;
       let infer: InferWorker | undefined;
       let train: TrainWorker | undefined;
@@ -240,6 +275,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         trainQueue,
         inferQueue,
         stream,
+        feedback,
         infer,
         train,
       });
@@ -265,6 +301,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         stream?.stop(),
         infer?.stop(deadline),
         train?.stop(deadline),
+        this.parts.feedback?.stop(),
       ]);
       if (inferBack || trainBack) {
         this.log.warn({ deadline }, 'shutdown deadline reached: in-flight jobs handed back');

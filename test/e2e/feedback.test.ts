@@ -124,20 +124,6 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
 
   it('suppresses the repeat on the marked streams only, and still alerts on a larger event', async () => {
     await sendPhase(0, SPLIT);
-    console.log(
-      JSON.stringify(
-        outputs.messages
-          .get('anomalies')!
-          .map((m) => m.value)
-          .filter((a: any) => a.streamId === 'cli' && a.seq > 80 && a.seq < 120)
-          .map((a: any) => [
-            a.seq,
-            a.score.toFixed(5),
-            a.reconstructionError?.toFixed(4),
-            a.predictionError?.toFixed(4),
-          ]),
-      ),
-    );
     // Without feedback, every stream alerts on the first spike, and nowhere before it.
     for (const s of Object.keys(streams) as StreamName[]) {
       firstAlert(s);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { Window } from '../../src/contracts/window.js';
 import { createKafka } from '../../src/transport/kafka.js';
+import { createRedis } from '../../src/transport/redis.js';
 import { WorkerProcess } from '../../src/worker/process.js';
 import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
 import { publishModel } from '../support/models.js';
@@ -68,6 +69,14 @@ const streams = {
   other: series(LENGTH, { [FIRST]: SPIKE, [REPEAT]: SPIKE }),
 };
 type StreamName = keyof typeof streams;
+interface Anomaly {
+  streamId: string;
+  seq: number;
+  score: number;
+  predictionError: number | null;
+  alert: boolean;
+  suppressed?: string;
+}
 
 describe('operator feedback: a marked false alarm stops the same pattern alerting on that stream', () => {
   let worker: WorkerProcess;
@@ -76,7 +85,7 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
   const anomalies = (stream: StreamName, from: number, to: number) =>
     outputs.messages
       .get('anomalies')!
-      .map((m) => m.value as { streamId: string; seq: number; alert: boolean; suppressed?: string })
+      .map((m) => m.value as unknown as Anomaly)
       .filter((a) => a.streamId === stream && a.seq >= from && a.seq < to);
   const seen = (stream: StreamName, to: number) =>
     new Set(anomalies(stream, 0, to).map((a) => a.seq)).size >= to - (NIN - 1);
@@ -89,9 +98,9 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
       120_000,
     );
   };
-  const feedbackCount = async () => {
-    const m = await worker.metricsRegistry.getSingleMetricAsString('seqae_feedback_total');
-    return Number(/kind="false-alarm"} (\d+)/.exec(m)?.[1] ?? 0);
+  const count = async (w: WorkerProcess, kind: string) => {
+    const m = await w.metricsRegistry.getSingleMetricAsString('seqae_feedback_total');
+    return Number(new RegExp(`kind="${kind}"} (\\d+)`).exec(m)?.[1] ?? 0);
   };
   /** The first alert of `stream` around the first spike, as an operator sees it. */
   const firstAlert = (stream: StreamName) => {
@@ -161,7 +170,21 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
       ],
     });
     await producer.disconnect();
-    await waitFor('the worker took both marks', async () => (await feedbackCount()) >= 2, 30_000);
+    await waitFor(
+      'the worker took both marks',
+      async () => (await count(worker, 'false-alarm')) >= 2,
+      30_000,
+    );
+    // The CLI sent only stream and seq: the worker completed the mark from its alert record.
+    const redis = createRedis(config);
+    const saved = await redis.hget(`${config.redis.keyPrefix}:feedback`, `cli:${marked.seq}`);
+    redis.disconnect();
+    expect(JSON.parse(saved!)).toMatchObject({
+      streamId: 'cli',
+      seq: marked.seq,
+      score: marked.score,
+      predictionError: marked.predictionError,
+    });
 
     await sendPhase(SPLIT, LENGTH);
     const repeat = (s: StreamName) => anomalies(s, REPEAT, REPEAT + NIN);
@@ -187,33 +210,55 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
     expect(suppressed).toMatch(/cause="feedback"} [1-9]/);
   }, 300_000);
 
-  it('sends a bad feedback message to the DLQ with its reason, once, and keeps consuming', async () => {
-    const producer = createKafka(config, { clientId: `${NAME}-bad` }).producer();
-    await producer.connect();
-    await producer.send({
-      topic: config.topics.feedback,
-      messages: [
-        { key: 'cli', value: '{"v":1,"streamId":"cli","seq":"seven","kind":"false-alarm"}' },
-        { key: 'cli', value: 'not json' },
-      ],
-    });
-    await producer.disconnect();
-    const letters = () =>
-      outputs.messages
-        .get('dlq')!
-        .map((m) => m.value as { reason: string; source: string; original: string })
-        .filter((l) => l.source.startsWith(`kafka:${config.topics.feedback}/`));
-    await waitFor('two dead letters from the feedback topic', () => letters().length >= 2, 30_000);
-    expect(
-      letters()
-        .map((l) => l.reason)
-        .sort(),
-    ).toEqual(['bad_json', 'schema']);
-    expect(
-      Buffer.from(letters().find((l) => l.reason === 'bad_json')!.original, 'base64').toString(),
-    ).toBe('not json');
-    expect(worker.http).toBeDefined();
-    const ready = await fetch(`${worker.http.url}/readyz`);
-    expect(ready.status).toBe(200);
-  }, 60_000);
+  it('every worker takes every mark; a bad feedback message goes to the DLQ once, with its reason', async () => {
+    // A second worker (infer role: not in the windows group) reads the feedback topic too.
+    const second = await WorkerProcess.start(
+      { ...config, worker: { ...config.worker, roles: ['infer'] } },
+      pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)),
+    );
+    try {
+      await waitFor(
+        'the second worker took both marks',
+        async () => (await count(second, 'false-alarm')) >= 2,
+        30_000,
+      );
+      const producer = createKafka(config, { clientId: `${NAME}-bad` }).producer();
+      await producer.connect();
+      await producer.send({
+        topic: config.topics.feedback,
+        messages: [
+          { key: 'cli', value: '{"v":1,"streamId":"cli","seq":"seven","kind":"false-alarm"}' },
+          { key: 'cli', value: 'not json' },
+        ],
+      });
+      await producer.disconnect();
+      for (const w of [worker, second])
+        await waitFor(
+          'both bad messages read',
+          async () => (await count(w, 'invalid')) >= 2,
+          30_000,
+        );
+      const letters = () =>
+        outputs.messages
+          .get('dlq')!
+          .map((m) => m.value as { reason: string; source: string; original: string })
+          .filter((l) => l.source.startsWith(`kafka:${config.topics.feedback}/`));
+      await waitFor(
+        'two dead letters from the feedback topic',
+        () => letters().length >= 2,
+        30_000,
+      );
+      await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to arrive, if any
+      expect(
+        letters()
+          .map((l) => l.reason)
+          .sort(),
+      ).toEqual(['bad_json', 'schema']);
+      const bad = letters().find((l) => l.reason === 'bad_json')!;
+      expect(Buffer.from(bad.original, 'base64').toString()).toBe('not json');
+      expect((await fetch(`${worker.http.url}/readyz`)).status).toBe(200);
+    } finally {
+      await second.stop();
+    }
+  }, 90_000);
 });

@@ -6,6 +6,7 @@ import type { AnomalyScoring, FalseAlarm, FeedbackMemory } from '../anomaly/inde
 import type { SeqaeConfig } from '../config/index.js';
 import { deadLetter } from '../contracts/dead-letter.js';
 import { falseAlarmOf, tryParseFeedback } from '../contracts/feedback.js';
+import type { Logger } from '../log/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import type { FeedbackStore } from '../scoring/feedback-store.js';
 import type { OutputPublisher } from '../scoring/publisher.js';
@@ -99,4 +100,23 @@ export class FeedbackWorker extends EventEmitter<FeedbackWorkerEvents> {
     this.apply(mark);
     this.emit('marked', { mark, known: recorded !== undefined });
   }
+}
+
+/** A started FeedbackWorker whose events go to `log`. */
+export async function startFeedbackWorker(
+  deps: FeedbackWorkerDeps,
+  log: Logger,
+): Promise<FeedbackWorker> {
+  const feedback = new FeedbackWorker(deps);
+  feedback.on('error', (err) => log.error({ err }, 'feedback'));
+  feedback.on('marked', ({ mark, known }) =>
+    known
+      ? log.info({ mark }, 'false alarm marked')
+      : log.warn(
+          { mark },
+          'false alarm marked on a window with no recorded alert: only what the message says of it counts',
+        ),
+  );
+  await feedback.start();
+  return feedback;
 }

@@ -28,7 +28,7 @@ import { OutputPublisher } from '../scoring/publisher.js';
 import { anomalyScoring, WindowScorer } from '../scoring/window-scorer.js';
 import { FeedbackStore } from '../scoring/feedback-store.js';
 import { FeedbackMemory } from '../anomaly/index.js';
-import { FeedbackWorker } from './feedback-worker.js';
+import { startFeedbackWorker, type FeedbackWorker } from './feedback-worker.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from '../training/train-worker.js';
 import type { TrainJobData, TrainJobResult } from '../contracts/jobs.js';
@@ -171,29 +171,23 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       });
       const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
 
-      let feedback: FeedbackWorker | undefined;
-      if (w.roles.includes('stream') || w.roles.includes('infer')) {
-        feedback = new FeedbackWorker({
-          config,
-          kafka,
-          redis,
-          store: feedbackStore,
-          memory: feedbackMemory,
-          anomaly: scoring.anomaly,
-          publisher,
-          metrics,
-        });
-        feedback.on('error', (err) => log.error({ err }, 'feedback'));
-        feedback.on('marked', ({ mark, known }) =>
-          known
-            ? log.info({ mark }, 'false alarm marked')
-            : log.warn(
-                { mark },
-                'false alarm marked on a window with no recorded alert: only what the message says of it counts',
-              ),
-        );
-        await feedback.start();
-      }
+      // Every role that scores follows the operators' false-alarm marks.
+      const feedback =
+        w.roles.includes('stream') || w.roles.includes('infer')
+          ? await startFeedbackWorker(
+              {
+                config,
+                kafka,
+                redis,
+                store: feedbackStore,
+                memory: feedbackMemory,
+                anomaly: scoring.anomaly,
+                publisher,
+                metrics,
+              },
+              log,
+            )
+          : undefined;
       let stream: StreamWorker | undefined;
       let infer: InferWorker | undefined;
       let train: TrainWorker | undefined;

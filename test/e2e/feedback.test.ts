@@ -261,4 +261,20 @@ describe('operator feedback: a marked false alarm stops the same pattern alertin
       await second.stop();
     }
   }, 90_000);
+
+  it('seqae feedback: one line and exit 2 on bad arguments, exit 1 when Kafka does not answer', async () => {
+    const run = (args: string[], extra: Record<string, string> = {}) =>
+      runNode(['bin/seqae.js', 'feedback', ...args], { ...env, ...extra });
+    const noKind = await run(['cli', '3']);
+    expect(noKind.code).toBe(2);
+    expect(noKind.stderr.trim()).toBe('seqae feedback: say what the alert was: --false-alarm');
+    const badSeq = await run(['cli', 'x', '--false-alarm']);
+    expect(badSeq.code).toBe(2);
+    expect(badSeq.stderr).toMatch(/seq.*whole number/);
+    const down = await run(['cli', '3', '--false-alarm'], { KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/Kafka at 127\.0\.0\.1:1 does not answer .*nothing was sent/);
+    expect(down.stdout).toBe('');
+  }, 60_000);
 });

@@ -27,13 +27,22 @@ export interface ScoreDetail {
   reason: AlertReason | null;
 }
 
-/** An operator's word that an alert was false (`seqae feedback`, topic `seqae.feedback`). */
+/**
+ * An operator's word that an alert was false (`seqae feedback`, topic `seqae.feedback`), with what
+ * is known of that alert: from the sender, or from the worker's record of the alerts it published.
+ */
 export interface FalseAlarm {
   streamId: string;
   seq: number;
-  /** The alert's reason and score as published, when the sender knows them. */
   reason?: AlertReason | null;
   score?: number;
+  reconstructionError?: number | null;
+  predictionError?: number | null;
+  /** The window's last value and its distance from the window's median (first feature). */
+  value?: number;
+  excess?: number;
+  /** When it was marked, epoch ms. */
+  at?: number;
 }
 
 /** Where a window comes from, for scorings calibrated per stream. */
@@ -124,6 +133,13 @@ export const trainingZScoring: AnomalyScoring = {
   },
 };
 
+export {
+  FeedbackMemory,
+  similar,
+  windowExcess,
+  type AlertDetail,
+  type FeedbackOptions,
+} from './feedback.js';
 export {
   LIKELIHOOD_DEFAULTS,
   LikelihoodScoring,

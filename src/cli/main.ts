@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../metrics/registry.js';
 import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
+import { registerFeedback } from './feedback.js';
 import { registerInfer } from './infer.js';
 import { registerModels } from './models.js';
 import { stopWithParent } from './parent.js';
@@ -27,6 +28,7 @@ registerModels(program);
 registerReport(program);
 registerServices(program);
 registerDemo(program);
+registerFeedback(program);
 
 stopWithParent();
 

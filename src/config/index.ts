@@ -44,6 +44,8 @@ export interface Topics {
   predictions: string;
   embeddings: string;
   anomalies: string;
+  /** Operators' false-alarm marks (`seqae feedback`), read by every worker. */
+  feedback: string;
   dlq: string;
 }
 
@@ -64,6 +66,7 @@ export function topicNames(prefix: string): Topics {
     predictions: t('predictions'),
     embeddings: t('embeddings'),
     anomalies: t('anomalies'),
+    feedback: t('feedback'),
     dlq: t('dlq'),
   };
 }

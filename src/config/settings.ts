@@ -8,7 +8,8 @@ import { z } from 'zod';
  */
 
 /** The commands that take settings. */
-export type CommandName = 'worker' | 'produce' | 'train' | 'infer' | 'models' | 'report' | 'demo';
+export type CommandName =
+  'worker' | 'produce' | 'train' | 'infer' | 'models' | 'report' | 'demo' | 'feedback';
 
 /** The commands that serve /metrics, /healthz, /readyz. */
 export type ServingCommand = 'worker' | 'produce';
@@ -347,6 +348,31 @@ export const settings = {
         description:
           'score from which a window is an alert (`alert: true` on the anomalies topic, seqae_anomaly_alerts_total)',
         commands: ['worker', 'infer'],
+      }),
+    },
+    feedback: {
+      tolerance: setting({
+        env: 'SEQAE_FEEDBACK_TOLERANCE',
+        schema: z.coerce.number().min(0).max(100),
+        default: '0.5',
+        description:
+          'how much larger than an alert marked false (seqae feedback) an event may be and still be the same pattern, no alert: 0.5 lets its size (root of its errors; for a range alert, its distance from the window median) reach 1.5 times the marked one',
+        commands: 'worker',
+      }),
+      expiryHours: setting({
+        env: 'SEQAE_FEEDBACK_EXPIRY_HOURS',
+        schema: z.coerce.number().min(0),
+        default: '0',
+        description: 'hours after which a false-alarm mark stops counting (0: never)',
+        commands: 'worker',
+      }),
+      perStream: setting({
+        env: 'SEQAE_FEEDBACK_MARKS_PER_STREAM',
+        schema: int(1, 10_000),
+        default: '50',
+        description:
+          'false-alarm marks a worker keeps per stream (the newest; older ones stop counting)',
+        commands: 'worker',
       }),
     },
     training: {

@@ -43,8 +43,16 @@ export interface AnomalyFields {
   reason: AlertReason | null;
   /** Per-feature shares of the errors, when the worker computes them. */
   featureErrors?: FeatureErrors;
+  /**
+   * Why a window whose score reached the threshold is no alert: `feedback`, an operator marked a
+   * false alarm like it on this stream (`seqae feedback`). Absent otherwise.
+   */
+  suppressed?: Suppression;
 }
 export interface AnomalyOutput extends OutputBase, AnomalyFields {}
+
+/** What can make a would-be alert no alert. */
+export type Suppression = 'feedback';
 
 /** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
 export interface FeatureErrors {
@@ -104,6 +112,7 @@ function anomalyFields(o: WindowOutputs): AnomalyFields {
     scorer: o.scorer,
     reason: o.reason,
     ...(o.featureErrors && { featureErrors: o.featureErrors }),
+    ...(o.suppressed && { suppressed: o.suppressed }),
   };
 }
 

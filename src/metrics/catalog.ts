@@ -153,6 +153,18 @@ export const ANOMALY_ALERTS = declare(
   'Windows whose anomaly score reached the alert threshold (SEQAE_ALERT_THRESHOLD).',
   [],
 );
+export const FEEDBACK = declare(
+  'counter',
+  'seqae_feedback_total',
+  'Operator feedback received from the feedback topic, by kind (false-alarm); every worker counts every mark.',
+  ['kind'],
+);
+export const ALERTS_SUPPRESSED = declare(
+  'counter',
+  'seqae_alerts_suppressed_total',
+  'Windows whose score reached the alert threshold but that are no alert, by cause (feedback: like a marked false alarm).',
+  ['cause'],
+);
 export const STREAM_ANOMALY_SCORE = declare(
   'gauge',
   'seqae_stream_anomaly_score',
@@ -215,6 +227,8 @@ export const metricCatalog: readonly MetricDeclaration[] = [
   END_TO_END_LATENCY,
   RECONSTRUCTION_ERROR,
   ANOMALY_SCORE,
+  FEEDBACK,
+  ALERTS_SUPPRESSED,
   STREAM_ANOMALY_SCORE,
   MODELS_LOADED,
   MODEL_VERSION,
@@ -310,6 +324,10 @@ export interface WorkerMetrics {
   readonly endToEndLatency: Histogram;
   readonly reconstructionError: Histogram;
   readonly anomalyScore: Histogram;
+  /** `.inc({ kind })` per feedback message taken from the feedback topic. */
+  readonly feedback: Counter<'kind'>;
+  /** `.inc({ cause })` per would-be alert made no alert. */
+  readonly alertsSuppressed: Counter<'cause'>;
   readonly modelsLoaded: Gauge;
   readonly windowsBuffered: Gauge;
   readonly liveTensors: Gauge;
@@ -384,6 +402,8 @@ export function createWorkerMetrics(
     endToEndLatency,
     reconstructionError: histogramIn(registry, RECONSTRUCTION_ERROR),
     anomalyScore,
+    feedback: counterIn(registry, FEEDBACK),
+    alertsSuppressed: counterIn(registry, ALERTS_SUPPRESSED),
     modelsLoaded: gaugeIn(registry, MODELS_LOADED),
     windowsBuffered: gaugeIn(registry, WINDOWS_BUFFERED),
     liveTensors: gaugeIn(registry, TFJS_TENSORS, function collect() {

@@ -3,6 +3,7 @@ import type { WorkerMetrics } from '../metrics/index.js';
 import { outputMessages, type WindowOutputs } from '../contracts/outputs.js';
 import { dlqKafkaMessage, type DeadLetter } from '../contracts/dead-letter.js';
 import type { KafkaOutput } from '../transport/kafka-output.js';
+import type { FeedbackStore } from './feedback-store.js';
 
 /**
  * Sends outputs and dead letters through the worker's Kafka output (idempotent, acks from all
@@ -16,12 +17,18 @@ export class OutputPublisher {
     /** Most bytes of a dead letter's original input kept in its DLQ message. */
     private readonly dlqOriginalMaxBytes: number,
     private readonly metrics?: WorkerMetrics,
+    /** Where the alerts sent are recorded, for operators' feedback on them. */
+    private readonly alerts?: Pick<FeedbackStore, 'recordAlerts'>,
   ) {}
 
   async publish(outputs: readonly WindowOutputs[]): Promise<void> {
     if (outputs.length === 0) return;
     const batches = outputMessages(this.topics, outputs);
-    await this.out.send(batches.map(({ topic, messages }) => ({ topic, messages })));
+    // Recorded alongside the send: an operator may answer an alert as soon as it is out.
+    await Promise.all([
+      this.out.send(batches.map(({ topic, messages }) => ({ topic, messages }))),
+      this.alerts?.recordAlerts(outputs),
+    ]);
     const now = Date.now();
     for (const b of batches)
       this.metrics?.outputsPublished.inc({ topic: b.name }, b.messages.length);

@@ -1,5 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import { LikelihoodScoring, trainingZScoring, type AnomalyScoring } from '../anomaly/index.js';
+import {
+  forecastError,
+  windowExcess,
+  LikelihoodScoring,
+  type AlertDetail,
+  type FeedbackMemory,
+  trainingZScoring,
+  type AnomalyScoring,
+} from '../anomaly/index.js';
 import type { SeqaeConfig } from '../config/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
@@ -37,6 +45,8 @@ export interface ScoringOptions {
   alertThreshold: number;
   /** Streams whose last forecast is remembered for the one-step prediction error. Default 10000. */
   forecastMemory?: number;
+  /** Operators' false-alarm marks: a would-be alert like a marked one is no alert. */
+  feedback?: FeedbackMemory;
   metrics?: WorkerMetrics;
 }
 
@@ -131,9 +141,12 @@ export class WindowScorer {
       );
       if (reconstructionError !== null)
         this.options.metrics?.reconstructionError.observe(reconstructionError);
-      const alert = score >= this.options.alertThreshold;
-      this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
       const reason = this.anomaly.reasonOf?.(w.streamId) ?? null;
+      const suppressed =
+        score >= this.options.alertThreshold &&
+        this.suppressedByFeedback(w, { score, reason, reconstructionError, predictionError });
+      const alert = score >= this.options.alertThreshold && !suppressed;
+      this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
       const reconstructionTerms = r.featureErrors
         ? toMatrix(r.featureErrors, i, 1, features)[0]!
         : null;
@@ -151,7 +164,18 @@ export class WindowScorer {
         scorer: this.anomaly.name,
         reason,
         featureErrors: featureErrors(reconstructionTerms, predictionTerms, reason),
+        ...(suppressed && { suppressed: 'feedback' as const }),
       };
     });
+  }
+
+  /** Whether an operator marked a false alarm like this would-be alert on the same stream. */
+  private suppressedByFeedback(w: Window, d: Omit<AlertDetail, 'value' | 'excess'>): boolean {
+    const { feedback, metrics } = this.options;
+    if (!feedback) return false;
+    const detail = { ...d, value: w.values.at(-1)?.[0], excess: windowExcess(w.values) };
+    if (!feedback.suppressing(w.streamId, detail)) return false;
+    metrics?.alertsSuppressed.inc({ cause: 'feedback' });
+    return true;
   }
 }

@@ -26,6 +26,9 @@ import { ModelLifecycle } from '../training/lifecycle.js';
 import { ModelCache } from '../scoring/model-cache.js';
 import { OutputPublisher } from '../scoring/publisher.js';
 import { anomalyScoring, WindowScorer } from '../scoring/window-scorer.js';
+import { FeedbackStore } from '../scoring/feedback-store.js';
+import { FeedbackMemory } from '../anomaly/index.js';
+import { startFeedbackWorker, type FeedbackWorker } from './feedback-worker.js';
 import { StreamWorker } from './stream-worker.js';
 import { TrainWorker } from '../training/train-worker.js';
 import { ResourceScope } from '../lifecycle/scope.js';
@@ -177,6 +180,8 @@ interface Parts {
   trainQueue: Queue<TrainJobData, TrainJobResult>;
   inferQueue: Queue;
   lifecycle: ModelLifecycle;
+  /** The operators' false-alarm marks: kept in Redis, applied by the scorer. */
+  feedback: Pick<Parameters<typeof startFeedbackWorker>[0], 'store' | 'memory' | 'anomaly'>;
 }
 
 /** The model registry (subscribed to its notices), cache, window store, scorer and queues. */
@@ -205,12 +210,20 @@ async function openParts(
     trainWindows: w.trainWindows,
     pendingLimit: w.pendingLimit,
   });
-  const scorer = new WindowScorer(cache, { ...anomalyScoring(w.anomaly), metrics });
+  const scoring = anomalyScoring(w.anomaly);
+  const feedbackMemory = new FeedbackMemory({
+    tolerance: w.feedback.tolerance,
+    expiryMs: w.feedback.expiryHours * 3_600_000,
+    perStream: w.feedback.perStream,
+  });
+  const scorer = new WindowScorer(cache, { ...scoring, feedback: feedbackMemory, metrics });
+  const feedbackStore = new FeedbackStore(io.redis, config.redis.keyPrefix);
   const publisher = new OutputPublisher(
     io.output,
     config.topics,
     config.dlqOriginalMaxBytes,
     metrics,
+    feedbackStore,
   );
   const queue = <D, R>(name: string) =>
     scope.add(
@@ -221,7 +234,8 @@ async function openParts(
   const trainQueue = queue<TrainJobData, TrainJobResult>(config.queues.train);
   const inferQueue = queue<unknown, unknown>(config.queues.infer);
   const lifecycle = new ModelLifecycle(w, store, models, trainQueue);
-  return { models, store, scorer, publisher, trainQueue, inferQueue, lifecycle };
+  const feedback = { store: feedbackStore, memory: feedbackMemory, anomaly: scoring.anomaly };
+  return { models, store, scorer, publisher, trainQueue, inferQueue, lifecycle, feedback };
 }
 
 /** Logs the registry's notices and keeps the cache and its metrics in step with them. */
@@ -253,6 +267,7 @@ function watchModels(
 }
 
 interface Roles {
+  feedback?: FeedbackWorker;
   stream?: StreamWorker;
   infer?: InferWorker;
   train?: TrainWorker;
@@ -266,18 +281,32 @@ interface Roles {
 async function startRoles(context: Context, io: Connections, parts: Parts): Promise<Roles> {
   const { config, log, scope } = context;
   const roles: Roles = {};
-  scope.add('roles', roles, async ({ stream, infer, train }) => {
+  scope.add('roles', roles, async ({ stream, infer, train, feedback }) => {
     const deadline = config.worker.shutdownTimeoutMs;
     const [, inferBack, trainBack] = await Promise.all([
       stream?.stop(),
       infer?.stop(deadline),
       train?.stop(deadline),
+      feedback?.stop(),
     ]);
     if (inferBack || trainBack) {
       log.warn({ deadline }, 'shutdown deadline reached: in-flight jobs handed back');
     }
   });
   const wanted = config.worker.roles;
+  // Every role that scores follows the operators' false-alarm marks.
+  if (wanted.includes('stream') || wanted.includes('infer'))
+    roles.feedback = await startFeedbackWorker(
+      {
+        config,
+        kafka: io.kafka,
+        redis: io.redis,
+        publisher: parts.publisher,
+        metrics: context.metrics,
+        ...parts.feedback,
+      },
+      log,
+    );
   let trainStarted: Promise<void> | undefined;
   if (wanted.includes('train')) {
     roles.train = trainRole(context, io);

@@ -58,6 +58,8 @@ async function populatedMetrics(): Promise<{ text: string; server: HttpServer }>
   w.observeEndToEnd(Date.now() - 300);
   w.reconstructionError.observe(0.002);
   w.observeAnomalyScore('stream-1', 0.97, true);
+  w.feedback.inc({ kind: 'false-alarm' });
+  w.alertsSuppressed.inc({ cause: 'feedback' });
   w.modelsLoaded.set(1);
   w.windowsBuffered.set(3);
   counterIn(registry, COLLECTOR_ERRORS).inc({ collector: 'queue' }, 0);

@@ -9,7 +9,7 @@ import { createKafka } from '../transport/kafka.js';
 import { forgetUnfinished } from './cleanup.js';
 import { listen, type DemoListener } from './events.js';
 import { freePorts, lastReason, startChild, type DemoChild } from './fleet.js';
-import { DemoTracker, type DemoEvent } from './tracker.js';
+import { CATCH_WITHIN, DemoTracker, type DemoEvent } from './tracker.js';
 import { plainView, terminalView, type DemoView } from './view.js';
 
 /**
@@ -261,12 +261,14 @@ export async function runDemo(
     // It never got going: one line saying why.
     io.out.write(`demo: cannot start: ${failure}\n`);
   } else {
-    const injected =
-      totals.alertsOnInjected > 0 ? ` (${totals.alertsOnInjected} on injected anomalies)` : '';
     if (failure) io.out.write(`demo: stopped: ${failure}\n`);
     io.out.write(
-      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${shownDir}\n`,
+      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts (${totals.alertsOnInjected} on injected anomalies); logs in ${shownDir}\n`,
     );
+    if (options.anomalies > 0)
+      io.out.write(
+        `demo: caught ${totals.caught} of ${totals.injected} injected anomalies (an alert within ${CATCH_WITHIN} windows of the start)\n`,
+      );
   }
 
   if (options.report !== undefined && !failure) {

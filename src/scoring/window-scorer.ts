@@ -28,6 +28,10 @@ export function anomalyScoring(
             warmup: a.warmup,
             rangeMargin: a.rangeMargin,
             spreadWindow: a.spreadWindow,
+            rangeTail: a.rangeTail,
+            recordHorizon: a.recordHorizon,
+            jumps: a.jumps,
+            coolDown: a.coolDown,
           })
         : trainingZScoring,
     alertThreshold: a.alertThreshold,

@@ -28,7 +28,7 @@ import { RecordRange } from './records.js';
  * After an alert, for `coolDown` windows (a run of alerts included), a window reports at most
  * q = `afterAlertTail` (a detection is worth the most early in an anomaly; repeats only cost).
  * `reasonOf` names the check behind the last score: range, spread, or the error kind that weighs more
- * in the short-term surprise (null when the score is 0).
+ * in the short-term surprise (null when the window does not alert).
  * Strictly causal: each window is scored before it joins the history. Per stream: two 112-bin
  * histograms, the last `shortWindow` raw scores and `spreadWindow` changes, a few numbers.
  */
@@ -224,8 +224,8 @@ export class LikelihoodScoring implements AnomalyScoring {
     // A range exit's chance, scaled so that `rangeTail` meets `alertTail`: one threshold for both.
     const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
     const tail = Math.min(errorTail.tail, rangeScaled);
-    s.reason = tail >= 1 ? null : rangeScaled < errorTail.tail ? range.reason : errorTail.reason;
     const alert = tail <= o.alertTail;
+    s.reason = !alert ? null : rangeScaled < errorTail.tail ? range.reason : errorTail.reason;
     // Within the cool-down of an alert (a run of alerts included), a window reports at most the
     // after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
     const cooling = s.sinceAlert < Math.max(1, o.coolDown);

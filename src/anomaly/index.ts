@@ -17,9 +17,10 @@ export interface WindowErrors {
 
 /**
  * Which check made a window's score: the reconstruction or one-step prediction error's surprise, a
- * value outside the range the stream has covered, or a local spread outside the spreads seen.
+ * value outside the range the stream has covered, a local spread outside the spreads seen, or a change
+ * between two readings past the changes seen (a spike, a jump).
  */
-export type AlertReason = 'reconstruction' | 'prediction' | 'range' | 'spread';
+export type AlertReason = 'reconstruction' | 'prediction' | 'range' | 'spread' | 'jump';
 
 /** A window's score and the check behind it (null while no check has anything to say). */
 export interface ScoreDetail {

@@ -1,5 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import type { AnomalyScoring, ErrorStats, ScoringContext, WindowErrors } from './index.js';
+import type {
+  AlertReason,
+  AnomalyScoring,
+  ErrorStats,
+  ScoringContext,
+  WindowErrors,
+} from './index.js';
+import { RecordRange } from './records.js';
 
 /**
  * Anomaly likelihood, calibrated per stream against that stream's own history (after Numenta HTM's
@@ -15,9 +22,13 @@ import type { AnomalyScoring, ErrorStats, ScoringContext, WindowErrors } from '.
  *    a value that leaves the range the stream's values have covered so far, or a local spread (the
  *    mean absolute change over the last `spreadWindow` readings) that leaves the range of spreads
  *    seen so far (a stream gone flat, or much noisier than ever), by more than `rangeMargin` of the
- *    range's width, is an alert of tail 0 (score 1).
- * A run of alerts is cut to its first: while the tail stays below `alertTail`, later windows score as
+ *    range's width, is judged by the stream's record history (records.ts): its chance is the rate at
+ *    which the stream sets records times the chance of an exit that far; it alerts from `rangeTail`
+ *    (a random walk's new high does not; a spike far past its range, or a sine's first exit, does).
+ * After an alert, for `coolDown` windows (a run of alerts included), a window reports at most
  * q = `afterAlertTail` (a detection is worth the most early in an anomaly; repeats only cost).
+ * `reasonOf` names the check behind the last score: range, spread, or the error kind that weighs more
+ * in the short-term surprise (null when the window does not alert).
  * Strictly causal: each window is scored before it joins the history. Per stream: two 112-bin
  * histograms, the last `shortWindow` raw scores and `spreadWindow` changes, a few numbers.
  */
@@ -26,7 +37,10 @@ export interface LikelihoodOptions {
   shortWindow: number;
   /** Windows the long-term statistics and error histograms remember (exponential forgetting). Default 5000. */
   longWindow: number;
-  /** Errors of a kind a stream needs before they score (earlier windows score 0 but for the range). Default 50. */
+  /**
+   * Errors of a kind a stream needs before they score, and readings before its ranges judge (a fresh
+   * range's first records are ordinary). Default 200.
+   */
   warmup: number;
   /**
    * Fraction of a seen range (the values', the spreads') a window may go past it before it alerts;
@@ -38,10 +52,28 @@ export interface LikelihoodOptions {
    * 0 turns that check off. Default 30.
    */
   spreadWindow: number;
+  /**
+   * Chance of a range exit under the stream's record history from which it alerts (scaled onto
+   * `alertTail`, so the score is graded). Default 0.1.
+   */
+  rangeTail: number;
+  /**
+   * Whether the change between two readings is range-checked too (a spike or a jump past the changes
+   * seen); an alerting change does not widen that range, so a repeated spike is judged against the
+   * ordinary changes again. Default false.
+   */
+  jumps: boolean;
+  /**
+   * Readings over which a stream with no record yet is given one (the prior of its record rate):
+   * 1 trusts the first records of a fresh range least. Default 1.
+   */
+  recordHorizon: number;
   /** Tail probability from which a window alerts. Default 1e-5. */
   alertTail: number;
-  /** Tail probability reported for the windows after the first of a run of alerts. Default 1e-3. */
+  /** Tail probability reported at most by an alert within the cool-down of the last. Default 1e-3. */
   afterAlertTail: number;
+  /** Windows after an alert whose alerts report at most `afterAlertTail` (1: a run of alerts). Default 1. */
+  coolDown: number;
   /** How the two surprises combine into the raw score. Default `max`. */
   combine: 'max' | 'mean';
   /** Streams whose state is kept (least recently scored dropped first). Default 100000. */
@@ -51,11 +83,15 @@ export interface LikelihoodOptions {
 export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   shortWindow: 20,
   longWindow: 5000,
-  warmup: 50,
+  warmup: 200,
   rangeMargin: 0.05,
   spreadWindow: 30,
+  rangeTail: 0.1,
+  jumps: false,
+  recordHorizon: 1,
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
+  coolDown: 1,
   combine: 'max',
   maxStreams: 100_000,
 };
@@ -103,17 +139,12 @@ export class ErrorRanks {
   }
 }
 
-/** The range a quantity has covered so far. */
-interface Range {
-  min: number;
-  max: number;
-}
-
 interface StreamState {
   reconstruction: ErrorRanks;
   prediction: ErrorRanks;
-  /** The last `shortWindow` raw scores (a ring from `recentAt`). */
+  /** The last `shortWindow` raw scores and each kind's surprise in them (rings from `recentAt`). */
   recent: Float64Array;
+  recentKinds: [Float64Array, Float64Array];
   recentAt: number;
   recentCount: number;
   /** Long-term mean and variance of the short-term average (Welford, then exponential). */
@@ -122,13 +153,16 @@ interface StreamState {
   variance: number;
   /** Readings seen (with a finite value). */
   seen: number;
-  values: Range;
+  values: RecordRange;
+  /** The record history of the absolute change between readings (a spike, a jump). */
+  jumps: RecordRange;
   last: number;
-  /** The last `spreadWindow` absolute changes (a ring) and the range of their mean. */
+  /** The last `spreadWindow` absolute changes (a ring) and the record history of their mean. */
   changes: Float64Array;
-  spreads: Range;
-  /** Whether the previous window alerted (the run cut). */
-  alerting: boolean;
+  spreads: RecordRange;
+  /** Windows since the last alert (the cool-down), and the check behind the last score. */
+  sinceAlert: number;
+  reason: AlertReason | null;
 }
 
 /** The Gaussian upper tail Q(z) = P(Z > z), by the complementary error function. */
@@ -178,103 +212,143 @@ export class LikelihoodScoring implements AnomalyScoring {
     this.streams.delete(streamId);
   }
 
+  reasonOf(streamId: string): AlertReason | null {
+    return this.streams.get(streamId)?.reason ?? null;
+  }
+
   score(errors: WindowErrors, _stats: ErrorStats | undefined, context?: ScoringContext): number {
     const o = this.options;
-    const id = context?.streamId ?? '';
+    const s = this.state(context?.streamId ?? '');
+    const range = this.rangeChecks(s, context?.value);
+    const errorTail = this.errorTail(s, errors);
+    // A range exit's chance, scaled so that `rangeTail` meets `alertTail`: one threshold for both.
+    const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
+    const tail = Math.min(errorTail.tail, rangeScaled);
+    const alert = tail <= o.alertTail;
+    s.reason = !alert ? null : rangeScaled < errorTail.tail ? range.reason : errorTail.reason;
+    // Within the cool-down of an alert (a run of alerts included), a window reports at most the
+    // after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
+    const cooling = s.sinceAlert < Math.max(1, o.coolDown);
+    const reported = alert && cooling ? Math.max(tail, o.afterAlertTail) : tail;
+    s.sinceAlert = alert ? 0 : s.sinceAlert + 1;
+    return tailScore(reported);
+  }
+
+  private state(id: string): StreamState {
+    const o = this.options;
     let s = this.streams.get(id);
     if (!s) {
+      const decay = 1 / o.longWindow;
       s = {
-        reconstruction: new ErrorRanks(1 / o.longWindow),
-        prediction: new ErrorRanks(1 / o.longWindow),
+        reconstruction: new ErrorRanks(decay),
+        prediction: new ErrorRanks(decay),
         recent: new Float64Array(Math.max(1, o.shortWindow)),
+        recentKinds: [
+          new Float64Array(Math.max(1, o.shortWindow)),
+          new Float64Array(Math.max(1, o.shortWindow)),
+        ],
         recentAt: 0,
         recentCount: 0,
         n: 0,
         mean: 0,
         variance: 0,
         seen: 0,
-        values: { min: Infinity, max: -Infinity },
+        values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+        jumps: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
         last: NaN,
         changes: new Float64Array(Math.max(0, o.spreadWindow)),
-        spreads: { min: Infinity, max: -Infinity },
-        alerting: false,
+        spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+        sinceAlert: Infinity,
+        reason: null,
       };
       this.streams.set(id, s);
     }
-    const outOfRange = this.rangeChecks(s, context?.value);
-    const ranks: number[] = [];
-    const rank = (e: number | null | undefined, r: ErrorRanks) => {
-      if (e === undefined || e === null || !Number.isFinite(e)) return;
-      const warm = r.size >= o.warmup;
-      const q = r.surpriseThenAdd(e);
-      if (warm) ranks.push(q);
-    };
-    rank(errors.reconstructionError, s.reconstruction);
-    rank(errors.predictionError, s.prediction);
-    let tail = 1;
-    if (ranks.length > 0) {
-      const raw =
-        o.combine === 'max' ? Math.max(...ranks) : ranks.reduce((a, b) => a + b, 0) / ranks.length;
-      s.recent[s.recentAt] = raw;
-      s.recentAt = (s.recentAt + 1) % s.recent.length;
-      s.recentCount = Math.min(s.recentCount + 1, s.recent.length);
-      let sum = 0;
-      for (let i = 0; i < s.recentCount; i++) sum += s.recent[i]!;
-      const short = sum / s.recentCount;
-      if (s.n >= o.shortWindow) {
-        const std = Math.sqrt(Math.max(s.variance, 1e-6));
-        tail = gaussianTail((short - s.mean) / std);
-      }
-      // Welford's update, turning into an exponential average once longWindow values are in.
-      s.n++;
-      const w = Math.max(1 / s.n, 1 / o.longWindow);
-      const d = short - s.mean;
-      s.mean += w * d;
-      s.variance = (1 - w) * (s.variance + w * d * d);
-    }
-    if (outOfRange) tail = 0;
-    const alert = tail <= o.alertTail;
-    const reported = alert && s.alerting ? o.afterAlertTail : tail;
-    s.alerting = alert;
-    return tailScore(reported);
+    return s;
   }
 
   /**
-   * Whether `value`, or the local spread it makes, leaves the range seen so far by more than the
-   * margin (once `warmup` readings are in); then widens the ranges.
+   * The Gaussian tail of the short-term mean surprise of the errors against its long-term mean and
+   * variance, and which kind of error weighs more in it.
    */
-  private rangeChecks(s: StreamState, value: number | undefined): boolean {
-    if (value === undefined || !Number.isFinite(value)) return false;
+  private errorTail(s: StreamState, errors: WindowErrors): { tail: number; reason: AlertReason } {
+    const o = this.options;
+    const kinds: (number | undefined)[] = [];
+    const rank = (e: number | null | undefined, r: ErrorRanks) => {
+      if (e === undefined || e === null || !Number.isFinite(e)) return undefined;
+      const warm = r.size >= o.warmup;
+      const q = r.surpriseThenAdd(e);
+      return warm ? q : undefined;
+    };
+    kinds.push(rank(errors.reconstructionError, s.reconstruction));
+    kinds.push(rank(errors.predictionError, s.prediction));
+    const ranks = kinds.filter((k): k is number => k !== undefined);
+    let tail = 1;
+    if (ranks.length === 0) return { tail, reason: 'reconstruction' };
+    const raw =
+      o.combine === 'max' ? Math.max(...ranks) : ranks.reduce((a, b) => a + b, 0) / ranks.length;
+    s.recent[s.recentAt] = raw;
+    s.recentKinds[0][s.recentAt] = kinds[0] ?? 0;
+    s.recentKinds[1][s.recentAt] = kinds[1] ?? 0;
+    s.recentAt = (s.recentAt + 1) % s.recent.length;
+    s.recentCount = Math.min(s.recentCount + 1, s.recent.length);
+    let sum = 0;
+    let rec = 0;
+    let pred = 0;
+    for (let i = 0; i < s.recentCount; i++) {
+      sum += s.recent[i]!;
+      rec += s.recentKinds[0][i]!;
+      pred += s.recentKinds[1][i]!;
+    }
+    const short = sum / s.recentCount;
+    if (s.n >= o.shortWindow) {
+      const std = Math.sqrt(Math.max(s.variance, 1e-6));
+      tail = gaussianTail((short - s.mean) / std);
+    }
+    // Welford's update, turning into an exponential average once longWindow values are in.
+    s.n++;
+    const w = Math.max(1 / s.n, 1 / o.longWindow);
+    const d = short - s.mean;
+    s.mean += w * d;
+    s.variance = (1 - w) * (s.variance + w * d * d);
+    return { tail, reason: pred > rec ? 'prediction' : 'reconstruction' };
+  }
+
+  /**
+   * The chance, under the stream's record history, of `value` leaving the range of values seen, or
+   * of the local spread it makes leaving the range of spreads seen (once `warmup` readings are in);
+   * the smaller of the two, and its check. Then both histories learn.
+   */
+  private rangeChecks(
+    s: StreamState,
+    value: number | undefined,
+  ): { q: number; reason: AlertReason } {
+    const none = { q: 1, reason: 'range' as const };
+    if (value === undefined || !Number.isFinite(value)) return none;
     const o = this.options;
     const warm = s.seen >= o.warmup && o.rangeMargin > 0;
-    let out = warm && leaves(s.values, value, o.rangeMargin);
-    widen(s.values, value);
+    let out: { q: number; reason: AlertReason } = {
+      q: s.values.judgeThenAdd(value, warm),
+      reason: 'range',
+    };
+    if (o.jumps && s.seen > 0) {
+      // An alerting jump is not learnt: repeated spikes stay as surprising as the first.
+      const q = s.jumps.judgeThenAdd(Math.abs(value - s.last), warm, o.rangeTail);
+      if (q < out.q) out = { q, reason: 'jump' };
+    }
     if (o.spreadWindow > 0 && s.seen > 0) {
       // Change i goes to slot i mod spreadWindow; the mean is over a full ring only.
       s.changes[(s.seen - 1) % o.spreadWindow] = Math.abs(value - s.last);
       if (s.seen >= o.spreadWindow) {
         let sum = 0;
         for (let i = 0; i < o.spreadWindow; i++) sum += s.changes[i]!;
-        const spread = sum / o.spreadWindow;
         // The spreads' own range needs `warmup` spreads before it judges.
         const spreadsWarm = warm && s.seen >= o.spreadWindow + o.warmup;
-        out = (spreadsWarm && leaves(s.spreads, spread, o.rangeMargin)) || out;
-        widen(s.spreads, spread);
+        const q = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm);
+        if (q < out.q) out = { q, reason: 'spread' };
       }
     }
     s.last = value;
     s.seen++;
     return out;
   }
-}
-
-/** Whether `x` lies outside `r` by more than `margin` of its width (never for an empty range). */
-function leaves(r: Range, x: number, margin: number): boolean {
-  const m = (r.max - r.min) * margin;
-  return r.max > r.min && (x > r.max + m || x < r.min - m);
-}
-
-function widen(r: Range, x: number): void {
-  r.min = Math.min(r.min, x);
-  r.max = Math.max(r.max, x);
 }

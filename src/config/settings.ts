@@ -321,8 +321,9 @@ export const settings = {
       warmup: setting({
         env: 'SEQAE_ANOMALY_WARMUP',
         schema: int(1, 1_000_000),
-        default: '50',
-        description: "likelihood: windows a stream's errors need before they score",
+        default: '200',
+        description:
+          "likelihood: windows a stream's errors need before they score, and readings its ranges need before they judge (a fresh range's first records are ordinary)",
         commands: ['worker', 'infer'],
       }),
       rangeMargin: setting({
@@ -339,6 +340,38 @@ export const settings = {
         default: '30',
         description:
           "likelihood: readings whose mean absolute change is a stream's local spread; a spread outside the spreads seen so far (a stream gone flat, or noisier than ever) alerts (0: off)",
+        commands: ['worker', 'infer'],
+      }),
+      rangeTail: setting({
+        env: 'SEQAE_ANOMALY_RANGE_TAIL',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '0.1',
+        description:
+          "likelihood: chance of a range exit under the stream's record history (its record rate times the chance of an exit that far) from which it alerts; lower: a stream that often sets records (a random walk, a trend) alerts only on exits far past its usual ones",
+        commands: ['worker', 'infer'],
+      }),
+      recordHorizon: setting({
+        env: 'SEQAE_ANOMALY_RECORD_HORIZON',
+        schema: z.coerce.number().min(1).max(1e9),
+        default: '1',
+        description:
+          'likelihood: readings over which a range with no record yet is given one (its prior record rate is 1 / this); higher: the first exits of a fresh range alert sooner',
+        commands: ['worker', 'infer'],
+      }),
+      jumps: setting({
+        env: 'SEQAE_ANOMALY_JUMPS',
+        schema: bool,
+        default: 'false',
+        description:
+          'likelihood: range-check the change between two readings too (a spike or a jump past the changes seen, reason `jump`); an alerting change does not widen that range, so a repeated spike is judged against the ordinary changes',
+        commands: ['worker', 'infer'],
+      }),
+      coolDown: setting({
+        env: 'SEQAE_ANOMALY_COOL_DOWN',
+        schema: int(1, 1_000_000),
+        default: '1',
+        description:
+          "likelihood: windows after a stream's alert during which its alerts report at most the after-alert score (about 0.3, no alert); 1: only a run of consecutive alerts is cut to its first",
         commands: ['worker', 'infer'],
       }),
       alertThreshold: setting({

@@ -13,7 +13,7 @@ import { createKafka } from '../transport/kafka.js';
 import { forgetUnfinished } from './cleanup.js';
 import { listen, type DemoListener } from './events.js';
 import { freePorts, lastReason, startChild, type DemoChild } from './fleet.js';
-import { DemoTracker, type DemoEvent } from './tracker.js';
+import { CATCH_WITHIN, DemoTracker, type DemoEvent } from './tracker.js';
 import { plainView, terminalView, type DemoView } from './view.js';
 
 /**
@@ -377,12 +377,14 @@ class DemoRun {
       out.write(`demo: cannot start: ${this.failure}\n`);
       return;
     }
-    const injected =
-      totals.alertsOnInjected > 0 ? ` (${totals.alertsOnInjected} on injected anomalies)` : '';
     if (this.failure) out.write(`demo: stopped: ${this.failure}\n`);
     out.write(
-      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts${injected}; logs in ${this.shownDir}\n`,
+      `demo: ${totals.streams} streams, ${totals.scored} windows scored, ${totals.alerts} alerts (${totals.alertsOnInjected} on injected anomalies); logs in ${this.shownDir}\n`,
     );
+    if (this.options.anomalies > 0)
+      out.write(
+        `demo: caught ${totals.caught} of ${totals.injected} injected anomalies (an alert within ${CATCH_WITHIN} windows of the start)\n`,
+      );
   }
 
   /** The report, with the injected anomalies shaded, unless none was asked for or the run failed. */

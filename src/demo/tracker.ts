@@ -57,7 +57,10 @@ export interface TrainingInfo {
 }
 
 /** What a stream's row shows besides its counters (those of Stream, below). */
-export interface StreamRow extends Omit<Stream, 'id' | 'firstAt' | 'arrivals' | 'trainings'> {
+export interface StreamRow extends Omit<
+  Stream,
+  'id' | 'firstAt' | 'arrivals' | 'trainings' | 'alertSeqs'
+> {
   streamId: string;
   /** The id without the run's prefix (`sensor-7`). */
   name: string;
@@ -106,6 +109,12 @@ export type Notice =
     };
 
 export interface Totals {
+  /**
+   * Injected anomalies whose catch window (its start to `CATCH_WITHIN` windows after) the stream's
+   * scores covered, and those of them with an alert in it.
+   */
+  injected: number;
+  caught: number;
   streams: number;
   byState: Record<StreamState, number>;
   windows: number;
@@ -129,8 +138,15 @@ export interface TrackerOptions {
   incidentGap?: number;
 }
 
+/** An injected anomaly counts as caught by an alert at or after its start, within this many windows. */
+export const CATCH_WITHIN = 10;
+
 interface Stream {
   id: string;
+  /** The first and last seq scored, and the seqs of its alerts. */
+  firstScored?: number;
+  lastScored?: number;
+  alertSeqs: number[];
   windows: number;
   firstAt: number;
   arrivals: number[];
@@ -222,11 +238,14 @@ export class DemoTracker {
         break;
       case 'score': {
         s.scored++;
+        s.firstScored = Math.min(s.firstScored ?? event.seq, event.seq);
+        s.lastScored = Math.max(s.lastScored ?? event.seq, event.seq);
         s.score = event.score;
         s.alert = event.alert;
         s.version = Math.max(s.version ?? 0, event.version);
         if (event.alert) {
           s.alerts++;
+          s.alertSeqs.push(event.seq);
           const hit = this.injectedIn(s.id, event.seq);
           if (hit !== undefined) s.alertsOnInjected++;
           notices.push({
@@ -280,6 +299,8 @@ export class DemoTracker {
   totals(now: number): Totals {
     const byState: Record<StreamState, number> = { 'warming up': 0, training: 0, scoring: 0 };
     const t: Totals = {
+      injected: 0,
+      caught: 0,
       streams: this.streams.size,
       byState,
       windows: 0,
@@ -297,6 +318,9 @@ export class DemoTracker {
       t.alerts += s.alerts;
       t.alertsOnInjected += s.alertsOnInjected;
       t.trainings += s.trainings;
+      const { injected, caught } = this.catches(s);
+      t.injected += injected;
+      t.caught += caught;
     }
     return t;
   }
@@ -310,6 +334,7 @@ export class DemoTracker {
         firstAt: at,
         arrivals: [],
         trainings: 0,
+        alertSeqs: [],
         scored: 0,
         alert: false,
         alerts: 0,
@@ -366,6 +391,19 @@ export class DemoTracker {
     if (i > 0) s.arrivals.splice(0, i);
     const span = Math.min(this.rateWindowMs, Math.max(1000, now - s.firstAt));
     return (s.arrivals.length * 1000) / span;
+  }
+
+  /** The stream's injected anomalies its scores covered, and those with an alert in their catch window. */
+  private catches(s: Stream): { injected: number; caught: number } {
+    let injected = 0;
+    let caught = 0;
+    if (s.firstScored === undefined || s.lastScored === undefined) return { injected, caught };
+    for (const a of this.injected.get(s.id) ?? []) {
+      if (a.index < s.firstScored || a.index + CATCH_WITHIN > s.lastScored) continue;
+      injected++;
+      if (s.alertSeqs.some((q) => q >= a.index && q <= a.index + CATCH_WITHIN)) caught++;
+    }
+    return { injected, caught };
   }
 
   /** The first index of an injected anomaly among the readings of the window ending at `seq`. */

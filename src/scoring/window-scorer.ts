@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
 import {
-  forecastError,
   windowExcess,
   LikelihoodScoring,
   type AlertDetail,
@@ -32,6 +31,10 @@ export function anomalyScoring(
             warmup: a.warmup,
             rangeMargin: a.rangeMargin,
             spreadWindow: a.spreadWindow,
+            rangeTail: a.rangeTail,
+            recordHorizon: a.recordHorizon,
+            jumps: a.jumps,
+            coolDown: a.coolDown,
           })
         : trainingZScoring,
     alertThreshold: a.alertThreshold,

@@ -168,6 +168,11 @@ describe('seqae demo', () => {
         /^demo: 3 streams, \d+ windows scored, \d+ alerts \(\d+ on injected anomalies\); logs in /,
       ),
     );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^demo: caught \d+ of \d+ injected anomalies \(an alert within 10 windows/,
+      ),
+    );
     // The run's report: written, one line with its path, and a section for each of the run's sensors.
     const report = lines.filter((l) => /^demo: (report |the report could not be written)/.test(l));
     expect(report, lines.join('\n')).toHaveLength(1);

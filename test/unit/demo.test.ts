@@ -18,6 +18,27 @@ function feed(tracker: DemoTracker, events: DemoEvent[]): Notice[] {
 }
 
 describe('DemoTracker: events in, per-stream rows out', () => {
+  it('counts an injected anomaly caught by an alert at or after its start within 10 windows, of those its scores covered', () => {
+    const t = new DemoTracker({
+      prefix,
+      window: 16,
+      injected: [
+        { streamId: id(1), index: 50, length: 1 }, // before the first score: not counted
+        { streamId: id(1), index: 100, length: 1 }, // alert 10 windows after: caught
+        { streamId: id(1), index: 200, length: 1 }, // alert 11 windows after: missed
+        { streamId: id(1), index: 300, length: 1 }, // alert the window before: missed
+        { streamId: id(1), index: 395, length: 1 }, // its 10 windows not all scored: not counted
+      ],
+    });
+    const events: DemoEvent[] = [];
+    for (let seq = 60; seq <= 400; seq++) {
+      const alert = seq === 110 || seq === 211 || seq === 299;
+      events.push({ type: 'score', streamId: id(1), seq, score: 0, alert, version: 1, at: seq });
+    }
+    feed(t, events);
+    expect(t.totals(500)).toMatchObject({ injected: 3, caught: 1, alerts: 3 });
+  });
+
   it('takes a stream from warming up through training (epochs, loss) to scoring, once each', () => {
     const t = new DemoTracker({ prefix, window: 4 });
     const windows = (from: number, n: number, at: number): DemoEvent[] =>

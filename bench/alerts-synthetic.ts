@@ -1,0 +1,179 @@
+/**
+ * The demo's alerts offline, in seconds: the demo's synthetic fleet (20 sensors, the first 5 with two
+ * injected spikes every 1000 readings), one model per sensor trained once as the demo's worker does
+ * (window 16, 32 units, 20 epochs on the first 200 windows), each window's errors cached under
+ * .cache/alerts-errors/ (computed on first use), then each scoring variant replayed over them as the
+ * worker scores (errors and last value per window, in order). Per variant: alerts, those on windows
+ * holding an injected anomaly, precision, injected anomalies caught (an alert at or after its start,
+ * within 10 windows), and alerts per sensor and per reason.
+ *   npx tsx bench/alerts-synthetic.ts [--length 4000] [--only name,name] [--sensors]
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  forecastError,
+  LikelihoodScoring,
+  type AnomalyScoring,
+  type LikelihoodOptions,
+  type WindowErrors,
+} from '../src/anomaly/index.js';
+import { initBackend } from '../src/backend/index.js';
+import { datasetFromSeries, SequenceAutoencoder } from '../src/model/index.js';
+import {
+  generateSynthetic,
+  parseSyntheticSpec,
+  streamAnomalies,
+  type SyntheticAnomaly,
+} from '../src/producer/sources/synthetic.js';
+
+const { values } = parseArgs({
+  options: {
+    length: { type: 'string', default: '4000' },
+    only: { type: 'string' },
+    sensors: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const LENGTH = Number(values.length);
+const WINDOW = 16;
+const TRAIN_WINDOWS = 200;
+/** An injected anomaly is caught by an alert at or after its start and within this many windows. */
+const CATCH_WITHIN = 10;
+
+// The demo's fleet (src/demo/index.ts): endless, so anomalies come per block of 1000 readings.
+const spec = parseSyntheticSpec(
+  `mix?streams=20&length=0&anomalies=2&anomalous=5&noise=0.05&step=1000&seed=${values.seed}&prefix=sensor-`,
+);
+
+interface Sensor {
+  id: string;
+  readings: number[];
+  anomalies: SyntheticAnomaly[];
+  /** Errors of the windows ending at readings `first …`. */
+  first: number;
+  errors: WindowErrors[];
+}
+
+async function sensors(): Promise<Sensor[]> {
+  const readings: number[][] = Array.from({ length: spec.streams }, () => []);
+  let n = 0;
+  for (const r of generateSynthetic(spec)) {
+    readings[n % spec.streams]!.push(r.values[0]!);
+    if (++n >= LENGTH * spec.streams) break;
+  }
+  const dir = join('.cache', 'alerts-errors', `seed${values.seed}-len${LENGTH}`);
+  await mkdir(dir, { recursive: true });
+  let backend = false;
+  const out: Sensor[] = [];
+  for (let i = 0; i < spec.streams; i++) {
+    const anomalies: SyntheticAnomaly[] = [];
+    for (let b = 0; b * 1000 < LENGTH; b++) anomalies.push(...streamAnomalies(spec, i, b));
+    const file = join(dir, `${i}.json`);
+    let cached: { first: number; errors: WindowErrors[] };
+    try {
+      cached = JSON.parse(await readFile(file, 'utf8')) as typeof cached;
+    } catch {
+      if (!backend) await initBackend('auto', { scoring: false });
+      backend = true;
+      cached = await sensorErrors(readings[i]!);
+      await writeFile(file, JSON.stringify(cached));
+      console.error(`sensor-${i}: errors cached`);
+    }
+    out.push({ id: `sensor-${i}`, readings: readings[i]!, anomalies, ...cached });
+  }
+  return out;
+}
+
+/** Trains on the first 200 windows (as the demo's worker), then every later window's errors. */
+async function sensorErrors(series: number[]): Promise<{ first: number; errors: WindowErrors[] }> {
+  const model = SequenceAutoencoder.create({
+    nIn: WINDOW,
+    units: 32,
+    epochs: 20,
+    learningRate: 0.005,
+    seed: 1,
+  });
+  const trainRows = TRAIN_WINDOWS + WINDOW;
+  await model.train(
+    datasetFromSeries(
+      model.config,
+      series.slice(0, trainRows).map((v) => [v]),
+    ),
+  );
+  const first = trainRows;
+  const windows: number[][][] = [];
+  for (let end = first; end < series.length; end++)
+    windows.push(series.slice(end - WINDOW + 1, end + 1).map((v) => [v]));
+  const r = await model.infer(windows, { batchSize: 256 });
+  const { nOut } = model.config;
+  const scale = model.normalisation.scale;
+  const errors: WindowErrors[] = windows.map((_, k) => ({
+    reconstructionError: r.reconstructionError![k]!,
+    predictionError:
+      k > 0
+        ? forecastError([r.prediction![(k - 1) * nOut + nOut - 1]!], [series[first + k]!], scale)
+        : null,
+  }));
+  model.dispose();
+  return { first, errors };
+}
+
+const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
+const VARIANTS: Record<string, () => AnomalyScoring> = {
+  likelihood: L({}),
+  'warmup 200': L({ warmup: 200 }),
+  'warmup 200 cool 50': L({ warmup: 200, coolDown: 50 }),
+  'warmup 200 1e-2': L({ warmup: 200, rangeTail: 1e-2 }),
+  'warmup 200 jumps': L({ warmup: 200, jumps: true }),
+  'rangeTail 1e-3 jumps H 1000': L({ rangeTail: 1e-3, jumps: true, recordHorizon: 1000 }),
+  'rangeTail 1e-3 jumps': L({ rangeTail: 1e-3, jumps: true }),
+};
+
+const fleet = await sensors();
+const only = values.only?.split(',');
+for (const [name, make] of Object.entries(VARIANTS)) {
+  if (only && !only.includes(name)) continue;
+  const scoring = make();
+  let alerts = 0;
+  let onInjected = 0;
+  let injected = 0;
+  let caught = 0;
+  const reasons: Record<string, number> = {};
+  const perSensor: string[] = [];
+  for (const s of fleet) {
+    const alertSeqs: number[] = [];
+    let sAlerts = 0;
+    for (let k = 0; k < s.errors.length; k++) {
+      const seq = s.first + k;
+      const score = scoring.score(s.errors[k]!, undefined, {
+        streamId: s.id,
+        value: s.readings[seq]!,
+      });
+      if (score < 0.5) continue;
+      sAlerts++;
+      alertSeqs.push(seq);
+      const reason = scoring.reasonOf?.(s.id) ?? 'none';
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+      if (s.anomalies.some((a) => a.index <= seq && a.index + a.length - 1 >= seq - WINDOW + 1))
+        onInjected++;
+    }
+    alerts += sAlerts;
+    let sCaught = 0;
+    let sInjected = 0;
+    // Anomalies the scoring could see: past the training and the scoring's first windows.
+    for (const a of s.anomalies) {
+      if (a.index < s.first + 60 || a.index + CATCH_WITHIN >= s.readings.length) continue;
+      sInjected++;
+      if (alertSeqs.some((q) => q >= a.index && q <= a.index + CATCH_WITHIN)) sCaught++;
+    }
+    injected += sInjected;
+    caught += sCaught;
+    perSensor.push(`${s.id}:${sAlerts}${sInjected > 0 ? `(${sCaught}/${sInjected})` : ''}`);
+  }
+  const precision = alerts > 0 ? onInjected / alerts : 0;
+  console.log(
+    `${name.padEnd(28)} ${String(alerts).padStart(4)} alerts, ${String(onInjected).padStart(4)} on injected (${(100 * precision).toFixed(0)}%), caught ${caught} of ${injected} | ${JSON.stringify(reasons)}`,
+  );
+  if (values.sensors) console.log(`  ${perSensor.join(' ')}`);
+}

@@ -1,0 +1,63 @@
+/**
+ * A quantity's seen range and how often, and how far, the stream leaves it: its record history.
+ * A random walk or a trend sets new records all the time, by small steps; noise sets them ever more
+ * rarely (the n-th of an exchangeable stream's readings is a record with chance 1/n); a sine never
+ * once its cycle is seen. A value past the range is judged against that history: the chance that the
+ * stream exits its range this far, its record rate times the chance of an exit at least this far
+ * (exponential in its excess, at the scale of its past exits). Records during `warmup` form the
+ * range without counting in the history (every early reading is a record).
+ */
+export class RecordRange {
+  private min = Infinity;
+  private max = -Infinity;
+  /** Readings judged, records among them, their summed excess (widths): forgotten at `decay`. */
+  private judged = 0;
+  private records = 0;
+  private excess = 0;
+
+  constructor(
+    /** The part of the range's width an exit must pass before it can alert. */
+    private readonly margin: number,
+    /** Forgetting per reading of the record history (1 / the readings it remembers). */
+    private readonly decay: number,
+    /** Readings the prior record is spread over: the record rate of a stream with no record yet. */
+    private readonly horizon = 1,
+  ) {}
+
+  /**
+   * The chance of an exit as far as `x` under the record history when `x` passes the range by more
+   * than the margin (1 otherwise, and while `judge` is false); then learns `x`: the range widens
+   * unless its chance is at most `unlearnt` (an anomaly whose size must not become normal: a
+   * spike's jump, say, so that the next spike is judged against the stream's ordinary changes).
+   */
+  judgeThenAdd(x: number, judge: boolean, unlearnt = 0): number {
+    const width = this.max - this.min;
+    const past = width > 0 ? Math.max(x - this.max, this.min - x) / width : 0;
+    let q = 1;
+    if (judge && past > this.margin) q = this.exitChance(past);
+    if (judge) {
+      const keep = 1 - this.decay;
+      this.judged = this.judged * keep + 1;
+      this.records *= keep;
+      this.excess *= keep;
+      if (past > 0) {
+        this.records += 1;
+        this.excess += past;
+      }
+    }
+    // An unlearnt exit counts in the record history (a stream that spikes all the time makes its
+    // spikes ordinary) but leaves the range as it was.
+    if (q > unlearnt) {
+      this.min = Math.min(this.min, x);
+      this.max = Math.max(this.max, x);
+    }
+    return q;
+  }
+
+  /** Record rate (one prior record) times the exponential tail of the excess past the margin. */
+  private exitChance(past: number): number {
+    const rate = (this.records + 1) / (this.judged + this.horizon);
+    const scale = (this.excess + this.margin) / (this.records + 1);
+    return rate * Math.exp(-(past - this.margin) / scale);
+  }
+}

@@ -16,6 +16,7 @@ import { trainBenchModel } from './bench-model.js';
 import { bullmqNoop, kafkaPassThrough, modelOnly } from './ceilings.js';
 import { fleetStart } from './fleet-start.js';
 import { Report } from './report.js';
+import { kafkaPassThrough1to4 } from './transport-ceiling.js';
 import { RunScope } from './run-scope.js';
 import { endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
 
@@ -94,6 +95,7 @@ try {
   );
   if (sections.has('ceilings')) {
     await kafkaPassThrough(scope, report, sizes.passThrough);
+    await kafkaPassThrough1to4(scope, report, sizes.windows, UNITS);
     await bullmqNoop(scope, report, sizes.noop, quick ? [64] : undefined);
     await modelOnly(report, model, { batch: BATCH, threads: 0, seconds: sizes.modelSeconds });
     await modelOnly(report, model, { batch: BATCH, threads: 1, seconds: sizes.modelSeconds });
@@ -108,10 +110,19 @@ try {
   model.model.dispose();
 
   const v = (name: string) => report.value(name);
+  report.ratio('e2e_vs_transport', v('seqae.kafka'), v('kafka.passthrough.1to4'), {
+    atLeast: 0.8,
+  });
   report.ratio('e2e_vs_model', v('seqae.kafka'), v('model.onnx'), { atLeast: 0.8 });
   report.ratio('two_workers_vs_one', v('seqae.kafka.workers2'), v('seqae.kafka.workers1'), {
     atLeast: 1.7,
   });
+  report.ratio(
+    'workers_cpu_per_window_2_vs_1',
+    v('seqae.kafka.workers2.worker_cpu'),
+    v('seqae.kafka.workers1.worker_cpu'),
+    { atMost: 1.1 },
+  );
   const noop = v('bullmq.noop');
   const modelRate = v('model.onnx');
   const ceiling =

@@ -141,6 +141,15 @@ export async function workersOneVsTwo(
       await fleet.produce(WARMUP);
       const run = await fleet.produce({ prefix: 'scale-', streams: 100, windows: sizes.windows });
       report.figure(`seqae.kafka.workers${workers}`, perSec(run.windows, run.ms), 'windows/s');
+      // All workers' CPU over all windows: the work per window, whatever the throughput.
+      const workerCpu = Object.entries(run.cpu)
+        .filter(([name]) => name.startsWith('worker-'))
+        .reduce((s, [, x]) => s + x, 0);
+      report.figure(
+        `seqae.kafka.workers${workers}.worker_cpu`,
+        (workerCpu / run.windows) * 1e6,
+        'µs/window',
+      );
       report.note(
         `workers${workers}: ${perWindow(run.cpu, run.windows, run.ms)}; ${run.modelBatch.toFixed(0)} windows a model call`,
       );

@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
-import { OUTPUT_HEADERS } from '../contracts/outputs.js';
+import { decodeOutput, OUTPUT_HEADERS } from '../contracts/outputs.js';
 import type { TrainProgress } from '../contracts/jobs.js';
 import { createRedis } from '../transport/redis.js';
 import { ensureTopics } from '../transport/topics.js';
@@ -114,7 +114,7 @@ export async function listen(options: {
           modelVersion?: unknown;
         };
         try {
-          o = JSON.parse(m.value?.toString() ?? '') as typeof o;
+          o = decodeOutput(m.value) as typeof o;
         } catch {
           continue; // not ours to judge: the worker wrote it
         }

@@ -148,6 +148,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         config.topics,
         config.dlqOriginalMaxBytes,
         metrics,
+        config.outputEncoding,
       );
       const trainQueue = new Queue<TrainJobData, TrainJobResult>(config.queues.train, {
         connection: bullRedis,

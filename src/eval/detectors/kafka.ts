@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { readConfig, type SeqaeConfig } from '../../config/index.js';
+import { decodeOutput } from '../../contracts/outputs.js';
 import { createKafka } from '../../transport/kafka.js';
 import { createRedis } from '../../transport/redis.js';
 import { ensureTopics } from '../../transport/topics.js';
@@ -143,7 +144,7 @@ export async function kafkaDetector(
   await consumer.run({
     eachMessage: async ({ message }) => {
       try {
-        const a = JSON.parse(message.value?.toString('utf8') ?? '') as {
+        const a = decodeOutput(message.value) as {
           streamId?: unknown;
           seq?: unknown;
           score?: unknown;

@@ -14,8 +14,10 @@ import { windowId, type Window } from './window.js';
  * Version 1 is JSON throughout. Version 2 (SEQAE_OUTPUT_ENCODING=f32b64, the default) is the same
  * JSON object on the reconstructions, predictions and embeddings topics, but with the numbers as
  * base64 of little-endian float32 (a matrix also gives its `features`), announced by the header
- * `seqae-encoding: f32b64`: writing 118 numbers as decimal text was most of a worker's cost per
- * window. The anomalies topic stays version 1 JSON. `decodeOutput` reads either (docs/transport.md).
+ * `seqae-encoding: f32b64` and without the model headers (the model is in the value): writing 118
+ * numbers as decimal text was most of a worker's cost per window, and kafkajs' per-header buffers
+ * much of the rest. The anomalies topic stays version 1 JSON with all three headers.
+ * `decodeOutput` reads either (docs/transport.md).
  */
 export const OUTPUT_VERSION = 1;
 /** The version of compact (f32b64) records on the reconstructions, predictions and embeddings topics. */
@@ -156,7 +158,11 @@ export function outputMessages(
       [OUTPUT_HEADERS.modelId]: o.modelId,
       [OUTPUT_HEADERS.modelVersion]: String(o.modelVersion),
     };
-    const numeric = compact ? { ...headers, [OUTPUT_HEADERS.encoding]: 'f32b64' } : headers;
+    // kafkajs encodes every header of every record into buffers of its own: a compact record
+    // carries only the identity and the encoding (the model is in its value).
+    const numeric = compact
+      ? { [OUTPUT_HEADERS.id]: id, [OUTPUT_HEADERS.encoding]: 'f32b64' }
+      : headers;
     const key = o.window.streamId;
     // `"id":…,"modelVersion":3` without braces or version: each topic adds its own around it.
     const { v: _v, ...rest } = base(o);

@@ -84,12 +84,13 @@ describe('output contract version 2 (f32b64)', () => {
     }
   });
 
-  it('announces the encoding on the numeric topics only; anomalies stay version 1 JSON', () => {
+  it('announces the encoding on the numeric topics (no model headers); anomalies stay v1 JSON', () => {
     for (const b of batches) {
       const m = b.messages[0]!;
       const compact = b.name !== 'anomalies';
       expect(m.headers?.['seqae-encoding']).toBe(compact ? 'f32b64' : undefined);
       expect(m.headers?.['seqae-id']).toBe('s-1:12');
+      expect(m.headers?.['seqae-model-version']).toBe(compact ? undefined : '3');
       if (!compact) expect(m.value).toBe(JSON.stringify(json.anomalies));
     }
     const embedding = batches.find((b) => b.name === 'embeddings')!.messages[0]!;

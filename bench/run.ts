@@ -5,7 +5,7 @@
  * prefix and is deleted at the end, and every process it starts is stopped, also on failure and
  * Ctrl-C.
  *
- * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,bullmq,workers,streams,fleet]
+ * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,encodings,bullmq,workers,streams,fleet]
  *        [--fleet-streams 50] [--infer-concurrency 256]
  * --quick: a smoke run of 2–3 minutes (small counts, 6 fleet streams); the figures are then rough.
  */
@@ -18,9 +18,9 @@ import { fleetStart } from './fleet-start.js';
 import { Report } from './report.js';
 import { kafkaPassThrough1to4 } from './transport-ceiling.js';
 import { RunScope } from './run-scope.js';
-import { endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
+import { encodings, endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
 
-const SECTIONS = ['ceilings', 'e2e', 'bullmq', 'workers', 'streams', 'fleet'] as const;
+const SECTIONS = ['ceilings', 'e2e', 'encodings', 'bullmq', 'workers', 'streams', 'fleet'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -101,6 +101,7 @@ try {
     await modelOnly(report, model, { batch: BATCH, threads: 1, seconds: sizes.modelSeconds });
   }
   if (sections.has('e2e')) await endToEnd(scope, report, model, sizes);
+  if (sections.has('encodings')) await encodings(scope, report, model, sizes);
   if (sections.has('bullmq'))
     await inferJobs(scope, report, model, sizes, { concurrency: INFER_CONCURRENCY, bulk: BATCH });
   if (sections.has('workers')) await workersOneVsTwo(scope, report, model, sizes);
@@ -117,6 +118,14 @@ try {
   report.ratio('two_workers_vs_one', v('seqae.kafka.workers2'), v('seqae.kafka.workers1'), {
     atLeast: 1.7,
   });
+  report.ratio(
+    'f32b64_vs_json_worker_cpu',
+    v('seqae.kafka.f32b64.worker_cpu'),
+    v('seqae.kafka.json.worker_cpu'),
+    {
+      atMost: 1,
+    },
+  );
   report.ratio(
     'workers_cpu_per_window_2_vs_1',
     v('seqae.kafka.workers2.worker_cpu'),

@@ -136,8 +136,8 @@ try {
   const modelRate = v('model.onnx');
   const ceiling =
     noop !== undefined && modelRate !== undefined ? Math.min(noop, modelRate) : undefined;
-  report.ratio('bullmq_vs_ceiling', v('seqae.bullmq'), ceiling, { atLeast: 0.7 });
-  report.ratio('bullmq_bulk_vs_ceiling', v('seqae.bullmq.bulk'), ceiling, { atLeast: 0.7 });
+  report.ratio('bullmq_vs_ceiling', v('seqae.bullmq'), ceiling, { atLeast: 0.5 });
+  report.ratio('bullmq_bulk_vs_ceiling', v('seqae.bullmq.bulk'), ceiling, { atLeast: 0.8 });
   const f = `fleet.${fleetStreams}streams`;
   report.ratio('fleet_warm_vs_cold', v(`${f}.warm`), v(`${f}.cold`), { atMost: 0.3 });
   report.ratio('fleet_warm_vs_cold_loss', v('fleet.warm.loss'), v('fleet.cold.loss'), {

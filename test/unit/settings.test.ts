@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       },
       queues: { prefix: 'bull', infer: 'seqae-infer', train: 'seqae-train' },
       dlqOriginalMaxBytes: 65536,
+      outputEncoding: 'f32b64',
       maxWindowValues: 65536,
       backend: 'auto',
       http: { host: '127.0.0.1', port: 9464 },

@@ -5,7 +5,7 @@
  * prefix and is deleted at the end, and every process it starts is stopped, also on failure and
  * Ctrl-C.
  *
- * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,bullmq,workers,streams,fleet]
+ * Usage: npm run bench -- [--quick] [--sections ceilings,e2e,encodings,bullmq,workers,streams,fleet]
  *        [--fleet-streams 50] [--infer-concurrency 256]
  * --quick: a smoke run of 2–3 minutes (small counts, 6 fleet streams); the figures are then rough.
  */
@@ -16,10 +16,11 @@ import { trainBenchModel } from './bench-model.js';
 import { bullmqNoop, kafkaPassThrough, modelOnly } from './ceilings.js';
 import { fleetStart } from './fleet-start.js';
 import { Report } from './report.js';
+import { kafkaPassThrough1to4 } from './transport-ceiling.js';
 import { RunScope } from './run-scope.js';
-import { endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
+import { encodings, endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
 
-const SECTIONS = ['ceilings', 'e2e', 'bullmq', 'workers', 'streams', 'fleet'] as const;
+const SECTIONS = ['ceilings', 'e2e', 'encodings', 'bullmq', 'workers', 'streams', 'fleet'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -94,11 +95,13 @@ try {
   );
   if (sections.has('ceilings')) {
     await kafkaPassThrough(scope, report, sizes.passThrough);
+    await kafkaPassThrough1to4(scope, report, sizes.windows, UNITS);
     await bullmqNoop(scope, report, sizes.noop, quick ? [64] : undefined);
     await modelOnly(report, model, { batch: BATCH, threads: 0, seconds: sizes.modelSeconds });
     await modelOnly(report, model, { batch: BATCH, threads: 1, seconds: sizes.modelSeconds });
   }
   if (sections.has('e2e')) await endToEnd(scope, report, model, sizes);
+  if (sections.has('encodings')) await encodings(scope, report, model, sizes);
   if (sections.has('bullmq'))
     await inferJobs(scope, report, model, sizes, { concurrency: INFER_CONCURRENCY, bulk: BATCH });
   if (sections.has('workers')) await workersOneVsTwo(scope, report, model, sizes);
@@ -108,16 +111,33 @@ try {
   model.model.dispose();
 
   const v = (name: string) => report.value(name);
+  report.ratio('e2e_vs_transport', v('seqae.kafka'), v('kafka.passthrough.1to4'), {
+    atLeast: 0.8,
+  });
   report.ratio('e2e_vs_model', v('seqae.kafka'), v('model.onnx'), { atLeast: 0.8 });
   report.ratio('two_workers_vs_one', v('seqae.kafka.workers2'), v('seqae.kafka.workers1'), {
     atLeast: 1.7,
   });
+  report.ratio(
+    'f32b64_vs_json_worker_cpu',
+    v('seqae.kafka.f32b64.worker_cpu'),
+    v('seqae.kafka.json.worker_cpu'),
+    {
+      atMost: 1,
+    },
+  );
+  report.ratio(
+    'workers_cpu_per_window_2_vs_1',
+    v('seqae.kafka.workers2.worker_cpu'),
+    v('seqae.kafka.workers1.worker_cpu'),
+    { atMost: 1.1 },
+  );
   const noop = v('bullmq.noop');
   const modelRate = v('model.onnx');
   const ceiling =
     noop !== undefined && modelRate !== undefined ? Math.min(noop, modelRate) : undefined;
-  report.ratio('bullmq_vs_ceiling', v('seqae.bullmq'), ceiling, { atLeast: 0.7 });
-  report.ratio('bullmq_bulk_vs_ceiling', v('seqae.bullmq.bulk'), ceiling, { atLeast: 0.7 });
+  report.ratio('bullmq_vs_ceiling', v('seqae.bullmq'), ceiling, { atLeast: 0.5 });
+  report.ratio('bullmq_bulk_vs_ceiling', v('seqae.bullmq.bulk'), ceiling, { atLeast: 0.8 });
   const f = `fleet.${fleetStreams}streams`;
   report.ratio('fleet_warm_vs_cold', v(`${f}.warm`), v(`${f}.cold`), { atMost: 0.3 });
   report.ratio('fleet_warm_vs_cold_loss', v('fleet.warm.loss'), v('fleet.cold.loss'), {

@@ -124,6 +124,38 @@ export async function inferJobs(
   }
 }
 
+/**
+ * One fleet of `workers` stream workers with `env`, one shared model: `name` (windows/s) and
+ * `name.worker_cpu` (all workers' CPU over all windows: the work per window, whatever the rate).
+ */
+async function streamFleet(
+  scope: RunScope,
+  report: Report,
+  m: BenchModel,
+  sizes: Sizes,
+  { name, env, workers }: { name: string; env: Record<string, string>; workers: number },
+) {
+  const fleet = await FleetUnderTest.start(
+    scope,
+    { SEQAE_ROLES: 'stream', SEQAE_MODEL_GROUP: SHARED, ...env },
+    { workers, before: (c) => publishModels(c, m, [SHARED]) },
+  );
+  try {
+    await fleet.produce(WARMUP);
+    const run = await fleet.produce({ prefix: 'scale-', streams: 100, windows: sizes.windows });
+    report.figure(name, perSec(run.windows, run.ms), 'windows/s');
+    const workerCpu = Object.entries(run.cpu)
+      .filter(([process]) => process.startsWith('worker-'))
+      .reduce((sum, [, x]) => sum + x, 0);
+    report.figure(`${name}.worker_cpu`, (workerCpu / run.windows) * 1e6, 'µs/window');
+    report.note(
+      `${name}: ${perWindow(run.cpu, run.windows, run.ms)}; ${run.modelBatch.toFixed(0)} windows a model call`,
+    );
+  } finally {
+    await fleet.stop();
+  }
+}
+
 /** One stream worker process, then two, each scoring with one ONNX Runtime thread. */
 export async function workersOneVsTwo(
   scope: RunScope,
@@ -131,23 +163,25 @@ export async function workersOneVsTwo(
   m: BenchModel,
   sizes: Sizes,
 ) {
-  for (const workers of [1, 2]) {
-    const fleet = await FleetUnderTest.start(
-      scope,
-      { SEQAE_ROLES: 'stream', SEQAE_MODEL_GROUP: SHARED, SEQAE_ONNX_THREADS: '1' },
-      { workers, before: (c) => publishModels(c, m, [SHARED]) },
-    );
-    try {
-      await fleet.produce(WARMUP);
-      const run = await fleet.produce({ prefix: 'scale-', streams: 100, windows: sizes.windows });
-      report.figure(`seqae.kafka.workers${workers}`, perSec(run.windows, run.ms), 'windows/s');
-      report.note(
-        `workers${workers}: ${perWindow(run.cpu, run.windows, run.ms)}; ${run.modelBatch.toFixed(0)} windows a model call`,
-      );
-    } finally {
-      await fleet.stop();
-    }
-  }
+  for (const workers of [1, 2])
+    await streamFleet(scope, report, m, sizes, {
+      name: `seqae.kafka.workers${workers}`,
+      env: { SEQAE_ONNX_THREADS: '1' },
+      workers,
+    });
+}
+
+/**
+ * One stream worker writing its numeric outputs as JSON (contract v1, SEQAE_OUTPUT_ENCODING=json,
+ * what every worker wrote before f32b64), then as f32b64: the encoding's effect within one run.
+ */
+export async function encodings(scope: RunScope, report: Report, m: BenchModel, sizes: Sizes) {
+  for (const encoding of ['json', 'f32b64'])
+    await streamFleet(scope, report, m, sizes, {
+      name: `seqae.kafka.${encoding}`,
+      env: { SEQAE_OUTPUT_ENCODING: encoding },
+      workers: 1,
+    });
 }
 
 /** 1, 10 and 200 streams, each scored by a model of its own (published directly to the registry). */

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
-import { OUTPUT_HEADERS } from '../src/contracts/outputs.js';
+import { decodeOutput, OUTPUT_HEADERS } from '../src/contracts/outputs.js';
 import { ModelRegistry } from '../src/model-registry/index.js';
 import { createKafka } from '../src/transport/kafka.js';
 import { createRedis } from '../src/transport/redis.js';
@@ -137,7 +137,7 @@ async function main() {
       for (const m of batch.messages) {
         seen.add(String(m.headers?.[OUTPUT_HEADERS.id]));
         if (batch.topic !== config.topics.reconstructions) continue;
-        const end = (JSON.parse(m.value!.toString('utf8')) as { end: number }).end;
+        const end = decodeOutput(m.value).end as number;
         if (end >= measureFrom) latencies.push(now - end);
       }
     },

@@ -55,6 +55,8 @@ export {
   OUTPUT_HEADERS,
   OUTPUT_VERSION,
   outputPayloads,
+  decodeOutput,
+  OUTPUT_VERSION_F32,
   type AnomalyOutput,
   type EmbeddingOutput,
   type OutputTopicName,

@@ -235,6 +235,14 @@ export const settings = {
       'most bytes of the original input kept in a dead letter; a longer one is cut and the dead letter gives its length and SHA-256',
     commands: 'all',
   }),
+  outputEncoding: setting({
+    env: 'SEQAE_OUTPUT_ENCODING',
+    schema: z.enum(['f32b64', 'json']),
+    default: 'f32b64',
+    description:
+      'numbers on the reconstructions, predictions and embeddings topics: f32b64 (base64 of little-endian float32, output version 2, header seqae-encoding) or json (version 1); anomalies are always JSON',
+    commands: 'worker',
+  }),
   maxWindowValues: setting({
     env: 'SEQAE_MAX_WINDOW_VALUES',
     schema: int(1, 1_000_000),

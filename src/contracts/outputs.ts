@@ -1,18 +1,33 @@
 import type { IHeaders, Message } from 'kafkajs';
 import type { AlertReason } from '../anomaly/index.js';
 import type { Topics } from '../config/index.js';
+import { ValidationError } from '../errors/index.js';
+import { decodeF32, decodeF32Matrix, encodeF32 } from './f32b64.js';
 import { windowId, type Window } from './window.js';
 
 /**
- * The output contract, version 1: one message per window on each output topic, keyed by `streamId`
- * (so a stream's outputs stay ordered on one partition), with headers `seqae-id` (`streamId:seq`,
- * the window's identity, for de-duplication), `seqae-model-id` and `seqae-model-version`.
- * Values are in the stream's own units; errors are in the model's normalised units.
+ * The output contract: one message per window on each output topic, keyed by `streamId` (so a
+ * stream's outputs stay ordered on one partition), with headers `seqae-id` (`streamId:seq`, the
+ * window's identity, for de-duplication), `seqae-model-id` and `seqae-model-version`. Values are in
+ * the stream's own units; errors are in the model's normalised units.
+ *
+ * Version 1 is JSON throughout. Version 2 (SEQAE_OUTPUT_ENCODING=f32b64, the default) is the same
+ * JSON object on the reconstructions, predictions and embeddings topics, but with the numbers as
+ * base64 of little-endian float32 (a matrix also gives its `features`), announced by the header
+ * `seqae-encoding: f32b64` and without the model headers (the model is in the value): writing 118
+ * numbers as decimal text was most of a worker's cost per window, and kafkajs' per-header buffers
+ * much of the rest. The anomalies topic stays version 1 JSON with all three headers.
+ * `decodeOutput` reads either (docs/transport.md).
  */
 export const OUTPUT_VERSION = 1;
+/** The version of compact (f32b64) records on the reconstructions, predictions and embeddings topics. */
+export const OUTPUT_VERSION_F32 = 2;
+
+/** How numeric outputs are written (SEQAE_OUTPUT_ENCODING); anomalies are always JSON. */
+export type OutputEncoding = 'f32b64' | 'json';
 
 interface OutputBase {
-  v: typeof OUTPUT_VERSION;
+  v: typeof OUTPUT_VERSION | typeof OUTPUT_VERSION_F32;
   id: string;
   streamId: string;
   seq: number;
@@ -83,6 +98,8 @@ export const OUTPUT_HEADERS = {
   id: 'seqae-id',
   modelId: 'seqae-model-id',
   modelVersion: 'seqae-model-version',
+  /** `f32b64` on version 2 records; absent on JSON ones. */
+  encoding: 'seqae-encoding',
 } as const;
 
 function base(o: WindowOutputs): OutputBase {
@@ -130,18 +147,23 @@ export function outputPayloads(o: WindowOutputs): Partial<Record<OutputTopicName
 }
 
 /**
- * Kafka messages per output topic name for a batch of windows. The same bytes as
- * `JSON.stringify(outputPayloads(o)[name])`, written in one pass: the fields every topic shares are
- * serialised once per window, not once per topic (a worker's hottest loop after the model).
+ * Kafka messages per output topic name for a batch of windows. With `json`, the same bytes as
+ * `JSON.stringify(outputPayloads(o)[name])`; with `f32b64` (the default), the reconstructions,
+ * predictions and embeddings as version 2 (their numbers as `encodeF32`). Written in one pass: the
+ * fields every topic shares are serialised once per window, not once per topic (a worker's hottest
+ * loop after the model).
  */
 export function outputMessages(
   topics: Topics,
   outputs: readonly WindowOutputs[],
+  encoding: OutputEncoding = 'f32b64',
 ): { topic: string; name: OutputTopicName; messages: Message[] }[] {
   const embeddings: Message[] = [];
   const anomalies: Message[] = [];
   const reconstructions: Message[] = [];
   const predictions: Message[] = [];
+  const compact = encoding === 'f32b64';
+  const v = compact ? OUTPUT_VERSION_F32 : OUTPUT_VERSION;
   for (const o of outputs) {
     const id = windowId(o.window);
     const headers: IHeaders = {
@@ -149,27 +171,40 @@ export function outputMessages(
       [OUTPUT_HEADERS.modelId]: o.modelId,
       [OUTPUT_HEADERS.modelVersion]: String(o.modelVersion),
     };
+    // kafkajs encodes every header of every record into buffers of its own: a compact record
+    // carries only the identity and the encoding (the model is in its value).
+    const numeric = compact
+      ? { [OUTPUT_HEADERS.id]: id, [OUTPUT_HEADERS.encoding]: 'f32b64' }
+      : headers;
     const key = o.window.streamId;
-    // `{"v":1,…,"modelVersion":3` without its closing brace: each topic appends its own fields.
-    const head = JSON.stringify(base(o)).slice(0, -1);
-    embeddings.push({ key, headers, value: `${head},"embedding":${JSON.stringify(o.embedding)}}` });
+    // `"id":…,"modelVersion":3` without braces or version: each topic adds its own around it.
+    const { v: _v, ...rest } = base(o);
+    const shared = JSON.stringify(rest).slice(1, -1);
+    const head = `{"v":${v},${shared}`;
+    const matrix = (name: string, m: number[][]) =>
+      compact
+        ? `${head},"${name}":"${encodeF32(m)}","features":${m[0]?.length ?? 0}}`
+        : `${head},"${name}":${JSON.stringify(m)}}`;
+    embeddings.push({
+      key,
+      headers: numeric,
+      value: compact
+        ? `${head},"embedding":"${encodeF32(o.embedding)}"}`
+        : `${head},"embedding":${JSON.stringify(o.embedding)}}`,
+    });
     anomalies.push({
       key,
       headers,
-      value: `${head},${JSON.stringify(anomalyFields(o)).slice(1)}`,
+      value: `{"v":${OUTPUT_VERSION},${shared},${JSON.stringify(anomalyFields(o)).slice(1)}`,
     });
     if (o.reconstruction)
       reconstructions.push({
         key,
-        headers,
-        value: `${head},"reconstruction":${JSON.stringify(o.reconstruction)}}`,
+        headers: numeric,
+        value: matrix('reconstruction', o.reconstruction),
       });
     if (o.prediction)
-      predictions.push({
-        key,
-        headers,
-        value: `${head},"prediction":${JSON.stringify(o.prediction)}}`,
-      });
+      predictions.push({ key, headers: numeric, value: matrix('prediction', o.prediction) });
   }
   const all: [OutputTopicName, Message[]][] = [
     ['embeddings', embeddings],
@@ -180,4 +215,32 @@ export function outputMessages(
   return all
     .filter(([, messages]) => messages.length > 0)
     .map(([name, messages]) => ({ topic: topics[name], name, messages }));
+}
+
+/**
+ * Any output record's value (either version, any topic) as the version 1 object: a version 2
+ * record's base64 field back to numbers (a vector, or `features`-wide rows), `v` as written. Throws
+ * a ValidationError on text that is not an output record; readers skip such records.
+ */
+export function decodeOutput(
+  value: Uint8Array | string | null | undefined,
+): Record<string, unknown> {
+  const text = typeof value === 'string' ? value : Buffer.from(value ?? []).toString('utf8');
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(`output record: not JSON: ${(e as Error).message}`, 'bad_json', e);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw new ValidationError('output record: not a JSON object', 'schema');
+  const r = o as Record<string, unknown>;
+  if (r.v !== OUTPUT_VERSION_F32) return r;
+  if (typeof r.embedding === 'string') r.embedding = Array.from(decodeF32(r.embedding));
+  for (const field of ['reconstruction', 'prediction'])
+    if (typeof r[field] === 'string') {
+      r[field] = decodeF32Matrix(r[field], Number(r.features));
+      delete r.features;
+    }
+  return r;
 }

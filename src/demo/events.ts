@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
-import { OUTPUT_HEADERS } from '../contracts/outputs.js';
+import { decodeOutput, OUTPUT_HEADERS } from '../contracts/outputs.js';
 import type { TrainProgress } from '../contracts/jobs.js';
 import { createRedis } from '../transport/redis.js';
 import { ensureTopics } from '../transport/topics.js';
@@ -139,7 +139,7 @@ function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
     featureErrors?: { top?: unknown } | null;
   };
   try {
-    o = JSON.parse(m.value?.toString() ?? '') as typeof o;
+    o = decodeOutput(m.value) as typeof o;
   } catch {
     return undefined; // not ours to judge: the worker wrote it
   }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
+import { decodeOutput } from '../contracts/outputs.js';
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka, loginAccepted } from '../transport/kafka.js';
 import { createRedis } from '../transport/redis.js';
@@ -250,7 +251,7 @@ async function readStreams(
     if (key && !wanted(key)) return;
     let v: Record<string, unknown>;
     try {
-      v = JSON.parse(m.value?.toString('utf8') ?? '') as Record<string, unknown>;
+      v = decodeOutput(m.value);
     } catch {
       skipped++;
       return;

@@ -1,6 +1,6 @@
 import type { Topics } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
-import { outputMessages, type WindowOutputs } from '../contracts/outputs.js';
+import { outputMessages, type OutputEncoding, type WindowOutputs } from '../contracts/outputs.js';
 import { dlqKafkaMessage, type DeadLetter } from '../contracts/dead-letter.js';
 import type { KafkaOutput } from '../transport/kafka-output.js';
 import type { FeedbackStore } from './feedback-store.js';
@@ -17,13 +17,15 @@ export class OutputPublisher {
     /** Most bytes of a dead letter's original input kept in its DLQ message. */
     private readonly dlqOriginalMaxBytes: number,
     private readonly metrics?: WorkerMetrics,
+    /** SEQAE_OUTPUT_ENCODING. */
+    private readonly encoding: OutputEncoding = 'f32b64',
     /** Where the alerts sent are recorded, for operators' feedback on them. */
     private readonly alerts?: Pick<FeedbackStore, 'recordAlerts'>,
   ) {}
 
   async publish(outputs: readonly WindowOutputs[]): Promise<void> {
     if (outputs.length === 0) return;
-    const batches = outputMessages(this.topics, outputs);
+    const batches = outputMessages(this.topics, outputs, this.encoding);
     // Recorded alongside the send: an operator may answer an alert as soon as it is out.
     await Promise.all([
       this.out.send(batches.map(({ topic, messages }) => ({ topic, messages }))),

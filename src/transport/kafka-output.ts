@@ -51,8 +51,12 @@ function messageBytes(m: Message): number {
   let n = RECORD_OVERHEAD;
   if (m.key) n += Buffer.byteLength(m.key);
   if (m.value) n += Buffer.byteLength(m.value);
-  for (const [k, v] of Object.entries(m.headers ?? {}))
+  const headers = m.headers;
+  // for…in, not Object.entries: no arrays per record (four records a window, on the hot path).
+  for (const k in headers) {
+    const v = headers[k];
     n += Buffer.byteLength(k) + (typeof v === 'string' || Buffer.isBuffer(v) ? v.length : 0);
+  }
   return n;
 }
 

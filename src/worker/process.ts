@@ -223,6 +223,7 @@ async function openParts(
     config.topics,
     config.dlqOriginalMaxBytes,
     metrics,
+    config.outputEncoding,
     feedbackStore,
   );
   const queue = <D, R>(name: string) =>

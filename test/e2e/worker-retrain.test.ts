@@ -78,6 +78,6 @@ describe('retraining', () => {
     const headers = outputs.messages
       .get('reconstructions')!
       .filter((m) => ids3.has(m.headers['seqae-id']!));
-    expect(headers.every((m) => m.headers['seqae-model-version'] === '2')).toBe(true);
+    expect(headers.every((m) => m.value.modelVersion === 2)).toBe(true);
   });
 });

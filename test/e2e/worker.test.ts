@@ -125,14 +125,23 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
       const rows = m.value.reconstruction as number[][];
       expect(rows.length).toBe(NIN);
       expect(rows.every((r) => r.length === 1 && Number.isFinite(r[0]))).toBe(true);
-      expect(m.headers['seqae-model-version']).toBe('1');
+      expect(m.value.modelVersion).toBe(1);
       expect(m.value.id).toBe(m.headers['seqae-id']);
     }
     for (const m of outputs.messages.get('embeddings')!)
       expect((m.value.embedding as number[]).length).toBe(UNITS);
     for (const m of outputs.messages.get('predictions')!)
       expect((m.value.prediction as number[][]).length).toBe(NIN);
+    // The numeric topics in compact form (contract v2, announced by a header), anomalies in JSON; the
+    // collector read every record of every window through decodeOutput.
+    for (const name of ['reconstructions', 'predictions', 'embeddings'])
+      for (const m of outputs.messages.get(name)!) {
+        expect(m.value.v).toBe(2);
+        expect(m.headers['seqae-encoding']).toBe('f32b64');
+      }
     for (const m of outputs.messages.get('anomalies')!) {
+      expect(m.value.v).toBe(1);
+      expect(m.headers['seqae-encoding']).toBeUndefined();
       expect(m.value.score).toBeGreaterThanOrEqual(0);
       expect(m.value.score).toBeLessThanOrEqual(1);
     }

@@ -2,6 +2,7 @@ import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { windowMessage, type Window } from '../../src/contracts/window.js';
+import { decodeOutput } from '../../src/contracts/outputs.js';
 
 /** Output messages of a run, by topic name, collected by a plain kafkajs consumer. */
 export interface Collected {
@@ -34,7 +35,7 @@ export async function collectOutputs(config: SeqaeConfig, group: string): Promis
     eachMessage: async ({ topic, message }) => {
       messages.get(byTopic.get(topic)!)!.push({
         headers: headers(message),
-        value: JSON.parse(message.value!.toString('utf8')) as Record<string, unknown>,
+        value: decodeOutput(message.value),
       });
     },
   });

@@ -148,7 +148,7 @@ describe('ScoreBatcher', () => {
 });
 
 describe('outputMessages', () => {
-  it('writes each topic the bytes of its payload, with and without decoders', () => {
+  it('writes each topic the bytes of its JSON payload (json), with and without decoders', () => {
     const { topics } = loadConfig({}, { SEQAE_TOPIC_PREFIX: 't.' });
     const full = outputsOf(win('s:x', 3), 'model "q"');
     const embeddingOnly: WindowOutputs = {
@@ -158,7 +158,7 @@ describe('outputMessages', () => {
       score: Number.NaN,
       predictionError: 0.125,
     };
-    const batches = outputMessages(topics, [full, embeddingOnly]);
+    const batches = outputMessages(topics, [full, embeddingOnly], 'json');
     expect(batches.map((b) => [b.name, b.topic, b.messages.length])).toEqual([
       ['embeddings', topics.embeddings, 2],
       ['anomalies', topics.anomalies, 2],

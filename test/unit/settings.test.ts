@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       },
       queues: { prefix: 'bull', infer: 'seqae-infer', train: 'seqae-train' },
       dlqOriginalMaxBytes: 65536,
+      outputEncoding: 'f32b64',
       maxWindowValues: 65536,
       incidentGap: 30,
       backend: 'auto',

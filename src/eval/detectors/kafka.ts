@@ -2,6 +2,7 @@ import { spawnGroup, stopGroup, type GroupChild } from '../../lifecycle/child.js
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { readConfig, type SeqaeConfig } from '../../config/index.js';
+import { decodeOutput } from '../../contracts/outputs.js';
 import { createKafka } from '../../transport/kafka.js';
 import { createRedis } from '../../transport/redis.js';
 import { ensureTopics } from '../../transport/topics.js';
@@ -183,7 +184,7 @@ async function readScores(kafka: Kafka, groupId: string, topic: string) {
   await consumer.run({
     eachMessage: async ({ message }) => {
       try {
-        const a = JSON.parse(message.value?.toString('utf8') ?? '') as {
+        const a = decodeOutput(message.value) as {
           streamId?: unknown;
           seq?: unknown;
           score?: unknown;

@@ -1,12 +1,13 @@
 /**
  * What `featureErrors` adds to a worker's hot loop, a window at a time (µs): the per-feature sums in
  * the reconstruction error's pass (against the single sum it replaced), the window's FeatureErrors
- * object in the scorer, and its JSON on `seqae.anomalies` (and that message's bytes with and without it). Pure CPU, no services: run it under
- * `flock /work/bench.lock npx tsx bench/feature-errors.ts` and note the load.
+ * object in the scorer, and its JSON on `seqae.anomalies` (and that message's bytes with and without it). Pure CPU, no
+ * services: run it under `flock /work/bench.lock npx tsx bench/feature-errors.ts` and note the load.
  */
 import { loadavg } from 'node:os';
 import { outputMessages, type WindowOutputs } from '../src/contracts/outputs.js';
 import { toMatrix } from '../src/model/index.js';
+import { meanSquaredErrors } from '../src/model/inference.js';
 import { featureErrors, forecastFeatureErrors, mean } from '../src/scoring/feature-errors.js';
 import { topicNames } from '../src/config/index.js';
 
@@ -26,27 +27,6 @@ function before(a: Float32Array, b: Float32Array, count: number): Float32Array {
   return out;
 }
 
-/** The pass with per-feature sums (src/model/inference.ts, meanSquaredErrors). */
-function after(a: Float32Array, b: Float32Array, count: number, features: number) {
-  const rows = a.length / count / features;
-  const total = new Float32Array(count);
-  const perFeature = new Float32Array(count * features);
-  const sums = new Float64Array(features);
-  let i = 0;
-  for (let w = 0; w < count; w++) {
-    sums.fill(0);
-    for (let t = 0; t < rows; t++)
-      for (let f = 0; f < features; f++, i++) sums[f] = sums[f]! + (a[i]! - b[i]!) ** 2;
-    let s = 0;
-    for (let f = 0; f < features; f++) {
-      perFeature[w * features + f] = sums[f]! / rows;
-      s += sums[f]!;
-    }
-    total[w] = s / (rows * features);
-  }
-  return { total, perFeature };
-}
-
 /** µs a window of `fn` over a batch, the median of ROUNDS rounds after a warm-up. */
 function perWindow(fn: () => unknown): number {
   for (let r = 0; r < 50; r++) fn();
@@ -64,7 +44,7 @@ function measure(features: number) {
   const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random());
   const input = rand(BATCH * NIN * features);
   const rec = rand(BATCH * NIN * features);
-  const { perFeature } = after(input, rec, BATCH, features);
+  const { perFeature } = meanSquaredErrors(input, rec, BATCH, features);
   const scale = Array.from({ length: features }, () => 1.5);
   const forecast = Array.from({ length: features }, () => Math.random());
   const actual = Array.from({ length: features }, () => Math.random());
@@ -108,7 +88,7 @@ function measure(features: number) {
   return {
     features,
     errorPassBefore: perWindow(() => before(input, rec, BATCH)),
-    errorPassAfter: perWindow(() => after(input, rec, BATCH, features)),
+    errorPassAfter: perWindow(() => meanSquaredErrors(input, rec, BATCH, features)),
     scorerObject: perWindow(object),
     // What outputMessages adds to a window's anomalies message: the field's JSON.
     featureErrorsJson: perWindow(() => {

@@ -90,7 +90,7 @@ export async function runInference(
 }
 
 /** Per window, the mean squared error of each feature over its rows, and their mean over features. */
-function meanSquaredErrors(
+export function meanSquaredErrors(
   a: Float32Array,
   b: Float32Array,
   count: number,

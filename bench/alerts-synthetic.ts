@@ -122,12 +122,12 @@ async function sensorErrors(series: number[]): Promise<{ first: number; errors: 
 const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
 const VARIANTS: Record<string, () => AnomalyScoring> = {
   likelihood: L({}),
-  'warmup 200': L({ warmup: 200 }),
-  'warmup 200 cool 50': L({ warmup: 200, coolDown: 50 }),
-  'warmup 200 1e-2': L({ warmup: 200, rangeTail: 1e-2 }),
-  'warmup 200 jumps': L({ warmup: 200, jumps: true }),
-  'rangeTail 1e-3 jumps H 1000': L({ rangeTail: 1e-3, jumps: true, recordHorizon: 1000 }),
-  'rangeTail 1e-3 jumps': L({ rangeTail: 1e-3, jumps: true }),
+  'no peaks': L({ peakWindow: 0 }),
+  'rangeTail 1e-3': L({ rangeTail: 1e-3 }),
+  'rangeTail 1e-4': L({ rangeTail: 1e-4 }),
+  'no ranges': L({ rangeMargin: 0 }),
+  'no ranges short 1': L({ rangeMargin: 0, shortWindow: 1 }),
+  'errors off, peaks only': L({ rangeMargin: 0, alertTail: 1e-5, shortWindow: 20, combine: 'max', afterAlertTail: 1e-3, warmup: 200, longWindow: 5000, spreadWindow: 0, jumps: false }),
 };
 
 const fleet = await sensors();

@@ -6,7 +6,11 @@ import type {
   ScoringContext,
   WindowErrors,
 } from './index.js';
+import { PeakTail } from './peaks.js';
+import { ErrorRanks } from './ranks.js';
 import { RecordRange } from './records.js';
+
+export { ErrorRanks };
 
 /**
  * Anomaly likelihood, calibrated per stream against that stream's own history (after Numenta HTM's
@@ -68,6 +72,16 @@ export interface LikelihoodOptions {
    * 1 trusts the first records of a fresh range least. Default 1.
    */
   recordHorizon: number;
+  /**
+   * Windows over which the one-step prediction error's local level (its running geometric mean)
+   * is taken for the peak check; 0 turns the check off. Default 32.
+   */
+  peakWindow: number;
+  /**
+   * Chance, under the stream's peaks over threshold (peaks.ts), of a prediction error this far above
+   * its local level, from which it alerts (scaled onto `alertTail`). Default 1e-5.
+   */
+  peakTail: number;
   /** Tail probability from which a window alerts. Default 1e-5. */
   alertTail: number;
   /** Tail probability reported at most by an alert within the cool-down of the last. Default 1e-3. */
@@ -89,55 +103,14 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   rangeTail: 0.1,
   jumps: false,
   recordHorizon: 1,
+  peakWindow: 32,
+  peakTail: 1e-5,
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
   coolDown: 1,
   combine: 'max',
   maxStreams: 100_000,
 };
-
-/**
- * Log-error histogram (small per-stream state): ranks to within a bin, linearly inside it;
- * 10^-8 .. 10^6, 8 bins a decade.
- */
-const LOG_MIN = -8 * Math.LN10;
-const LOG_MAX = 6 * Math.LN10;
-const BINS = 112;
-const BIN_WIDTH = (LOG_MAX - LOG_MIN) / BINS;
-
-export class ErrorRanks {
-  private readonly counts = new Float64Array(BINS);
-  private total = 0;
-
-  constructor(private readonly decay: number) {}
-
-  get size(): number {
-    return this.total;
-  }
-
-  /**
-   * The surprise of `e` among the past errors, -ln of the fraction at or above it (at least one
-   * error's worth), before `e` joins them: exponential with mean 1 while errors come as before.
-   */
-  surpriseThenAdd(e: number): number {
-    const x = (Math.log(Math.max(e, 1e-300)) - LOG_MIN) / BIN_WIDTH;
-    const bin = Math.min(BINS - 1, Math.max(0, Math.floor(x)));
-    const within = Math.min(1, Math.max(0, x - bin));
-    let below = 0;
-    for (let b = 0; b < bin; b++) below += this.counts[b]!;
-    below += this.counts[bin]! * within;
-    const above = this.total > 0 ? 1 - below / this.total : 1;
-    const surprise = -Math.log(Math.max(above, 1 / (this.total + 1)));
-    if (this.total >= 1 / this.decay) {
-      const keep = 1 - this.decay;
-      for (let b = 0; b < BINS; b++) this.counts[b]! *= keep;
-      this.total *= keep;
-    }
-    this.counts[bin]! += 1;
-    this.total += 1;
-    return surprise;
-  }
-}
 
 interface StreamState {
   reconstruction: ErrorRanks;
@@ -160,6 +133,14 @@ interface StreamState {
   /** The last `spreadWindow` absolute changes (a ring) and the record history of their mean. */
   changes: Float64Array;
   spreads: RecordRange;
+  /**
+   * The prediction error's local level (running mean of its log), its last log, and its peaks above
+   * the larger of the two.
+   */
+  level: number;
+  lastLog: number;
+  levelCount: number;
+  peaks: PeakTail;
   /** Windows since the last alert (the cool-down), and the check behind the last score. */
   sinceAlert: number;
   reason: AlertReason | null;
@@ -220,12 +201,21 @@ export class LikelihoodScoring implements AnomalyScoring {
     const o = this.options;
     const s = this.state(context?.streamId ?? '');
     const range = this.rangeChecks(s, context?.value);
+    const peak = this.peakCheck(s, errors.predictionError);
     const errorTail = this.errorTail(s, errors);
-    // A range exit's chance, scaled so that `rangeTail` meets `alertTail`: one threshold for both.
+    // A range exit's or a peak's chance, scaled so that `rangeTail` and `peakTail` meet `alertTail`:
+    // one threshold for all.
     const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
-    const tail = Math.min(errorTail.tail, rangeScaled);
+    const peakScaled = peak < 1 ? (peak * o.alertTail) / o.peakTail : 1;
+    const tail = Math.min(errorTail.tail, rangeScaled, peakScaled);
     const alert = tail <= o.alertTail;
-    s.reason = !alert ? null : rangeScaled < errorTail.tail ? range.reason : errorTail.reason;
+    s.reason = !alert
+      ? null
+      : rangeScaled === tail
+        ? range.reason
+        : peakScaled === tail
+          ? 'prediction'
+          : errorTail.reason;
     // Within the cool-down of an alert (a run of alerts included), a window reports at most the
     // after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
     const cooling = s.sinceAlert < Math.max(1, o.coolDown);
@@ -258,6 +248,10 @@ export class LikelihoodScoring implements AnomalyScoring {
         last: NaN,
         changes: new Float64Array(Math.max(0, o.spreadWindow)),
         spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+        level: 0,
+        lastLog: -Infinity,
+        levelCount: 0,
+        peaks: new PeakTail(decay),
         sinceAlert: Infinity,
         reason: null,
       };
@@ -311,6 +305,29 @@ export class LikelihoodScoring implements AnomalyScoring {
     s.mean += w * d;
     s.variance = (1 - w) * (s.variance + w * d * d);
     return { tail, reason: pred > rec ? 'prediction' : 'reconstruction' };
+  }
+
+  /**
+   * The chance, under the stream's peaks, of the prediction error's ratio to its local level or to
+   * the last error, whichever is larger: a spike the model did not foresee stands out from the errors
+   * just before it, however well or badly the model fits the stream at the time, while errors that
+   * grow over several windows (a model leaving the range it was trained on) or that follow a spike
+   * (the model's input holds it) do not. Then the level and the peaks learn.
+   */
+  private peakCheck(s: StreamState, e: number | null | undefined): number {
+    const o = this.options;
+    if (o.peakWindow <= 0 || e === undefined || e === null || !Number.isFinite(e)) return 1;
+    const log = Math.log(Math.max(e, 1e-300));
+    let q = 1;
+    if (s.levelCount >= o.peakWindow) {
+      const warm = s.levelCount >= o.warmup;
+      // An alerting peak is not learnt: a repeated spike stays as improbable as the first.
+      q = s.peaks.judgeThenAdd(Math.exp(log - Math.max(s.level, s.lastLog)), warm, o.peakTail);
+    }
+    s.lastLog = log;
+    s.levelCount++;
+    s.level += (log - s.level) / Math.min(s.levelCount, o.peakWindow);
+    return q;
   }
 
   /**

@@ -122,12 +122,16 @@ async function sensorErrors(series: number[]): Promise<{ first: number; errors: 
 const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
 const VARIANTS: Record<string, () => AnomalyScoring> = {
   likelihood: L({}),
-  'no peaks': L({ peakWindow: 0 }),
-  'rangeTail 1e-3': L({ rangeTail: 1e-3 }),
-  'rangeTail 1e-4': L({ rangeTail: 1e-4 }),
-  'no ranges': L({ rangeMargin: 0 }),
-  'no ranges short 1': L({ rangeMargin: 0, shortWindow: 1 }),
-  'errors off, peaks only': L({ rangeMargin: 0, alertTail: 1e-5, shortWindow: 20, combine: 'max', afterAlertTail: 1e-3, warmup: 200, longWindow: 5000, spreadWindow: 0, jumps: false }),
+  // The alert as it was: the score past the threshold.
+  'alert = score (before)': () => {
+    const l = new LikelihoodScoring({ peakWindow: 0 });
+    return { name: l.name, score: l.score.bind(l), reasonOf: () => null };
+  },
+  'no peak check': L({ peakWindow: 0 }),
+  'alertRangeTail 1e-2': L({ alertRangeTail: 1e-2 }),
+  'alertRangeTail 1e-4': L({ alertRangeTail: 1e-4 }),
+  'peakTail 1e-6': L({ peakTail: 1e-6 }),
+  'peakTail 1e-4': L({ peakTail: 1e-4 }),
 };
 
 const fleet = await sensors();
@@ -150,7 +154,8 @@ for (const [name, make] of Object.entries(VARIANTS)) {
         streamId: s.id,
         value: s.readings[seq]!,
       });
-      if (score < 0.5) continue;
+      // The alert decision: the scoring's alert score where it has one, else its score.
+      if ((scoring.alertScoreOf?.(s.id) ?? score) < 0.5) continue;
       sAlerts++;
       alertSeqs.push(seq);
       const reason = scoring.reasonOf?.(s.id) ?? 'none';

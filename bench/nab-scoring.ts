@@ -36,34 +36,10 @@ const VARIANTS: Record<string, () => AnomalyScoring> = {
 const C = (o: Partial<CalibratedOptions>) => () => new CalibratedScoring(o);
 const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
 Object.assign(VARIANTS, {
-  'L spread 0 (previous default)': L({ spreadWindow: 0 }),
-  'L spread 20': L({ spreadWindow: 20 }),
-  'L spread 60': L({ spreadWindow: 60 }),
   'L short 10': L({ shortWindow: 10 }),
   'L short 40': L({ shortWindow: 40 }),
-  'L warmup 200': L({ warmup: 200 }),
-  'L mean': L({ combine: 'mean' }),
-  'L margin 0.1': L({ rangeMargin: 0.1 }),
-  'L after 1e-2': L({ afterAlertTail: 1e-2 }),
-  'L rangeTail 1e-1': L({ rangeTail: 1e-1 }),
-  'L warmup 200 cool 50': L({ warmup: 200, coolDown: 50 }),
-  'L warmup 200 1e-2': L({ warmup: 200, rangeTail: 1e-2 }),
-  'L warmup 200 jumps': L({ warmup: 200, jumps: true }),
-  'L H 200': L({ recordHorizon: 200 }),
-  'L H 1000': L({ recordHorizon: 1000 }),
-  'L H 1000 1e-4': L({ recordHorizon: 1000, rangeTail: 1e-4 }),
-  'L H 1000 cool 50': L({ recordHorizon: 1000, coolDown: 50 }),
-  'L H 1000 no jumps': L({ recordHorizon: 1000, jumps: false }),
-  'L no jumps 1e-1 cool 50': L({ jumps: false, rangeTail: 0.1, coolDown: 50 }),
-  'L rangeTail 1e-1 no jumps': L({ rangeTail: 1e-1, jumps: false }),
-  'L rangeTail 3e-2': L({ rangeTail: 3e-2 }),
-  'L rangeTail 3e-2 coolDown 50': L({ rangeTail: 3e-2, coolDown: 50 }),
-  'L rangeTail 1e-1 coolDown 50': L({ rangeTail: 1e-1, coolDown: 50 }),
   'L rangeTail 1e-2': L({ rangeTail: 1e-2 }),
-  'L rangeTail 1e-4': L({ rangeTail: 1e-4 }),
   'L coolDown 30': L({ coolDown: 30 }),
-  'L coolDown 100': L({ coolDown: 100 }),
-  'L coolDown 300': L({ coolDown: 300 }),
 });
 
 /** The exploration's variants (bench/explore-scoring.ts), with --explore. */

@@ -20,7 +20,7 @@ export interface WindowErrors {
  * value outside the range the stream has covered, a local spread outside the spreads seen, or a change
  * between two readings past the changes seen (a spike, a jump).
  */
-export type AlertReason = 'reconstruction' | 'prediction' | 'range' | 'spread' | 'jump';
+export type AlertReason = 'reconstruction' | 'prediction' | 'range' | 'spread';
 
 /** A window's score and the check behind it (null while no check has anything to say). */
 export interface ScoreDetail {
@@ -61,10 +61,17 @@ export interface ScoringContext {
 export interface AnomalyScoring {
   readonly name: string;
   score(errors: WindowErrors, stats: ErrorStats | undefined, context?: ScoringContext): number;
-  /** The check behind the last score of `streamId` (scorings without checks of their own: undefined). */
+  /**
+   * The check behind the last alert of `streamId`, null when its last window is no alert
+   * (scorings without checks of their own: undefined).
+   */
   reasonOf?(streamId: string): AlertReason | null;
-  /** Takes an operator's false alarm into account for that stream from then on. */
-  falseAlarm?(mark: FalseAlarm): void;
+  /**
+   * The last window's alert score, in the score's units (an alert from the alert threshold): a
+   * scoring whose alerts are stricter than its score grades (the score ranks how unusual a window
+   * is; the alert says whether it is worth a page). Without it, the score is the alert score.
+   */
+  alertScoreOf?(streamId: string): number | undefined;
 }
 
 const EPS = 1e-12;

@@ -14,7 +14,7 @@ export { ErrorRanks };
 
 /**
  * Anomaly likelihood, calibrated per stream against that stream's own history (after Numenta HTM's
- * anomaly likelihood and its range check). For each window:
+ * anomaly likelihood and its range check), and an alert stricter than the score. For each window:
  * 1. each error (reconstruction, one-step prediction) becomes its surprise among the stream's past
  *    errors of the same kind, -ln of the fraction of them at or above it: exponential with mean 1
  *    while the stream behaves as it did, whatever its scale or its model's quality; the window's raw
@@ -27,13 +27,18 @@ export { ErrorRanks };
  *    mean absolute change over the last `spreadWindow` readings) that leaves the range of spreads
  *    seen so far (a stream gone flat, or much noisier than ever), by more than `rangeMargin` of the
  *    range's width, is judged by the stream's record history (records.ts): its chance is the rate at
- *    which the stream sets records times the chance of an exit that far; it alerts from `rangeTail`
- *    (a random walk's new high does not; a spike far past its range, or a sine's first exit, does).
- * After an alert, for `coolDown` windows (a run of alerts included), a window reports at most
- * q = `afterAlertTail` (a detection is worth the most early in an anomaly; repeats only cost).
- * `reasonOf` names the check behind the last score: range, spread, or the error kind that weighs more
- * in the short-term surprise (null when the window does not alert).
- * Strictly causal: each window is scored before it joins the history. Per stream: two 112-bin
+ *    which the stream sets records times the chance of an exit that far, scaled by `rangeTail`.
+ * The score ranks windows by how unusual they are (what NAB measures, with a threshold of its
+ * choosing). The alert asks more, since a page costs an operator's attention: the short-term level
+ * at `alertLevelTail`, a range or spread exit at `alertRangeTail` (a noisy sensor's or a random
+ * walk's new high raises the score but pages no one), and a peak check that the score leaves out:
+ * the one-step prediction error against its local level, under the stream's peaks over threshold
+ * (peaks.ts), at `peakTail` (a spike the model did not foresee, even inside the range an earlier
+ * spike widened). After an alert, for `coolDown` windows (a run of alerts included), a window
+ * reports at most q = `afterAlertTail`, in the score and in the alert (a detection is worth the most
+ * early in an anomaly; repeats only cost). `alertScoreOf` gives the alert's score (an alert from
+ * 0.5), `reasonOf` the check behind an alert (null when the window is no alert).
+ * Strictly causal: each window is scored before it joins the history. Per stream: four 112-bin
  * histograms, the last `shortWindow` raw scores and `spreadWindow` changes, a few numbers.
  */
 export interface LikelihoodOptions {
@@ -62,12 +67,6 @@ export interface LikelihoodOptions {
    */
   rangeTail: number;
   /**
-   * Whether the change between two readings is range-checked too (a spike or a jump past the changes
-   * seen); an alerting change does not widen that range, so a repeated spike is judged against the
-   * ordinary changes again. Default false.
-   */
-  jumps: boolean;
-  /**
    * Readings over which a stream with no record yet is given one (the prior of its record rate):
    * 1 trusts the first records of a fresh range least. Default 1.
    */
@@ -78,10 +77,23 @@ export interface LikelihoodOptions {
    */
   peakWindow: number;
   /**
-   * Chance, under the stream's peaks over threshold (peaks.ts), of a prediction error this far above
-   * its local level, from which it alerts (scaled onto `alertTail`). Default 1e-5.
+   * The alert's chance, under the stream's peaks over threshold (peaks.ts), of a one-step prediction
+   * error this far above its local level (scaled onto `alertTail`); a peak this improbable is kept
+   * out of the stream's peaks, so a repeated spike alerts as the first did. Default 1e-5.
    */
   peakTail: number;
+  /**
+   * The alert's chance of a range or spread exit under the stream's record history (stricter than
+   * `rangeTail`, which grades the score): an exit that only a stream seldom setting records makes
+   * improbable, such as a noisy sensor's new high, raises the score but pages no one. Default 1e-3.
+   */
+  alertRangeTail: number;
+  /**
+   * The alert's Gaussian tail of the errors' short-term level (stricter than `alertTail`, which
+   * grades the score: Numenta's Gaussian tail understates how often a stream's errors rise for a
+   * while). Default 1e-9.
+   */
+  alertLevelTail: number;
   /** Tail probability from which a window alerts. Default 1e-5. */
   alertTail: number;
   /** Tail probability reported at most by an alert within the cool-down of the last. Default 1e-3. */
@@ -101,8 +113,9 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   rangeMargin: 0.05,
   spreadWindow: 30,
   rangeTail: 0.1,
-  jumps: false,
   recordHorizon: 1,
+  alertRangeTail: 1e-3,
+  alertLevelTail: 1e-9,
   peakWindow: 32,
   peakTail: 1e-5,
   alertTail: 1e-5,
@@ -111,6 +124,12 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   combine: 'max',
   maxStreams: 100_000,
 };
+
+/** How unusual the errors' short-term level is (its Gaussian tail), and the error kind that weighs more in it. */
+interface LevelTail {
+  tail: number;
+  reason: AlertReason;
+}
 
 interface StreamState {
   reconstruction: ErrorRanks;
@@ -123,12 +142,11 @@ interface StreamState {
   /** Long-term mean and variance of the short-term average (Welford, then exponential). */
   n: number;
   mean: number;
+
   variance: number;
   /** Readings seen (with a finite value). */
   seen: number;
   values: RecordRange;
-  /** The record history of the absolute change between readings (a spike, a jump). */
-  jumps: RecordRange;
   last: number;
   /** The last `spreadWindow` absolute changes (a ring) and the record history of their mean. */
   changes: Float64Array;
@@ -141,8 +159,13 @@ interface StreamState {
   lastLog: number;
   levelCount: number;
   peaks: PeakTail;
-  /** Windows since the last alert (the cool-down), and the check behind the last score. */
+  /**
+   * Windows since the last score past `alertTail` and since the last alert (the cool-downs), the
+   * last alert score and the check behind it (null when the window is no alert).
+   */
   sinceAlert: number;
+  sincePage: number;
+  alertScore: number;
   reason: AlertReason | null;
 }
 
@@ -197,31 +220,42 @@ export class LikelihoodScoring implements AnomalyScoring {
     return this.streams.get(streamId)?.reason ?? null;
   }
 
+  alertScoreOf(streamId: string): number | undefined {
+    return this.streams.get(streamId)?.alertScore;
+  }
+
   score(errors: WindowErrors, _stats: ErrorStats | undefined, context?: ScoringContext): number {
     const o = this.options;
     const s = this.state(context?.streamId ?? '');
     const range = this.rangeChecks(s, context?.value);
     const peak = this.peakCheck(s, errors.predictionError);
-    const errorTail = this.errorTail(s, errors);
-    // A range exit's or a peak's chance, scaled so that `rangeTail` and `peakTail` meet `alertTail`:
-    // one threshold for all.
+    const level = this.errorTail(s, errors);
+    // A range exit's chance scaled so that `rangeTail` meets `alertTail`: one threshold for all.
     const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
-    const peakScaled = peak < 1 ? (peak * o.alertTail) / o.peakTail : 1;
-    const tail = Math.min(errorTail.tail, rangeScaled, peakScaled);
+    const tail = Math.min(level.tail, rangeScaled);
+    // The alert: the same checks judged strictly, and the peak check.
+    const checks: [number, AlertReason][] = [
+      [(level.tail * o.alertTail) / o.alertLevelTail, level.reason],
+      [range.q < 1 ? (range.q * o.alertTail) / o.alertRangeTail : 1, range.reason],
+      [peak < 1 ? (peak * o.alertTail) / o.peakTail : 1, 'prediction'],
+    ];
+    const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
+    const page = pageTail <= o.alertTail;
+    s.reason = page ? pageReason : null;
+    s.alertScore = tailScore(this.coolDown(s, 'sincePage', pageTail));
+    return tailScore(this.coolDown(s, 'sinceAlert', tail));
+  }
+
+  /**
+   * Within the cool-down of an alert (a run of alerts included), a window reports at most the
+   * after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
+   */
+  private coolDown(s: StreamState, since: 'sinceAlert' | 'sincePage', tail: number): number {
+    const o = this.options;
     const alert = tail <= o.alertTail;
-    s.reason = !alert
-      ? null
-      : rangeScaled === tail
-        ? range.reason
-        : peakScaled === tail
-          ? 'prediction'
-          : errorTail.reason;
-    // Within the cool-down of an alert (a run of alerts included), a window reports at most the
-    // after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
-    const cooling = s.sinceAlert < Math.max(1, o.coolDown);
-    const reported = alert && cooling ? Math.max(tail, o.afterAlertTail) : tail;
-    s.sinceAlert = alert ? 0 : s.sinceAlert + 1;
-    return tailScore(reported);
+    const cooling = s[since] < Math.max(1, o.coolDown);
+    s[since] = alert ? 0 : s[since] + 1;
+    return alert && cooling ? Math.max(tail, o.afterAlertTail) : tail;
   }
 
   private state(id: string): StreamState {
@@ -241,10 +275,10 @@ export class LikelihoodScoring implements AnomalyScoring {
         recentCount: 0,
         n: 0,
         mean: 0,
+
         variance: 0,
         seen: 0,
         values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
-        jumps: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
         last: NaN,
         changes: new Float64Array(Math.max(0, o.spreadWindow)),
         spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
@@ -253,6 +287,8 @@ export class LikelihoodScoring implements AnomalyScoring {
         levelCount: 0,
         peaks: new PeakTail(decay),
         sinceAlert: Infinity,
+        sincePage: Infinity,
+        alertScore: 0,
         reason: null,
       };
       this.streams.set(id, s);
@@ -264,7 +300,7 @@ export class LikelihoodScoring implements AnomalyScoring {
    * The Gaussian tail of the short-term mean surprise of the errors against its long-term mean and
    * variance, and which kind of error weighs more in it.
    */
-  private errorTail(s: StreamState, errors: WindowErrors): { tail: number; reason: AlertReason } {
+  private errorTail(s: StreamState, errors: WindowErrors): LevelTail {
     const o = this.options;
     const kinds: (number | undefined)[] = [];
     const rank = (e: number | null | undefined, r: ErrorRanks) => {
@@ -317,12 +353,13 @@ export class LikelihoodScoring implements AnomalyScoring {
   private peakCheck(s: StreamState, e: number | null | undefined): number {
     const o = this.options;
     if (o.peakWindow <= 0 || e === undefined || e === null || !Number.isFinite(e)) return 1;
-    const log = Math.log(Math.max(e, 1e-300));
+    // Errors and ratios within the histograms' span (1e-8 … 1e6): a model whose training windows were
+    // flat gives errors of 0 and 1e16, whose ratios say nothing.
+    const log = Math.log(Math.min(Math.max(e, 1e-8), 1e6));
     let q = 1;
     if (s.levelCount >= o.peakWindow) {
-      const warm = s.levelCount >= o.warmup;
-      // An alerting peak is not learnt: a repeated spike stays as improbable as the first.
-      q = s.peaks.judgeThenAdd(Math.exp(log - Math.max(s.level, s.lastLog)), warm, o.peakTail);
+      const ratio = Math.min(Math.exp(log - Math.max(s.level, s.lastLog)), 1e6);
+      q = s.peaks.judgeThenAdd(ratio, s.levelCount >= o.warmup, o.peakTail);
     }
     s.lastLog = log;
     s.levelCount++;
@@ -347,11 +384,6 @@ export class LikelihoodScoring implements AnomalyScoring {
       q: s.values.judgeThenAdd(value, warm),
       reason: 'range',
     };
-    if (o.jumps && s.seen > 0) {
-      // An alerting jump is not learnt: repeated spikes stay as surprising as the first.
-      const q = s.jumps.judgeThenAdd(Math.abs(value - s.last), warm, o.rangeTail);
-      if (q < out.q) out = { q, reason: 'jump' };
-    }
     if (o.spreadWindow > 0 && s.seen > 0) {
       // Change i goes to slot i mod spreadWindow; the mean is over a full ring only.
       s.changes[(s.seen - 1) % o.spreadWindow] = Math.abs(value - s.last);

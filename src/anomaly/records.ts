@@ -26,11 +26,9 @@ export class RecordRange {
 
   /**
    * The chance of an exit as far as `x` under the record history when `x` passes the range by more
-   * than the margin (1 otherwise, and while `judge` is false); then learns `x`: the range widens
-   * unless its chance is at most `unlearnt` (an anomaly whose size must not become normal: a
-   * spike's jump, say, so that the next spike is judged against the stream's ordinary changes).
+   * than the margin (1 otherwise, and while `judge` is false); then learns `x`.
    */
-  judgeThenAdd(x: number, judge: boolean, unlearnt = 0): number {
+  judgeThenAdd(x: number, judge: boolean): number {
     const width = this.max - this.min;
     const past = width > 0 ? Math.max(x - this.max, this.min - x) / width : 0;
     let q = 1;
@@ -45,12 +43,8 @@ export class RecordRange {
         this.excess += past;
       }
     }
-    // An unlearnt exit counts in the record history (a stream that spikes all the time makes its
-    // spikes ordinary) but leaves the range as it was.
-    if (q > unlearnt) {
-      this.min = Math.min(this.min, x);
-      this.max = Math.max(this.max, x);
-    }
+    this.min = Math.min(this.min, x);
+    this.max = Math.max(this.max, x);
     return q;
   }
 

@@ -355,7 +355,7 @@ export const settings = {
         schema: z.coerce.number().gt(0).max(1),
         default: '0.1',
         description:
-          "likelihood: chance of a range exit under the stream's record history (its record rate times the chance of an exit that far) from which it alerts; lower: a stream that often sets records (a random walk, a trend) alerts only on exits far past its usual ones",
+          "likelihood: chance of a range exit under the stream's record history (its record rate times the chance of an exit that far) at which the score reaches 0.5; the alert asks SEQAE_ALERT_RANGE_TAIL",
         commands: ['worker', 'infer'],
       }),
       recordHorizon: setting({
@@ -366,12 +366,36 @@ export const settings = {
           'likelihood: readings over which a range with no record yet is given one (its prior record rate is 1 / this); higher: the first exits of a fresh range alert sooner',
         commands: ['worker', 'infer'],
       }),
-      jumps: setting({
-        env: 'SEQAE_ANOMALY_JUMPS',
-        schema: bool,
-        default: 'false',
+      peakWindow: setting({
+        env: 'SEQAE_ANOMALY_PEAK_WINDOW',
+        schema: int(0, 10_000),
+        default: '32',
         description:
-          'likelihood: range-check the change between two readings too (a spike or a jump past the changes seen, reason `jump`); an alerting change does not widen that range, so a repeated spike is judged against the ordinary changes',
+          "likelihood: windows over which the one-step prediction error's local level is taken for the alert's peak check (a spike the model did not foresee, against the errors just before it; 0: off)",
+        commands: ['worker', 'infer'],
+      }),
+      peakTail: setting({
+        env: 'SEQAE_ANOMALY_PEAK_TAIL',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '1e-5',
+        description:
+          "likelihood: chance, under the stream's own peaks over threshold, of a prediction error that far above its local level from which it alerts; such a peak does not join the stream's peaks, so a repeated spike alerts as the first did",
+        commands: ['worker', 'infer'],
+      }),
+      alertRangeTail: setting({
+        env: 'SEQAE_ALERT_RANGE_TAIL',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '1e-3',
+        description:
+          "likelihood: chance of a range or spread exit under the stream's record history from which it alerts (the score grades exits from SEQAE_ANOMALY_RANGE_TAIL); lower: fewer pages for new highs of streams that set records now and then",
+        commands: ['worker', 'infer'],
+      }),
+      alertLevelTail: setting({
+        env: 'SEQAE_ALERT_LEVEL_TAIL',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '1e-9',
+        description:
+          "likelihood: Gaussian tail of the errors' short-term level from which it alerts (the score is 0.5 at 1e-5); lower: fewer pages for errors that rise for a while",
         commands: ['worker', 'infer'],
       }),
       coolDown: setting({
@@ -387,7 +411,7 @@ export const settings = {
         schema: z.coerce.number().min(0).max(1),
         default: '0.5',
         description:
-          'score from which a window is an alert (`alert: true` on the anomalies topic, seqae_anomaly_alerts_total)',
+          "alert score from which a window is an alert (`alert: true` on the anomalies topic, seqae_anomaly_alerts_total); the likelihood scoring's alert score asks more than its score (SEQAE_ALERT_RANGE_TAIL, SEQAE_ALERT_LEVEL_TAIL, the peak check), the training-z scoring's is its score",
         commands: ['worker', 'infer'],
       }),
     },

@@ -33,7 +33,10 @@ export function anomalyScoring(
             spreadWindow: a.spreadWindow,
             rangeTail: a.rangeTail,
             recordHorizon: a.recordHorizon,
-            jumps: a.jumps,
+            peakWindow: a.peakWindow,
+            peakTail: a.peakTail,
+            alertRangeTail: a.alertRangeTail,
+            alertLevelTail: a.alertLevelTail,
             coolDown: a.coolDown,
           })
         : trainingZScoring,
@@ -145,10 +148,11 @@ export class WindowScorer {
       if (reconstructionError !== null)
         this.options.metrics?.reconstructionError.observe(reconstructionError);
       const reason = this.anomaly.reasonOf?.(w.streamId) ?? null;
+      const alertScore = this.anomaly.alertScoreOf?.(w.streamId) ?? score;
       const suppressed =
-        score >= this.options.alertThreshold &&
+        alertScore >= this.options.alertThreshold &&
         this.suppressedByFeedback(w, { score, reason, reconstructionError, predictionError });
-      const alert = score >= this.options.alertThreshold && !suppressed;
+      const alert = alertScore >= this.options.alertThreshold && !suppressed;
       this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
       const reconstructionTerms = r.featureErrors
         ? toMatrix(r.featureErrors, i, 1, features)[0]!

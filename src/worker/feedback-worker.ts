@@ -68,7 +68,6 @@ export class FeedbackWorker extends EventEmitter<FeedbackWorkerEvents> {
 
   private apply(mark: FalseAlarm): void {
     this.deps.memory.add(mark);
-    this.deps.anomaly.falseAlarm?.(mark);
   }
 
   private async handle({ topic, partition, message }: EachMessagePayload): Promise<void> {

@@ -39,23 +39,9 @@ describe('RecordRange: range exits judged by how often and how far a stream sets
     sine.forEach((x, i) => r.judgeThenAdd(x, i >= 200));
     expect(r.judgeThenAdd(1.4, true)).toBeLessThan(1e-3);
   });
-
-  it('an unlearnt exit leaves the range as it was: a repeated spike is as far out as the first', () => {
-    for (const unlearnt of [0, 1e-3]) {
-      const r = new RecordRange(0.05, 1 / 5000);
-      sine.forEach((x, i) => r.judgeThenAdd(x, i >= 200));
-      const first = r.judgeThenAdd(5, true, unlearnt);
-      for (let i = 0; i < 500; i++) r.judgeThenAdd(sine[i]!, true, unlearnt);
-      const second = r.judgeThenAdd(5, true, unlearnt);
-      expect(first).toBeLessThan(1e-3);
-      // Learnt, the first spike widened the range to 5: the second is no exit at all.
-      if (unlearnt === 0) expect(second).toBe(1);
-      else expect(second).toBeLessThan(1e-3);
-    }
-  });
 });
 
-describe('LikelihoodScoring: reasons, jumps and the cool-down', () => {
+describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
   const calm = (s: LikelihoodScoring, n: number, rand: () => number, from = 0) => {
     for (let i = from; i < from + n; i++)
       s.score({ reconstructionError: 0.01 * (0.5 + rand()) }, undefined, {
@@ -64,60 +50,115 @@ describe('LikelihoodScoring: reasons, jumps and the cool-down', () => {
       });
   };
 
-  it('names the check behind a score: range, spread, reconstruction; null when nothing fired', () => {
+  it('names the check behind an alert: range, spread, reconstruction; null when nothing fired', () => {
     const rand = mulberry32(8);
     // The value range alone first (a jump to 9 also leaves the spreads seen).
-    const s = new LikelihoodScoring({ spreadWindow: 0 });
+    const s = new LikelihoodScoring({ spreadWindow: 0, peakWindow: 0 });
     calm(s, 2000, rand);
     const e = { reconstructionError: 0.01 };
     expect(s.score(e, undefined, { streamId: 'a', value: Math.sin(2000 / 8) })).toBeLessThan(0.5);
     expect(s.reasonOf('a')).toBeNull();
     expect(s.score(e, undefined, { streamId: 'a', value: 9 })).toBeGreaterThanOrEqual(0.5);
+    expect(s.alertScoreOf('a')).toBeGreaterThanOrEqual(0.5);
     expect(s.reasonOf('a')).toBe('range');
-    const flat = new LikelihoodScoring();
+    const flat = new LikelihoodScoring({ peakWindow: 0 });
     calm(flat, 2000, rand);
     let spread = -1;
-    for (let i = 0; i < 40 && spread < 0; i++)
-      if (flat.score(e, undefined, { streamId: 'a', value: 0.3 }) >= 0.5) spread = i;
+    for (let i = 0; i < 40 && spread < 0; i++) {
+      flat.score(e, undefined, { streamId: 'a', value: 0.3 });
+      if (flat.alertScoreOf('a')! >= 0.5) spread = i;
+    }
     expect(spread).toBeGreaterThanOrEqual(0);
     expect(flat.reasonOf('a')).toBe('spread');
-    const errorsOnly = new LikelihoodScoring({ rangeMargin: 0 });
+    const errorsOnly = new LikelihoodScoring({ rangeMargin: 0, peakWindow: 0 });
     calm(errorsOnly, 2000, rand);
     let surge = 0;
-    for (let i = 0; i < 20; i++)
-      surge = Math.max(
-        surge,
-        errorsOnly.score({ reconstructionError: 1 }, undefined, { streamId: 'a', value: 0 }),
-      );
+    for (let i = 0; i < 20 && surge < 0.5; i++) {
+      errorsOnly.score({ reconstructionError: 1 }, undefined, { streamId: 'a', value: 0 });
+      surge = errorsOnly.alertScoreOf('a')!;
+    }
     expect(surge).toBeGreaterThanOrEqual(0.5);
     expect(errorsOnly.reasonOf('a')).toBe('reconstruction');
     expect(errorsOnly.reasonOf('nobody')).toBeNull();
   });
 
-  it('with jumps on, every one of repeated spikes inside the seen range alerts (reason jump)', () => {
-    const run = (jumps: boolean) => {
+  it("a noisy stream's new highs raise the score far more often than they alert; a level shift does both", () => {
+    const e = (rand: () => number) => ({ reconstructionError: 0.01 * (0.5 + rand()) });
+    let scored = 0;
+    let alerts = 0;
+    for (const seed of [11, 12, 13]) {
+      const rand = mulberry32(seed);
+      const s = new LikelihoodScoring({ peakWindow: 0 });
+      for (let i = 0; i < 20_000; i++) {
+        const v = 0.05 * gaussian(rand);
+        if (s.score(e(rand), undefined, { streamId: 'n', value: v }) >= 0.5) scored++;
+        if (s.alertScoreOf('n')! >= 0.5) alerts++;
+      }
+      // A shift to ten times its readings' standard deviation pages at once.
+      expect(s.score(e(rand), undefined, { streamId: 'n', value: 0.5 })).toBeGreaterThanOrEqual(
+        0.5,
+      );
+      expect(s.alertScoreOf('n')).toBeGreaterThanOrEqual(0.5);
+      expect(s.reasonOf('n')).toBe('range');
+    }
+    // Its records rank (the score NAB measures); fewer than half of them page anyone.
+    expect(scored).toBeGreaterThanOrEqual(15);
+    expect(alerts * 2).toBeLessThan(scored);
+  });
+
+  it('the peak check alerts on every one of repeated spikes inside the seen range (reason prediction)', () => {
+    const run = (peakWindow: number) => {
       const rand = mulberry32(9);
-      const s = new LikelihoodScoring({ jumps });
+      const s = new LikelihoodScoring({ peakWindow });
       let caught = 0;
-      let i = 0;
-      for (let k = 0; k < 6; k++) {
-        calm(s, 400, rand, i);
-        i += 400;
+      for (let k = 0, i = 0; k < 6; k++) {
+        // Calm windows: the one-step error of a model that follows the stream, noise around 1e-3.
+        for (const end = i + 400; i < end; i++)
+          s.score(
+            {
+              reconstructionError: 0.01 * (0.5 + rand()),
+              predictionError: 1e-3 * gaussian(rand) ** 2,
+            },
+            undefined,
+            { streamId: 'a', value: Math.sin(i / 8) + 0.05 * gaussian(rand) },
+          );
         // The first spike widens the value range to ±5: the later ones stay inside it.
-        const v = k % 2 === 0 ? 5 : -5;
-        const score = s.score({ reconstructionError: 0.01 }, undefined, {
+        s.score({ reconstructionError: 0.01, predictionError: 25 }, undefined, {
           streamId: 'a',
-          value: v,
+          value: k % 2 === 0 ? 5 : -5,
         });
-        if (score >= 0.5 && k >= 2) {
+        if (k >= 2 && s.alertScoreOf('a')! >= 0.5) {
           caught++;
-          expect(s.reasonOf('a')).toBe('jump');
+          expect(s.reasonOf('a')).toBe('prediction');
         }
       }
       return caught;
     };
-    expect(run(true)).toBe(4);
-    expect(run(false)).toBeLessThan(4);
+    expect(run(32)).toBe(4);
+    expect(run(0)).toBe(0);
+  });
+
+  it('the peak check adds no alert for errors that grow over several windows (a model leaving its range)', () => {
+    const ramp = (peakWindow: number) => {
+      const rand = mulberry32(12);
+      const s = new LikelihoodScoring({ rangeMargin: 0, peakWindow });
+      const error = () => 1e-3 * gaussian(rand) ** 2;
+      for (let i = 0; i < 1000; i++)
+        s.score({ reconstructionError: 0.01, predictionError: error() }, undefined, {
+          streamId: 'g',
+        });
+      // The error doubles each window, from the calm level to 1000 times it: the error level's
+      // check alerts on it; a peak check that judged each window against the last would too.
+      const alerts: number[] = [];
+      for (let e = 1e-3; e < 1; e *= 2) {
+        s.score({ reconstructionError: 0.01, predictionError: e }, undefined, { streamId: 'g' });
+        alerts.push(s.alertScoreOf('g')!);
+      }
+      return alerts;
+    };
+    const withPeaks = ramp(32);
+    expect(withPeaks.some((a) => a >= 0.5)).toBe(true);
+    expect(withPeaks).toEqual(ramp(0));
   });
 
   it('the cool-down reports a second alert within it at the after-alert level', () => {

@@ -49,12 +49,15 @@ export interface EmbeddingOutput extends OutputBase {
 /** A window's anomaly score and what it rests on: the anomaly output, and part of WindowOutputs. */
 export interface AnomalyFields {
   score: number;
-  /** The score reached the worker's alert threshold (SEQAE_ALERT_THRESHOLD). */
+  /**
+   * The window is worth a page: its alert score (the scoring's `alertScoreOf`, else its score)
+   * reached the worker's alert threshold (SEQAE_ALERT_THRESHOLD), and no operator's mark suppressed it.
+   */
   alert: boolean;
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
-  /** The check behind the score (`reconstruction`, `prediction`, `range`, `spread`), or null. */
+  /** The check behind the alert (`reconstruction`, `prediction`, `range`, `spread`), or null. */
   reason: AlertReason | null;
   /** Per-feature shares of the errors, when the worker computes them. */
   featureErrors?: FeatureErrors;

@@ -40,6 +40,8 @@ Object.assign(VARIANTS, {
   'L short 40': L({ shortWindow: 40 }),
   'L rangeTail 1e-2': L({ rangeTail: 1e-2 }),
   'L coolDown 30': L({ coolDown: 30 }),
+  'L warmup 50': L({ warmup: 50 }),
+  'L warmup 100': L({ warmup: 100 }),
 });
 
 /** The exploration's variants (bench/explore-scoring.ts), with --explore. */

@@ -85,7 +85,7 @@ export interface LikelihoodOptions {
   /**
    * The alert's chance of a range or spread exit under the stream's record history (stricter than
    * `rangeTail`, which grades the score): an exit that only a stream seldom setting records makes
-   * improbable, such as a noisy sensor's new high, raises the score but pages no one. Default 1e-3.
+   * improbable, such as a noisy sensor's new high, raises the score but pages no one. Default 1e-4.
    */
   alertRangeTail: number;
   /**
@@ -94,6 +94,12 @@ export interface LikelihoodOptions {
    * while). Default 1e-9.
    */
   alertLevelTail: number;
+  /**
+   * Readings before the alert weighs a value's range exit (the score waits `warmup`): until then an
+   * exit is judged against the prior of one record per `recordHorizon` readings, so only a reading
+   * far past a fresh range alerts. Default 50.
+   */
+  alertWarmup: number;
   /** Tail probability from which a window alerts. Default 1e-5. */
   alertTail: number;
   /** Tail probability reported at most by an alert within the cool-down of the last. Default 1e-3. */
@@ -114,8 +120,9 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   spreadWindow: 30,
   rangeTail: 0.1,
   recordHorizon: 1,
-  alertRangeTail: 1e-3,
+  alertRangeTail: 1e-4,
   alertLevelTail: 1e-9,
+  alertWarmup: 50,
   peakWindow: 32,
   peakTail: 1e-5,
   alertTail: 1e-5,
@@ -124,6 +131,16 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   combine: 'max',
   maxStreams: 100_000,
 };
+
+/**
+ * A range check's chance (1 when nothing left a range), the value range's early chance for the
+ * alert (before `warmup`), and which range.
+ */
+interface RangeChance {
+  q: number;
+  early: number;
+  reason: AlertReason;
+}
 
 /** How unusual the errors' short-term level is (its Gaussian tail), and the error kind that weighs more in it. */
 interface LevelTail {
@@ -236,7 +253,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     // The alert: the same checks judged strictly, and the peak check.
     const checks: [number, AlertReason][] = [
       [(level.tail * o.alertTail) / o.alertLevelTail, level.reason],
-      [range.q < 1 ? (range.q * o.alertTail) / o.alertRangeTail : 1, range.reason],
+      [(Math.min(range.q, range.early) * o.alertTail) / o.alertRangeTail, range.reason],
       [peak < 1 ? (peak * o.alertTail) / o.peakTail : 1, 'prediction'],
     ];
     const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
@@ -375,15 +392,15 @@ export class LikelihoodScoring implements AnomalyScoring {
   private rangeChecks(
     s: StreamState,
     value: number | undefined,
-  ): { q: number; reason: AlertReason } {
-    const none = { q: 1, reason: 'range' as const };
+  ): RangeChance {
+    const none = { q: 1, early: 1, reason: 'range' as const };
     if (value === undefined || !Number.isFinite(value)) return none;
     const o = this.options;
     const warm = s.seen >= o.warmup && o.rangeMargin > 0;
-    let out: { q: number; reason: AlertReason } = {
-      q: s.values.judgeThenAdd(value, warm),
-      reason: 'range',
-    };
+    // Before the range judges, the alert already weighs an exit against the prior record rate.
+    const early =
+      !warm && o.rangeMargin > 0 && s.seen >= o.alertWarmup ? s.values.chanceOf(value) : 1;
+    let out: RangeChance = { q: s.values.judgeThenAdd(value, warm), early, reason: 'range' };
     if (o.spreadWindow > 0 && s.seen > 0) {
       // Change i goes to slot i mod spreadWindow; the mean is over a full ring only.
       s.changes[(s.seen - 1) % o.spreadWindow] = Math.abs(value - s.last);
@@ -393,7 +410,7 @@ export class LikelihoodScoring implements AnomalyScoring {
         // The spreads' own range needs `warmup` spreads before it judges.
         const spreadsWarm = warm && s.seen >= o.spreadWindow + o.warmup;
         const q = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm);
-        if (q < out.q) out = { q, reason: 'spread' };
+        if (q < out.q) out = { q, early, reason: 'spread' };
       }
     }
     s.last = value;

@@ -48,6 +48,16 @@ export class RecordRange {
     return q;
   }
 
+  /**
+   * The chance of an exit as far as `x` under the record history so far, without learning it (1
+   * inside the margin): before a history forms, the prior of one record per `horizon` readings.
+   */
+  chanceOf(x: number): number {
+    const width = this.max - this.min;
+    const past = width > 0 ? Math.max(x - this.max, this.min - x) / width : 0;
+    return past > this.margin ? this.exitChance(past) : 1;
+  }
+
   /** Record rate (one prior record) times the exponential tail of the excess past the margin. */
   private exitChance(past: number): number {
     const rate = (this.records + 1) / (this.judged + this.horizon);

@@ -385,7 +385,7 @@ export const settings = {
       alertRangeTail: setting({
         env: 'SEQAE_ALERT_RANGE_TAIL',
         schema: z.coerce.number().gt(0).max(1),
-        default: '1e-3',
+        default: '1e-4',
         description:
           "likelihood: chance of a range or spread exit under the stream's record history from which it alerts (the score grades exits from SEQAE_ANOMALY_RANGE_TAIL); lower: fewer pages for new highs of streams that set records now and then",
         commands: ['worker', 'infer'],
@@ -396,6 +396,14 @@ export const settings = {
         default: '1e-9',
         description:
           "likelihood: Gaussian tail of the errors' short-term level from which it alerts (the score is 0.5 at 1e-5); lower: fewer pages for errors that rise for a while",
+        commands: ['worker', 'infer'],
+      }),
+      alertWarmup: setting({
+        env: 'SEQAE_ALERT_WARMUP',
+        schema: int(1, 1_000_000),
+        default: '50',
+        description:
+          'likelihood: readings before a value far past the range a stream has covered alerts (the score waits SEQAE_ANOMALY_WARMUP); until then an exit is weighed against a prior of one record per reading, so a spike in a fresh stream pages and its first records do not',
         commands: ['worker', 'infer'],
       }),
       coolDown: setting({

@@ -37,6 +37,7 @@ export function anomalyScoring(
             peakTail: a.peakTail,
             alertRangeTail: a.alertRangeTail,
             alertLevelTail: a.alertLevelTail,
+            alertWarmup: a.alertWarmup,
             coolDown: a.coolDown,
           })
         : trainingZScoring,

@@ -106,6 +106,24 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
     expect(alerts * 2).toBeLessThan(scored);
   });
 
+  it("a spike in a fresh stream alerts before the score's warm-up; its first records do not", () => {
+    const rand = mulberry32(13);
+    const s = new LikelihoodScoring();
+    let early = 0;
+    // 150 readings of a sine: inside SEQAE_ANOMALY_WARMUP (200), past SEQAE_ALERT_WARMUP (50).
+    for (let i = 0; i < 150; i++) {
+      const v = Math.sin(i / 8) + 0.05 * gaussian(rand);
+      expect(s.score({ reconstructionError: 0.01 }, undefined, { streamId: 'f', value: v })).toBe(
+        0,
+      );
+      if (s.alertScoreOf('f')! >= 0.5) early++;
+    }
+    expect(early).toBe(0);
+    expect(s.score({ reconstructionError: 0.01 }, undefined, { streamId: 'f', value: 5 })).toBe(0);
+    expect(s.alertScoreOf('f')).toBeGreaterThanOrEqual(0.5);
+    expect(s.reasonOf('f')).toBe('range');
+  });
+
   it('the peak check alerts on every one of repeated spikes inside the seen range (reason prediction)', () => {
     const run = (peakWindow: number) => {
       const rand = mulberry32(9);

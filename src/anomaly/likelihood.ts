@@ -389,10 +389,7 @@ export class LikelihoodScoring implements AnomalyScoring {
    * of the local spread it makes leaving the range of spreads seen (once `warmup` readings are in);
    * the smaller of the two, and its check. Then both histories learn.
    */
-  private rangeChecks(
-    s: StreamState,
-    value: number | undefined,
-  ): RangeChance {
+  private rangeChecks(s: StreamState, value: number | undefined): RangeChance {
     const none = { q: 1, early: 1, reason: 'range' as const };
     if (value === undefined || !Number.isFinite(value)) return none;
     const o = this.options;

@@ -72,6 +72,8 @@ export interface AnomalyScoring {
    * is; the alert says whether it is worth a page). Without it, the score is the alert score.
    */
   alertScoreOf?(streamId: string): number | undefined;
+  /** A new model version scores `streamId`: errors of the old one are no yardstick for the new. */
+  modelChanged?(streamId: string): void;
 }
 
 const EPS = 1e-12;

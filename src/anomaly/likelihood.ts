@@ -148,6 +148,23 @@ interface LevelTail {
   reason: AlertReason;
 }
 
+/** The state that rests on the stream's model: its errors' history, level and peaks. */
+const MODEL_FIELDS = [
+  'reconstruction',
+  'prediction',
+  'recent',
+  'recentKinds',
+  'recentAt',
+  'recentCount',
+  'n',
+  'mean',
+  'variance',
+  'level',
+  'lastLog',
+  'levelCount',
+  'peaks',
+] as const satisfies readonly (keyof StreamState)[];
+
 interface StreamState {
   reconstruction: ErrorRanks;
   prediction: ErrorRanks;
@@ -233,6 +250,18 @@ export class LikelihoodScoring implements AnomalyScoring {
     this.streams.delete(streamId);
   }
 
+  /**
+   * A new model version scores the stream: its errors start a history of their own (after `warmup`
+   * of them they judge again); the stream's ranges and spreads, which do not depend on the model,
+   * are kept.
+   */
+  modelChanged(streamId: string): void {
+    const s = this.streams.get(streamId);
+    if (!s) return;
+    const fresh = this.fresh();
+    for (const k of MODEL_FIELDS) Object.assign(s, { [k]: fresh[k] });
+  }
+
   reasonOf(streamId: string): AlertReason | null {
     return this.streams.get(streamId)?.reason ?? null;
   }
@@ -276,41 +305,42 @@ export class LikelihoodScoring implements AnomalyScoring {
   }
 
   private state(id: string): StreamState {
-    const o = this.options;
     let s = this.streams.get(id);
-    if (!s) {
-      const decay = 1 / o.longWindow;
-      s = {
-        reconstruction: new ErrorRanks(decay),
-        prediction: new ErrorRanks(decay),
-        recent: new Float64Array(Math.max(1, o.shortWindow)),
-        recentKinds: [
-          new Float64Array(Math.max(1, o.shortWindow)),
-          new Float64Array(Math.max(1, o.shortWindow)),
-        ],
-        recentAt: 0,
-        recentCount: 0,
-        n: 0,
-        mean: 0,
-
-        variance: 0,
-        seen: 0,
-        values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
-        last: NaN,
-        changes: new Float64Array(Math.max(0, o.spreadWindow)),
-        spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
-        level: 0,
-        lastLog: -Infinity,
-        levelCount: 0,
-        peaks: new PeakTail(decay),
-        sinceAlert: Infinity,
-        sincePage: Infinity,
-        alertScore: 0,
-        reason: null,
-      };
-      this.streams.set(id, s);
-    }
+    if (!s) this.streams.set(id, (s = this.fresh()));
     return s;
+  }
+
+  private fresh(): StreamState {
+    const o = this.options;
+    const decay = 1 / o.longWindow;
+    return {
+      reconstruction: new ErrorRanks(decay),
+      prediction: new ErrorRanks(decay),
+      recent: new Float64Array(Math.max(1, o.shortWindow)),
+      recentKinds: [
+        new Float64Array(Math.max(1, o.shortWindow)),
+        new Float64Array(Math.max(1, o.shortWindow)),
+      ],
+      recentAt: 0,
+      recentCount: 0,
+      n: 0,
+      mean: 0,
+
+      variance: 0,
+      seen: 0,
+      values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+      last: NaN,
+      changes: new Float64Array(Math.max(0, o.spreadWindow)),
+      spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+      level: 0,
+      lastLog: -Infinity,
+      levelCount: 0,
+      peaks: new PeakTail(decay),
+      sinceAlert: Infinity,
+      sincePage: Infinity,
+      alertScore: 0,
+      reason: null,
+    };
   }
 
   /**

@@ -72,6 +72,8 @@ export interface ScoreResult {
 export class WindowScorer {
   private readonly anomaly: AnomalyScoring;
   private readonly forecasts: LRUCache<string, { seq: number; version: string; row: number[] }>;
+  /** The model version that last scored each stream. */
+  private readonly versions: LRUCache<string, string>;
 
   constructor(
     private readonly cache: ModelSource,
@@ -79,6 +81,7 @@ export class WindowScorer {
   ) {
     this.anomaly = options.anomaly;
     this.forecasts = new LRUCache({ max: Math.max(1, options.forecastMemory ?? 10_000) });
+    this.versions = new LRUCache({ max: Math.max(1, options.forecastMemory ?? 10_000) });
   }
 
   /** Outputs for windows of one model in chunks of `chunk`; undefined when the model has no version. */
@@ -125,6 +128,11 @@ export class WindowScorer {
     const scale = model.normalisation.scale;
     const version = `${loaded.modelId}@${loaded.version}`;
     return windows.map((w, i) => {
+      const scoredBy = this.versions.get(w.streamId);
+      if (scoredBy !== version) {
+        if (scoredBy !== undefined) this.anomaly.modelChanged?.(w.streamId);
+        this.versions.set(w.streamId, version);
+      }
       const reconstruction = r.reconstruction
         ? toMatrix(r.reconstruction, i, nIn, features)
         : undefined;

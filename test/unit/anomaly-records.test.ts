@@ -179,6 +179,29 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
     expect(withPeaks).toEqual(ramp(0));
   });
 
+  it("a new model version starts its errors' history afresh and keeps the stream's ranges", () => {
+    const run = (changed: boolean) => {
+      const rand = mulberry32(14);
+      const s = new LikelihoodScoring({ peakWindow: 0 });
+      calm(s, 2000, rand);
+      if (changed) s.modelChanged('a');
+      // The new model's errors are a hundred times the old one's, and steady.
+      let alerts = 0;
+      for (let i = 2000; i < 2600; i++) {
+        s.score({ reconstructionError: 1 * (0.5 + rand()) }, undefined, {
+          streamId: 'a',
+          value: Math.sin(i / 8) + 0.05 * gaussian(rand),
+        });
+        if (s.alertScoreOf('a')! >= 0.5) alerts++;
+      }
+      // The ranges are the stream's, not the model's: a reading far past them still alerts.
+      s.score({ reconstructionError: 1 }, undefined, { streamId: 'a', value: 6 });
+      return { alerts, range: s.reasonOf('a') };
+    };
+    expect(run(false).alerts).toBeGreaterThan(0);
+    expect(run(true)).toEqual({ alerts: 0, range: 'range' });
+  });
+
   it('the cool-down reports a second alert within it at the after-alert level', () => {
     for (const coolDown of [1, 300]) {
       const rand = mulberry32(10);

@@ -18,21 +18,13 @@ import { withDefaults } from '../util/defaults.js';
  */
 export const WINDOW_VERSION = 1;
 
+/** Stream ids, by hand on the hot path (`tryParseWindow`) and as a schema elsewhere. */
+const STREAM_ID = /^[^\s:\p{Cc}]{1,200}$/u;
+const STREAM_ID_MESSAGE = 'streamId: 1-200 characters, no whitespace, no ":"';
+const WINDOW_KEYS = new Set(['v', 'streamId', 'seq', 'end', 'step', 'values']);
+
 /** Stream ids: 1–200 characters, no whitespace, no control characters and no ':' (the id separator). */
-export const streamIdSchema = z
-  .string()
-  .regex(/^[^\s:\p{Cc}]{1,200}$/u, 'streamId: 1-200 characters, no whitespace, no ":"');
-
-const envelope = z.strictObject({
-  v: z.literal(WINDOW_VERSION),
-  streamId: streamIdSchema,
-  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  end: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
-  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  values: z.array(z.array(z.number()).min(1)).min(1),
-});
-
-const envelopeWithoutValues = envelope.omit({ values: true });
+export const streamIdSchema = z.string().regex(STREAM_ID, STREAM_ID_MESSAGE);
 
 export interface Window {
   v: typeof WINDOW_VERSION;
@@ -129,7 +121,7 @@ export function tryParseWindow(
     const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
     if (size > maxBytes)
       return { ok: false, error: reject('too_large', `window of ${size} bytes > ${maxBytes}`) };
-    const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+    const text = typeof input === 'string' ? input : utf8(input);
     try {
       obj = JSON.parse(text);
     } catch (e) {
@@ -148,46 +140,109 @@ export function tryParseWindow(
       error: reject('unknown_version', `window version ${JSON.stringify(o.v)} is not 1`),
     };
 
-  // values first, by hand: ragged and non-finite rows get their own reasons, and a hand loop is far
-  // cheaper than a schema walk over thousands of numbers.
-  const values = o.values;
+  const bad = valuesIssue(o.values, maxNumbers) ?? envelopeIssue(o);
+  if (bad) return { ok: false, error: bad };
+  const { streamId, seq, end, step } = o as unknown as Window;
+  const value: Window = {
+    v: WINDOW_VERSION,
+    streamId,
+    seq,
+    end,
+    step,
+    values: o.values as number[][],
+  };
+  return { ok: true, value };
+}
+
+/**
+ * The values' first problem, checked by hand: ragged and non-finite rows get their own reasons, and a
+ * hand loop is far cheaper than a schema walk over thousands of numbers.
+ */
+function valuesIssue(values: unknown, maxNumbers: number): ValidationError | undefined {
   if (!Array.isArray(values) || values.length === 0)
-    return { ok: false, error: reject('schema', 'values: expected a non-empty array of rows') };
+    return reject('schema', 'values: expected a non-empty array of rows');
   let width = -1;
   for (let i = 0; i < values.length; i++) {
     const row: unknown = values[i];
     if (!Array.isArray(row) || row.length === 0)
-      return { ok: false, error: reject('schema', `values[${i}]: expected a non-empty array`) };
+      return reject('schema', `values[${i}]: expected a non-empty array`);
     if (width === -1) {
       width = row.length;
       if (width * values.length > maxNumbers)
-        return {
-          ok: false,
-          error: reject('too_large', `values: ${values.length}×${width} > ${maxNumbers} numbers`),
-        };
+        return reject('too_large', `values: ${values.length}×${width} > ${maxNumbers} numbers`);
     } else if (row.length !== width)
-      return {
-        ok: false,
-        error: reject('ragged', `values[${i}] has ${row.length} features, values[0] has ${width}`),
-      };
+      return reject('ragged', `values[${i}] has ${row.length} features, values[0] has ${width}`);
     for (let j = 0; j < row.length; j++) {
       const x: unknown = row[j];
-      if (typeof x !== 'number')
-        return { ok: false, error: reject('schema', `values[${i}][${j}]: expected a number`) };
-      if (!Number.isFinite(x))
-        return { ok: false, error: reject('non_finite', `values[${i}][${j}] is ${x}`) };
+      if (typeof x !== 'number') return reject('schema', `values[${i}][${j}]: expected a number`);
+      if (!Number.isFinite(x)) return reject('non_finite', `values[${i}][${j}] is ${x}`);
     }
   }
-  const { values: _values, ...rest } = o;
-  const parsed = envelopeWithoutValues.safeParse(rest);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join('.') || 'window';
-    if (o.v === undefined)
-      return { ok: false, error: reject('schema', 'v: missing (expected 1)', parsed.error) };
-    return { ok: false, error: reject('schema', `${where}: ${issue?.message}`, parsed.error) };
+  return undefined;
+}
+
+/**
+ * The envelope's first problem (`v` already 1 or absent), checked by hand in the order, and with the
+ * messages, of the schema it replaces (`z.strictObject` of v, streamId, seq, end, step): the DLQ
+ * reasons and details stay as they were.
+ */
+function envelopeIssue(o: Record<string, unknown>): ValidationError | undefined {
+  if (o.v === undefined) return reject('schema', 'v: missing (expected 1)');
+  const issue =
+    field('streamId', stringIssue(o.streamId)) ??
+    field('seq', intIssue(o.seq, 0)) ??
+    field('end', intIssue(o.end, -Number.MAX_SAFE_INTEGER)) ??
+    field('step', intIssue(o.step, 0)) ??
+    unknownKeys(o);
+  return issue === undefined ? undefined : reject('schema', issue);
+}
+
+function field(name: string, issue: string | undefined): string | undefined {
+  return issue === undefined ? undefined : `${name}: ${issue}`;
+}
+
+function stringIssue(x: unknown): string | undefined {
+  if (typeof x !== 'string') return `Invalid input: expected string, received ${received(x)}`;
+  return STREAM_ID.test(x) ? undefined : STREAM_ID_MESSAGE;
+}
+
+/** A safe integer ≥ `min`, with the schema's messages for `z.number().int().min(min)`. */
+function intIssue(x: unknown, min: number): string | undefined {
+  if (typeof x !== 'number' || !Number.isFinite(x))
+    return `Invalid input: expected number, received ${received(x)}`;
+  if (!Number.isInteger(x)) return 'Invalid input: expected int, received number';
+  if (x > Number.MAX_SAFE_INTEGER)
+    return `Too big: expected int to be <=${Number.MAX_SAFE_INTEGER}`;
+  if (x < -Number.MAX_SAFE_INTEGER)
+    return `Too small: expected int to be >=${-Number.MAX_SAFE_INTEGER}`;
+  return x < min ? `Too small: expected number to be >=${min}` : undefined;
+}
+
+function unknownKeys(o: Record<string, unknown>): string | undefined {
+  let extra: string[] | undefined;
+  for (const k of Object.keys(o)) if (!WINDOW_KEYS.has(k)) (extra ??= []).push(`"${k}"`);
+  if (extra === undefined) return undefined;
+  return `window: Unrecognized key${extra.length > 1 ? 's' : ''}: ${extra.join(', ')}`;
+}
+
+/** How the schema library named a value of the wrong type (`received …`). */
+function received(x: unknown): string {
+  if (typeof x === 'number') return Number.isFinite(x) ? 'number' : String(x); // NaN, ±Infinity
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'array';
+  if (typeof x === 'object') {
+    const ctor =
+      Object.getPrototypeOf(x) !== Object.prototype && 'constructor' in x && x.constructor;
+    return typeof ctor === 'function' ? ctor.name : 'object';
   }
-  return { ok: true, value: { ...parsed.data, values: values as number[][] } };
+  return typeof x;
+}
+
+/** The bytes as UTF-8 text, without copying them first. */
+function utf8(bytes: Uint8Array): string {
+  return Buffer.isBuffer(bytes)
+    ? bytes.toString('utf8')
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 /** Like `tryParseWindow`, but throws the ValidationError. */

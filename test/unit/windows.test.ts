@@ -40,6 +40,8 @@ function code(input: unknown): string | undefined {
 describe('window contract', () => {
   it('round-trips through bytes and names the window', () => {
     expect(parseWindow(encodeWindow(w))).toEqual(w);
+    const bytes = encodeWindow(w);
+    expect(parseWindow(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length))).toEqual(w);
     expect(windowId(w)).toBe('s-1:9');
     expect(windowJobId(w)).toBe('s-1@9');
     expect(parseWindowId('s-1:9')).toEqual({ streamId: 's-1', seq: 9 });
@@ -67,6 +69,83 @@ describe('window contract', () => {
     expect(code({ ...w, extra: 1 })).toBe('schema');
     expect(tryParseWindow(encodeWindow(w), { maxBytes: 10 }).ok).toBe(false);
     expect(() => parseWindow('nope')).toThrow(/not JSON/);
+  });
+
+  it('names the envelope field at fault, as the schema check did', () => {
+    const message = (input: unknown) => {
+      const r = tryParseWindow(input);
+      return r.ok ? undefined : `${r.error.code} ${r.error.message}`;
+    };
+    const { streamId: _s, ...noStream } = w;
+    const int = 'Invalid input: expected int, received number';
+    const safe = Number.MAX_SAFE_INTEGER;
+    expect(message({ ...w, v: undefined })).toBe('schema v: missing (expected 1)');
+    expect(message({ ...w, v: undefined, seq: -1 })).toBe('schema v: missing (expected 1)');
+    expect(message(noStream)).toBe(
+      'schema streamId: Invalid input: expected string, received undefined',
+    );
+    expect(message({ ...w, streamId: 5 })).toBe(
+      'schema streamId: Invalid input: expected string, received number',
+    );
+    for (const bad of ['', 'a:b', 'a b', 'a\u0001', 'x'.repeat(201)])
+      expect(message({ ...w, streamId: bad })).toBe(
+        'schema streamId: streamId: 1-200 characters, no whitespace, no ":"',
+      );
+    expect(tryParseWindow({ ...w, streamId: 'x'.repeat(200) }).ok).toBe(true);
+    expect(message({ ...w, seq: -1 })).toBe('schema seq: Too small: expected number to be >=0');
+    expect(message({ ...w, seq: 1.5 })).toBe(`schema seq: ${int}`);
+    expect(message({ ...w, seq: '9' })).toBe(
+      'schema seq: Invalid input: expected number, received string',
+    );
+    expect(message({ ...w, seq: null })).toBe(
+      'schema seq: Invalid input: expected number, received null',
+    );
+    expect(message({ ...w, seq: [] })).toBe(
+      'schema seq: Invalid input: expected number, received array',
+    );
+    expect(message({ ...w, seq: NaN })).toBe(
+      'schema seq: Invalid input: expected number, received NaN',
+    );
+    expect(message({ ...w, seq: safe + 1 })).toBe(
+      `schema seq: Too big: expected int to be <=${safe}`,
+    );
+    expect(tryParseWindow({ ...w, seq: safe }).ok).toBe(true);
+    expect(message({ ...w, end: -safe - 1 })).toBe(
+      `schema end: Too small: expected int to be >=-${safe}`,
+    );
+    expect(tryParseWindow({ ...w, end: -safe }).ok).toBe(true);
+    expect(message({ ...w, end: -Infinity })).toBe(
+      'schema end: Invalid input: expected number, received -Infinity',
+    );
+    expect(message({ ...w, end: 0.5 })).toBe(`schema end: ${int}`);
+    expect(message({ ...w, step: -1 })).toBe('schema step: Too small: expected number to be >=0');
+    expect(message({ ...w, step: true })).toBe(
+      'schema step: Invalid input: expected number, received boolean',
+    );
+    expect(message({ ...w, step: {} })).toBe(
+      'schema step: Invalid input: expected number, received object',
+    );
+    expect(message({ ...w, extra: 1 })).toBe('schema window: Unrecognized key: "extra"');
+    expect(message({ ...w, extra: 1, more: 2 })).toBe(
+      'schema window: Unrecognized keys: "extra", "more"',
+    );
+    // the first field at fault, in the envelope's order; unknown keys last
+    expect(message({ ...w, extra: 1, step: -1, seq: 1.5 })).toBe(`schema seq: ${int}`);
+    expect(message({ ...w, seq: -1, streamId: '' })).toMatch(/^schema streamId: /);
+  });
+
+  it('returns exactly the window fields, whatever order they came in', () => {
+    const text = '{"values":[[1]],"step":0,"end":-5,"seq":0,"streamId":"s","v":1}';
+    const r = tryParseWindow(text);
+    expect(r.ok && r.value).toEqual({
+      v: 1,
+      streamId: 's',
+      seq: 0,
+      end: -5,
+      step: 0,
+      values: [[1]],
+    });
+    expect(r.ok && Object.keys(r.value)).toEqual(['v', 'streamId', 'seq', 'end', 'step', 'values']);
   });
 });
 

@@ -113,6 +113,42 @@ describe('ScoreBatcher', () => {
     expect(sends).toEqual([1, 3]);
   });
 
+  it('scores the next round while a send is in flight, sending and resolving in round order', async () => {
+    const scorer = recordingScorer();
+    const releases: (() => void)[] = [];
+    const sends: string[][] = [];
+    const batcher = new ScoreBatcher(
+      scorer,
+      {
+        publish: async (o) => {
+          sends.push(o.map((x) => x.window.streamId).sort());
+          await new Promise<void>((r) => releases.push(r));
+        },
+      },
+      { chunk: 256, publish: true },
+    );
+    const settled: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => settled.push(name));
+    const first = track('a', batcher.score('m', [win('a', 1)]));
+    while (sends.length < 1) await new Promise((r) => setImmediate(r));
+    const second = track('b', batcher.score('m', [win('b', 1)]));
+    const third = track('c', batcher.score('m', [win('c', 1)]));
+    // scored ahead of the first send's acknowledgement, but not sent before it
+    while (scorer.calls.length < 2) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(scorer.calls.map((c) => c.windows.map((w) => w.streamId))).toEqual([['a'], ['b', 'c']]);
+    expect(sends).toHaveLength(1);
+    expect(settled).toEqual([]);
+    releases[0]!();
+    await first;
+    while (sends.length < 2) await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual(['a']);
+    expect(sends).toEqual([['a'], ['b', 'c']]);
+    releases[1]!();
+    await Promise.all([second, third]);
+    expect(settled).toEqual(['a', 'b', 'c']);
+  });
+
   it('rejects every caller of a round whose send fails, and goes on with the next round', async () => {
     const scorer = recordingScorer();
     let fail = true;

@@ -117,6 +117,34 @@ function base(o: WindowOutputs): OutputBase {
   };
 }
 
+/** Characters JSON.stringify escapes in a string (lone surrogates included). */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(s)` for a string, without its call for the plain strings ids and names are. */
+function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** `JSON.stringify(n)` for a number. */
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? `${n}` : 'null';
+}
+
+/**
+ * `"id":…,"modelVersion":3`: the fields every topic's record of a window shares, without braces or
+ * version (each topic adds its own around them), written by hand: the same text as
+ * `JSON.stringify(base(o))` without `v`.
+ */
+function sharedFields(o: WindowOutputs, id: string): string {
+  const w = o.window;
+  return (
+    `"id":${jsonString(id)},"streamId":${jsonString(w.streamId)},"seq":${jsonNumber(w.seq)}` +
+    `,"end":${jsonNumber(w.end)},"modelId":${jsonString(o.modelId)}` +
+    `,"modelVersion":${jsonNumber(o.modelVersion)}`
+  );
+}
+
 /** The `seqae.anomalies` payload of one window. */
 export function anomalyPayload(o: WindowOutputs, b = base(o)): AnomalyOutput {
   return { ...b, ...anomalyFields(o) };
@@ -180,9 +208,7 @@ export function outputMessages(
       ? { [OUTPUT_HEADERS.id]: id, [OUTPUT_HEADERS.encoding]: 'f32b64' }
       : headers;
     const key = o.window.streamId;
-    // `"id":…,"modelVersion":3` without braces or version: each topic adds its own around it.
-    const { v: _v, ...rest } = base(o);
-    const shared = JSON.stringify(rest).slice(1, -1);
+    const shared = sharedFields(o, id);
     const head = `{"v":${v},${shared}`;
     const matrix = (name: string, m: number[][]) =>
       compact

@@ -214,4 +214,18 @@ describe('outputMessages', () => {
       });
     }
   });
+
+  it('writes the shared fields as JSON.stringify would, whatever the ids hold', () => {
+    const { topics } = loadConfig({}, {});
+    for (const id of ['q"\u0007\\', 'x\ud800y', '😀', 'plain']) {
+      const o = {
+        ...outputsOf({ ...win(id, 2 ** 52), end: -(2 ** 40) }, `m${id}`),
+        modelVersion: 12,
+      };
+      for (const b of outputMessages(topics, [o], 'json'))
+        expect(b.messages[0]!.value).toBe(JSON.stringify(outputPayloads(o)[b.name]));
+      const anomalies = outputMessages(topics, [o]).find((b) => b.name === 'anomalies')!;
+      expect(anomalies.messages[0]!.value).toBe(JSON.stringify(outputPayloads(o).anomalies));
+    }
+  });
 });

@@ -194,7 +194,7 @@ export class FleetUnderTest {
   }
 
   /** The workers' model calls so far and the windows in them (their /metrics). */
-  private async modelCalls(): Promise<{ sum: number; count: number }> {
+  async modelCalls(): Promise<{ sum: number; count: number }> {
     let sum = 0;
     let count = 0;
     for (const port of this.ports) {

@@ -7,7 +7,7 @@
 import { Queue } from 'bullmq';
 import { createRedis } from '../src/transport/redis.js';
 import { publishModels, type BenchModel } from './bench-model.js';
-import { perWindow } from './cpu.js';
+import { cpuMeter, perWindow } from './cpu.js';
 import { FleetUnderTest } from './fleet-under-test.js';
 import { percentile, type Report } from './report.js';
 import type { RunScope } from './run-scope.js';
@@ -105,6 +105,8 @@ export async function inferJobs(
         inferBulk,
         until: () => true,
       });
+      const calls0 = await fleet.modelCalls();
+      const cpu = cpuMeter(fleet.workers.map((w) => ({ name: w.name, pid: w.proc.pid })));
       const t0 = Date.now();
       await queue.resume();
       await waitUntil(
@@ -112,10 +114,14 @@ export async function inferJobs(
         () => fleet.count >= before + queued.windows,
         300_000,
       );
+      const ms = Date.now() - t0;
+      const used = cpu();
+      const calls = await fleet.modelCalls();
+      const modelBatch = (calls.sum - calls0.sum) / Math.max(1, calls.count - calls0.count);
       report.note(
-        `BullMQ infer jobs of ${inferBulk} window(s) at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} windows queued`,
+        `BullMQ infer jobs of ${inferBulk} window(s) at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} windows queued; ${perWindow(used, queued.windows, ms)}; ${modelBatch.toFixed(0)} windows a model call`,
       );
-      report.figure(name, perSec(queued.windows, Date.now() - t0), 'windows/s');
+      report.figure(name, perSec(queued.windows, ms), 'windows/s');
     }
   } finally {
     await queue.close();

@@ -111,6 +111,14 @@ export const settings = {
       description: "file of the CA certificate (PEM) that Redis's TLS certificate is checked with",
       commands: 'all',
     }),
+    autoPipelining: setting({
+      env: 'REDIS_AUTOPIPELINING',
+      schema: bool,
+      default: 'true',
+      description:
+        "a worker's Redis commands of one event-loop tick (BullMQ's job completions, the window store's writes) sent to Redis as one pipeline (ioredis enableAutoPipelining; blocking commands excepted)",
+      commands: 'worker',
+    }),
     keyPrefix: setting({
       env: 'SEQAE_KEY_PREFIX',
       flag: '--key-prefix <prefix>',

@@ -6,6 +6,12 @@ import type { Window } from '../contracts/window.js';
 import { deadLetter, type DeadLetter } from '../contracts/dead-letter.js';
 import type { WindowStore } from './window-store.js';
 
+/** A model's windows held for scoring, and recorded since its last training request. */
+export interface RecordCounts {
+  pending: number;
+  seen: number;
+}
+
 /**
  * A model's lifecycle on its streams, shared by the stream and infer workers: remember the windows a
  * model sees, hold the ones it cannot score yet, and ask for training after warm-up and every
@@ -36,17 +42,33 @@ export class ModelLifecycle {
     { hasModel, hold }: { hasModel: boolean; hold: boolean },
   ): Promise<DeadLetter[]> {
     const { pending, seen, overflow } = await this.store.add(modelId, windows, hold);
+    await this.decide(modelId, { pending, seen }, hasModel);
+    const full = {
+      code: 'pending_full',
+      message: `model ${modelId} holds ${this.settings.pendingLimit} windows waiting to be scored already (no version yet, or its drain behind)`,
+    };
+    return overflow.map((w) => deadLetter(full, `model:${modelId}`, w));
+  }
+
+  /**
+   * The windows of several models recorded for training, none held, in one Redis round trip
+   * (`WindowStore.addMany`): each model's counts (or Redis' error for that model), for `decide` once
+   * it is known whether the model had a version to score them with.
+   */
+  recordMany(
+    batch: readonly { modelId: string; windows: readonly Window[] }[],
+  ): Promise<(RecordCounts | Error)[]> {
+    return this.store.addMany(batch);
+  }
+
+  /** Asks for training after warm-up (no version yet) or every `retrainEvery` windows. */
+  async decide(modelId: string, { pending, seen }: RecordCounts, hasModel: boolean): Promise<void> {
     if (!hasModel && Math.max(pending, seen) >= this.settings.warmupWindows) {
       await this.requestTraining(modelId, 'warmup');
     }
     if (hasModel && this.settings.retrainEvery > 0 && seen >= this.settings.retrainEvery) {
       await this.requestTraining(modelId, 'retrain');
     }
-    const full = {
-      code: 'pending_full',
-      message: `model ${modelId} holds ${this.settings.pendingLimit} windows waiting to be scored already (no version yet, or its drain behind)`,
-    };
-    return overflow.map((w) => deadLetter(full, `model:${modelId}`, w));
   }
 
   /** Enqueues the training of the model's next version (a no-op when that job exists already). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { tryParseWindow, type Window } from '../contracts/window.js';
 
 /**
@@ -38,21 +38,17 @@ export class WindowStore {
     windows: readonly Window[],
     pending: boolean,
   ): Promise<{ pending: number; seen: number; overflow: Window[] }> {
-    let accepted = windows;
-    let overflow: Window[] = [];
-    if (pending) {
-      const room =
-        this.options.pendingLimit - (await this.redis.llen(this.key(modelId, 'pending')));
-      accepted = windows.slice(0, Math.max(0, room));
-      overflow = windows.slice(accepted.length);
+    if (!pending) {
+      const [counts] = await this.addMany([{ modelId, windows }]);
+      if (counts instanceof Error) throw counts;
+      return { ...counts!, overflow: [] };
     }
-    const encoded = windows.map((w) => JSON.stringify(w));
-    const tx = this.redis
-      .multi()
-      .rpush(this.key(modelId, 'recent'), ...encoded)
-      .ltrim(this.key(modelId, 'recent'), -this.options.trainWindows, -1)
-      .incrby(this.key(modelId, 'seen'), windows.length);
-    if (pending && accepted.length > 0) {
+    const room = this.options.pendingLimit - (await this.redis.llen(this.key(modelId, 'pending')));
+    const accepted = windows.slice(0, Math.max(0, room));
+    const overflow = windows.slice(accepted.length);
+    const tx = this.redis.multi();
+    this.appendRecent(tx, modelId, windows);
+    if (accepted.length > 0) {
       tx.rpush(this.key(modelId, 'pending'), ...accepted.map((w) => JSON.stringify(w))).sadd(
         this.pendingSet,
         modelId,
@@ -61,6 +57,36 @@ export class WindowStore {
     tx.llen(this.key(modelId, 'pending'));
     const res = (await tx.exec())!;
     return { seen: Number(res[2]![1]), pending: Number(res.at(-1)![1]), overflow };
+  }
+
+  /**
+   * Records the windows several models have seen (recent ring and counter, none held) in one
+   * transaction, one round trip however many models: each model's pending length and count since
+   * its last training request, in the order given, or the error Redis answered for that model.
+   */
+  async addMany(
+    batch: readonly { modelId: string; windows: readonly Window[] }[],
+  ): Promise<({ pending: number; seen: number } | Error)[]> {
+    const tx = this.redis.multi();
+    for (const { modelId, windows } of batch) {
+      this.appendRecent(tx, modelId, windows);
+      tx.llen(this.key(modelId, 'pending'));
+    }
+    const res = (await tx.exec())!;
+    // Redis runs a transaction's every command: a model's refused command is that model's error only.
+    return batch.map((_, i) => {
+      const own = res.slice(4 * i, 4 * i + 4);
+      const failed = own.find(([err]) => err);
+      return failed ? failed[0]! : { seen: Number(own[2]![1]), pending: Number(own[3]![1]) };
+    });
+  }
+
+  /** rpush + ltrim of the recent ring and incrby of the counter: three replies. */
+  private appendRecent(tx: ChainableCommander, modelId: string, windows: readonly Window[]): void {
+    const recent = this.key(modelId, 'recent');
+    tx.rpush(recent, ...windows.map((w) => JSON.stringify(w)))
+      .ltrim(recent, -this.options.trainWindows, -1)
+      .incrby(this.key(modelId, 'seen'), windows.length);
   }
 
   /** The recent windows, oldest first (invalid entries, which only a foreign writer could leave, skipped). */

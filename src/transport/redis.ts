@@ -3,13 +3,33 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { SeqaeConfig } from '../config/index.js';
 import { SeqaeError } from '../errors/index.js';
 
+/** Commands that block their connection: never held in an automatic pipeline. */
+const BLOCKING = [
+  'bzpopmin',
+  'bzpopmax',
+  'blpop',
+  'brpop',
+  'brpoplpush',
+  'blmove',
+  'blmpop',
+  'xread',
+];
+
 /**
  * An ioredis connection from seqae's configuration. BullMQ needs `maxRetriesPerRequest: null` on the
- * connections its Workers block on; pass `{ bullmq: true }` for those.
+ * connections its Workers block on; pass `{ bullmq: true }` for those. `autoPipelining`: the
+ * commands of one tick go out as one pipeline, where REDIS_AUTOPIPELINING allows (for connections
+ * that issue many commands at once, such as a worker's; blocking commands, on the connection a
+ * BullMQ Worker duplicates to block on, are sent as they come).
  */
 export function createRedis(
   config: Pick<SeqaeConfig, 'redis'>,
-  options: { bullmq?: boolean; lazyConnect?: boolean; name?: string } = {},
+  options: {
+    bullmq?: boolean;
+    lazyConnect?: boolean;
+    name?: string;
+    autoPipelining?: boolean;
+  } = {},
 ): Redis {
   const { redis } = config;
   const tls: RedisOptions['tls'] = redis.tls
@@ -24,6 +44,8 @@ export function createRedis(
     lazyConnect: options.lazyConnect ?? false,
     maxRetriesPerRequest: options.bullmq ? null : 20,
     enableReadyCheck: true,
+    enableAutoPipelining: (options.autoPipelining ?? false) && redis.autoPipelining,
+    autoPipeliningIgnoredCommands: BLOCKING,
   });
 }
 

@@ -46,7 +46,7 @@ export class InferWorker {
   readonly worker: Worker<unknown, Result>;
   /** The jobs running at once (SEQAE_CONCURRENCY) share model calls and output sends. */
   private readonly batcher: ScoreBatcher;
-  /** … and the Redis transaction that records their windows for training. */
+  /** … and the Redis transaction that records their windows for training (one a tick). */
   private readonly recorder: RecordBatcher;
   /** What a window's job result holds (SEQAE_INFER_RESULT; the full outputs when not published). */
   private readonly result: (o: WindowOutputs) => InferJobResult;
@@ -103,10 +103,19 @@ export class InferWorker {
     const window = parsed.value;
     metrics?.windowsConsumed.inc({ source: 'bullmq' });
     const modelId = lifecycle.modelFor(window.streamId);
-    // Scored (and its outputs published) with the other jobs running now.
-    const result = await this.batcher.score(modelId, [window]);
-    // Recorded once per job (not per retry); not held, since the job itself comes back for its outputs.
-    if (job.attemptsMade === 0) await this.recorder.record(modelId, [window], result !== undefined);
+    // Scored (and its outputs published) with the other jobs running now, and recorded for training
+    // meanwhile: once per job (not per retry); not held, since the job itself comes back for its
+    // outputs when its model has no version yet.
+    const scored = this.batcher.score(modelId, [window]);
+    const recorded =
+      job.attemptsMade === 0
+        ? this.recorder.record(
+            modelId,
+            [window],
+            scored.then((r) => r !== undefined),
+          )
+        : undefined;
+    const [result] = await Promise.all([scored, recorded]);
     if (!result) {
       throw new SeqaeError(`model ${modelId} has no version yet`, { code: 'no_model' });
     }

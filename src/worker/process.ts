@@ -149,11 +149,15 @@ async function openConnections({ config, log, scope }: Context): Promise<Connect
     if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
     else r.disconnect();
   };
-  const redis = scope.add('redis', createRedis(config, { name: 'seqae-worker' }), quit);
+  const redis = scope.add(
+    'redis',
+    createRedis(config, { name: 'seqae-worker', autoPipelining: true }),
+    quit,
+  );
   await credentialsAccepted(redis, config);
   const bullRedis = scope.add(
     'redis (bullmq)',
-    createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq' }),
+    createRedis(config, { bullmq: true, name: 'seqae-worker-bullmq', autoPipelining: true }),
     quit,
   );
   await checkEvictionPolicy(redis, log);

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
         password: undefined,
         tls: false,
         tlsCa: undefined,
+        autoPipelining: true,
         keyPrefix: 'seqae',
       },
       kafka: {

@@ -26,6 +26,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     files: { type: 'boolean', default: false },
     explore: { type: 'boolean', default: false },
+    /** Extra LikelihoodScoring variants, `key=value,key=value` each (x.<knob>=v for experimental knobs). */
+    try: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -43,6 +45,16 @@ Object.assign(VARIANTS, {
   'L warmup 50': L({ warmup: 50 }),
   'L warmup 100': L({ warmup: 100 }),
 });
+
+for (const t of values.try!) {
+  const o: Record<string, unknown> = { x: {} };
+  for (const kv of t.split(',')) {
+    const [k, v] = kv.split('=') as [string, string];
+    if (k.startsWith('x.')) (o.x as Record<string, number>)[k.slice(2)] = Number(v);
+    else o[k] = Number.isNaN(Number(v)) ? v : Number(v);
+  }
+  VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
+}
 
 /** The exploration's variants (bench/explore-scoring.ts), with --explore. */
 if (values.explore)
@@ -74,7 +86,7 @@ const errors = await Promise.all(
 const fmt = (x: number) => x.toFixed(2).padStart(6);
 const only = values.only?.split(',');
 for (const [name, make] of Object.entries(VARIANTS)) {
-  if (only && !only.includes(name)) continue;
+  if (only && !only.includes(name) && !values.try!.includes(name)) continue;
   const scored: ScoredFile[] = corpus.map((f, i) => {
     const scoring = make();
     const e = errors[i]!;

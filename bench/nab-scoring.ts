@@ -5,6 +5,7 @@
  * three profiles, the categories' standard scores and the standard score of each half of the files
  * (even and odd index, each with its own threshold), so a change can be checked for generality.
  *   npx tsx bench/nab-scoring.ts --data ../shared/datasets/nab [--errors seqae] [--only name,name]
+ *     [--try scoreHold=0.1 --try shortWindow=25,scoreHold=0.1 ...] [--files] [--explore]
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     files: { type: 'boolean', default: false },
     explore: { type: 'boolean', default: false },
-    /** Extra LikelihoodScoring variants, `key=value,key=value` each (x.<knob>=v for experimental knobs). */
+    /** Extra LikelihoodScoring variants, `key=value,key=value` each (option names of LikelihoodOptions). */
     try: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -47,11 +48,10 @@ Object.assign(VARIANTS, {
 });
 
 for (const t of values.try!) {
-  const o: Record<string, unknown> = { x: {} };
+  const o: Record<string, number | string> = {};
   for (const kv of t.split(',')) {
     const [k, v] = kv.split('=') as [string, string];
-    if (k.startsWith('x.')) (o.x as Record<string, number>)[k.slice(2)] = Number(v);
-    else o[k] = Number.isNaN(Number(v)) ? v : Number(v);
+    o[k] = Number.isNaN(Number(v)) ? v : Number(v);
   }
   VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
 }

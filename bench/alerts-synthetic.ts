@@ -135,6 +135,8 @@ const VARIANTS: Record<string, () => AnomalyScoring> = {
   'peakTail 1e-6': L({ peakTail: 1e-6 }),
   'peakTail 1e-4': L({ peakTail: 1e-4 }),
   'alertWarmup 200 (off)': L({ alertWarmup: 200 }),
+  // The score's hysteresis changes the score only: the alerts must be those of the defaults.
+  'scoreHold 0.1 (score only)': L({ scoreHold: 0.1 }),
 };
 
 const fleet = await sensors();

@@ -5,6 +5,7 @@
  * three profiles, the categories' standard scores and the standard score of each half of the files
  * (even and odd index, each with its own threshold), so a change can be checked for generality.
  *   npx tsx bench/nab-scoring.ts --data ../shared/datasets/nab [--errors seqae] [--only name,name]
+ *     [--try scoreHold=0.1 --try shortWindow=25,scoreHold=0.1 ...] [--files] [--explore]
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     files: { type: 'boolean', default: false },
     explore: { type: 'boolean', default: false },
+    /** Extra LikelihoodScoring variants, `key=value,key=value` each (option names of LikelihoodOptions). */
+    try: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -43,6 +46,15 @@ Object.assign(VARIANTS, {
   'L warmup 50': L({ warmup: 50 }),
   'L warmup 100': L({ warmup: 100 }),
 });
+
+for (const t of values.try!) {
+  const o: Record<string, number | string> = {};
+  for (const kv of t.split(',')) {
+    const [k, v] = kv.split('=') as [string, string];
+    o[k] = Number.isNaN(Number(v)) ? v : Number(v);
+  }
+  VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
+}
 
 /** The exploration's variants (bench/explore-scoring.ts), with --explore. */
 if (values.explore)
@@ -74,7 +86,7 @@ const errors = await Promise.all(
 const fmt = (x: number) => x.toFixed(2).padStart(6);
 const only = values.only?.split(',');
 for (const [name, make] of Object.entries(VARIANTS)) {
-  if (only && !only.includes(name)) continue;
+  if (only && !only.includes(name) && !values.try!.includes(name)) continue;
   const scored: ScoredFile[] = corpus.map((f, i) => {
     const scoring = make();
     const e = errors[i]!;

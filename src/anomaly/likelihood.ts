@@ -106,6 +106,13 @@ export interface LikelihoodOptions {
   afterAlertTail: number;
   /** Windows after an alert whose alerts report at most `afterAlertTail` (1: a run of alerts). Default 1. */
   coolDown: number;
+  /**
+   * The score's hysteresis: after an alert the stream stays in an alert episode while its windows'
+   * tail stays at or below this, and a new alert within the episode reports at most
+   * `afterAlertTail` (the score only; the alert has its own cool-down). `alertTail` (the default):
+   * an episode is a run of alerts.
+   */
+  scoreHold: number;
   /** How the two surprises combine into the raw score. Default `max`. */
   combine: 'max' | 'mean';
   /** Streams whose state is kept (least recently scored dropped first). Default 100000. */
@@ -128,6 +135,7 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
   coolDown: 1,
+  scoreHold: 1e-5,
   combine: 'max',
   maxStreams: 100_000,
 };
@@ -199,6 +207,8 @@ interface StreamState {
    */
   sinceAlert: number;
   sincePage: number;
+  /** Whether the score's last window was in an alert episode (`scoreHold`). */
+  episode: boolean;
   alertScore: number;
   reason: AlertReason | null;
 }
@@ -289,7 +299,22 @@ export class LikelihoodScoring implements AnomalyScoring {
     const page = pageTail <= o.alertTail;
     s.reason = page ? pageReason : null;
     s.alertScore = tailScore(this.coolDown(s, 'sincePage', pageTail));
-    return tailScore(this.coolDown(s, 'sinceAlert', tail));
+    return tailScore(this.scoreEpisode(s, tail));
+  }
+
+  /**
+   * The score's cool-down, with hysteresis: an alert within `coolDown` windows of the last alert,
+   * or while the stream is in an alert episode (an alert, then windows whose tail stays at or below
+   * `scoreHold`), reports at most the after-alert level. An anomaly's errors stay high for a while
+   * and their level crosses the alert line more than once; only its first crossing is news.
+   */
+  private scoreEpisode(s: StreamState, tail: number): number {
+    const o = this.options;
+    const alert = tail <= o.alertTail;
+    const held = s.episode || s.sinceAlert < Math.max(1, o.coolDown);
+    s.sinceAlert = alert ? 0 : s.sinceAlert + 1;
+    s.episode = alert || (s.episode && tail <= o.scoreHold);
+    return alert && held ? Math.max(tail, o.afterAlertTail) : tail;
   }
 
   /**
@@ -338,6 +363,7 @@ export class LikelihoodScoring implements AnomalyScoring {
       peaks: new PeakTail(decay),
       sinceAlert: Infinity,
       sincePage: Infinity,
+      episode: false,
       alertScore: 0,
       reason: null,
     };

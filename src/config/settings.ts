@@ -422,6 +422,14 @@ export const settings = {
           "likelihood: windows after a stream's alert during which its alerts report at most the after-alert score (about 0.3, no alert); 1: only a run of consecutive alerts is cut to its first",
         commands: ['worker', 'infer'],
       }),
+      scoreHold: setting({
+        env: 'SEQAE_ANOMALY_SCORE_HOLD',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '1e-5',
+        description:
+          "likelihood: the score's hysteresis: after a score from 0.5, the stream's alert episode lasts while its windows' tail stays at or below this (0.1: until its errors are back to ordinary), and a new score from 0.5 within it reports the after-alert score (about 0.3); 1e-5: an episode is a run of scores from 0.5. The score only (what NAB reads), not the alert",
+        commands: ['worker', 'infer'],
+      }),
       alertThreshold: setting({
         env: 'SEQAE_ALERT_THRESHOLD',
         schema: z.coerce.number().min(0).max(1),

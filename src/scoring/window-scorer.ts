@@ -39,6 +39,7 @@ export function anomalyScoring(
             alertLevelTail: a.alertLevelTail,
             alertWarmup: a.alertWarmup,
             coolDown: a.coolDown,
+            scoreHold: a.scoreHold,
           })
         : trainingZScoring,
     alertThreshold: a.alertThreshold,

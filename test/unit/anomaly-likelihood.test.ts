@@ -37,6 +37,44 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
     }
   });
 
+  it('scoreHold: an alert episode lasts until the tail is back above scoreHold; only its first alert scores, the alerts are untouched', () => {
+    // Calm errors, then a stretch of intermittent bursts whose level crosses the alert line again
+    // and again, then calm again and one more surge.
+    const errors: number[] = [];
+    const rand = mulberry32(3);
+    for (let i = 0; i < 2000; i++) errors.push(0.5 + rand());
+    for (let i = 0; i < 300; i++) errors.push((0.5 + rand()) * (rand() < 0.3 ? 50 : 1));
+    for (let i = 0; i < 1000; i++) errors.push(0.5 + rand());
+    for (let i = 0; i < 20; i++) errors.push(100);
+    const run = (scoreHold?: number) => {
+      const s = new LikelihoodScoring({ rangeMargin: 0, ...(scoreHold ? { scoreHold } : {}) });
+      const scores: number[] = [];
+      const alerts: number[] = [];
+      for (const e of errors) {
+        scores.push(s.score({ reconstructionError: e }, undefined, { streamId: 'a' }));
+        alerts.push(s.alertScoreOf('a')!);
+      }
+      return { scores, alerts };
+    };
+    const plain = run();
+    const held = run(0.1);
+    expect(run(1e-5)).toEqual(plain);
+    expect(held.alerts).toEqual(plain.alerts);
+    let differ = 0;
+    for (const [i, x] of held.scores.entries()) {
+      if (x === plain.scores[i]) continue;
+      differ++;
+      // Held: an alert of the plain score, reported at the after-alert level.
+      expect(plain.scores[i]).toBeGreaterThanOrEqual(0.5);
+      expect(x).toBeCloseTo(tailScore(1e-3), 6);
+    }
+    expect(differ).toBeGreaterThan(0);
+    const firsts = (xs: number[]) => xs.filter((x, i) => x >= 0.5 && !(xs[i - 1]! >= 0.5)).length;
+    expect(firsts(held.scores)).toBeLessThan(firsts(plain.scores));
+    // The last surge, after calm windows, alerts in both.
+    expect(Math.max(...held.scores.slice(-20))).toBeGreaterThanOrEqual(0.5);
+  });
+
   it('keeps streams apart, and alerts when a value leaves the seen range by more than the margin', () => {
     // The value range alone (a sawtooth's spread is all but constant: any change would leave its range).
     const s = new LikelihoodScoring({ spreadWindow: 0, warmup: 50 });
@@ -136,6 +174,13 @@ describe('the anomaly settings', () => {
     expect(defaults).toBeInstanceOf(LikelihoodScoring);
     expect(defaults.options.spreadWindow).toBe(30);
     expect(defaults.options.rangeMargin).toBe(0.05);
+    expect(defaults.options.scoreHold).toBe(1e-5);
+    expect(
+      (
+        anomalyScoring(loadConfig({ SEQAE_ANOMALY_SCORE_HOLD: '0.1' }).worker.anomaly)
+          .anomaly as LikelihoodScoring
+      ).options.scoreHold,
+    ).toBe(0.1);
     const set = anomalyScoring(
       loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '0', SEQAE_ANOMALY_RANGE_MARGIN: '0.1' }).worker
         .anomaly,

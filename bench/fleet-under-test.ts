@@ -14,6 +14,9 @@ import { cpuMeter } from './cpu.js';
 import type { BenchChild, RunScope } from './run-scope.js';
 import { waitUntil } from './wait.js';
 
+/** The warm-up before each measurement: models loaded, engines compiled, JIT warm. */
+export const WARMUP = { prefix: 'warmup-', streams: 10, windows: 1000 };
+
 /** Epoch ms of the first synthetic reading; windows of a stream end `seq * step` after it. */
 const START = 1_700_000_000_000;
 
@@ -53,17 +56,31 @@ export class FleetUnderTest {
     readonly workers: BenchChild[],
     private readonly ports: number[],
     private readonly stopCollector: () => Promise<void>,
+    private readonly kafka: ReturnType<typeof createKafka>,
   ) {}
 
   /**
    * Starts `workers` worker processes with `env` and waits until each is ready and, for stream
    * workers, until the group is stable with all of them; then starts counting outputs. `before`
-   * runs once the names are known and before any worker starts (publish models, say).
+   * runs once the names are known and before any worker starts (publish models, say). `script`: a
+   * TypeScript file to run in each worker's place (it answers `/readyz` on SEQAE_HTTP_PORT and joins
+   * the stream group as a worker does). `collect: false`: no collector of the anomalies topic (the
+   * caller counts another way; `count` stays 0).
    */
   static async start(
     scope: RunScope,
     overrides: Record<string, string>,
-    { workers = 1, before }: { workers?: number; before?: (c: SeqaeConfig) => Promise<void> } = {},
+    {
+      workers = 1,
+      before,
+      script,
+      collect = true,
+    }: {
+      workers?: number;
+      before?: (c: SeqaeConfig) => Promise<void>;
+      script?: string;
+      collect?: boolean;
+    } = {},
   ): Promise<FleetUnderTest> {
     const env = scope.env(overrides);
     const config = scope.config(env);
@@ -72,7 +89,11 @@ export class FleetUnderTest {
     const ports: number[] = [];
     for (let i = 0; i < workers; i++) {
       const port = await freePort();
-      const child = scope.spawnWorker(`worker-${i + 1}`, { ...env, SEQAE_HTTP_PORT: String(port) });
+      const child = scope.spawnWorker(
+        `worker-${i + 1}`,
+        { ...env, SEQAE_HTTP_PORT: String(port) },
+        script,
+      );
       children.push(child);
       ports.push(port);
       await waitUntil(
@@ -83,7 +104,7 @@ export class FleetUnderTest {
       );
     }
     const kafka = createKafka(config, { clientId: `${config.kafka.clientId}-bench` });
-    if (config.worker.roles.includes('stream')) {
+    if (script || config.worker.roles.includes('stream')) {
       const admin = kafka.admin();
       await admin.connect();
       try {
@@ -100,6 +121,8 @@ export class FleetUnderTest {
         await admin.disconnect();
       }
     }
+    if (!collect)
+      return new FleetUnderTest(scope, env, config, children, ports, async () => {}, kafka);
     const consumer = kafka.consumer({
       groupId: `${env.SEQAE_TOPIC_PREFIX}collector`,
       maxWaitTimeInMs: 50,
@@ -107,7 +130,7 @@ export class FleetUnderTest {
     await consumer.connect();
     await consumer.subscribe({ topic: config.topics.anomalies, fromBeginning: true });
     const collector = scope.track(() => consumer.disconnect());
-    const fleet = new FleetUnderTest(scope, env, config, children, ports, collector.release);
+    const fleet = new FleetUnderTest(scope, env, config, children, ports, collector.release, kafka);
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const at = Date.now();
@@ -205,6 +228,18 @@ export class FleetUnderTest {
       );
     }
     return { sum, count };
+  }
+
+  /** Records on the anomalies topic (the sum of its partitions' end offsets): one per window scored. */
+  async outputsOnTopic(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.config.topics.anomalies);
+      return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Latencies (ms) of a paced run's outputs: arrival − the due time of the window's last reading. */

@@ -61,18 +61,26 @@ export class RunScope {
     return loadConfig({}, env);
   }
 
-  /** `node bin/seqae.js worker` with `env` (over this process's), in its own process group. */
-  spawnWorker(name: string, env: Record<string, string>): BenchChild {
+  /**
+   * `node bin/seqae.js worker` with `env` (over this process's), in its own process group; or, with
+   * `script`, that TypeScript file in its place.
+   */
+  spawnWorker(name: string, env: Record<string, string>, script?: string): BenchChild {
     if (this.closed) throw new Error('the run is stopping');
     // SEQAE_BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there when it stops.
     const prof = this.base.SEQAE_BENCH_CPU_PROF;
     const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${name}-${Date.now()}`] : [];
-    const started = spawnGroup(name, process.execPath, [...flags, 'bin/seqae.js', 'worker'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      keep: KEPT_LINES,
-      tag: `[${name}] `,
-    });
+    const started = spawnGroup(
+      name,
+      process.execPath,
+      [...flags, ...(script ? ['--import', 'tsx', script] : ['bin/seqae.js', 'worker'])],
+      {
+        cwd: root,
+        env: { ...process.env, ...env },
+        keep: KEPT_LINES,
+        tag: `[${name}] `,
+      },
+    );
     const child = { name, proc: started.proc, log: started.lines, exited: started.exited };
     this.children.add(child);
     return child;

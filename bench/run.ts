@@ -16,7 +16,7 @@ import { trainBenchModel } from './bench-model.js';
 import { bullmqNoop, kafkaPassThrough, modelOnly } from './ceilings.js';
 import { fleetStart } from './fleet-start.js';
 import { Report } from './report.js';
-import { kafkaPassThrough1to4 } from './transport-ceiling.js';
+import { kafkaPassThrough1to4, kafkaPassThrough1to4Alone } from './transport-ceiling.js';
 import { RunScope } from './run-scope.js';
 import { encodings, endToEnd, inferJobs, manyStreams, workersOneVsTwo } from './seqae.js';
 
@@ -95,7 +95,8 @@ try {
   );
   if (sections.has('ceilings')) {
     await kafkaPassThrough(scope, report, sizes.passThrough);
-    await kafkaPassThrough1to4(scope, report, sizes.windows, UNITS);
+    await kafkaPassThrough1to4Alone(scope, report, sizes.windows, UNITS);
+    await kafkaPassThrough1to4(scope, report, sizes, UNITS);
     await bullmqNoop(scope, report, sizes.noop, quick ? [64] : undefined);
     await modelOnly(report, model, { batch: BATCH, threads: 0, seconds: sizes.modelSeconds });
     await modelOnly(report, model, { batch: BATCH, threads: 1, seconds: sizes.modelSeconds });

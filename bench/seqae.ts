@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { createRedis } from '../src/transport/redis.js';
 import { publishModels, type BenchModel } from './bench-model.js';
 import { cpuMeter, perWindow } from './cpu.js';
-import { FleetUnderTest } from './fleet-under-test.js';
+import { FleetUnderTest, WARMUP } from './fleet-under-test.js';
 import { percentile, type Report } from './report.js';
 import type { RunScope } from './run-scope.js';
 import { waitUntil } from './wait.js';
@@ -23,8 +23,6 @@ export interface Sizes {
 }
 
 const SHARED = 'bench-model';
-/** The warm-up before each measurement: models loaded, engines compiled, JIT warm. */
-const WARMUP = { prefix: 'warmup-', streams: 10, windows: 1000 };
 
 const perSec = (windows: number, ms: number) => windows / (ms / 1000);
 
@@ -64,7 +62,10 @@ export async function endToEnd(scope: RunScope, report: Report, m: BenchModel, s
 
 /**
  * The same windows as BullMQ infer jobs, outputs published as well: one job per window
- * (`seqae.bullmq`), then bulk jobs of `bulk` windows each (`seqae.bullmq.bulk`).
+ * (`seqae.bullmq`), then bulk jobs of `bulk` windows each (`seqae.bullmq.bulk`). Counted as
+ * `bullmq.noop` counts: by jobs completed (a job completes once its outputs are acknowledged by
+ * Kafka), with no collector reading the outputs back while it is timed; the anomalies topic's end
+ * offsets then show that every window has its output.
  */
 export async function inferJobs(
   scope: RunScope,
@@ -80,23 +81,34 @@ export async function inferJobs(
       SEQAE_MODEL_GROUP: SHARED,
       SEQAE_CONCURRENCY: String(concurrency),
     },
-    { before: (c) => publishModels(c, m, [SHARED]) },
+    { before: (c) => publishModels(c, m, [SHARED]), collect: false },
   );
   const connection = createRedis(fleet.config, { bullmq: true, name: 'seqae-bench' });
   const queue = new Queue(fleet.config.queues.infer, {
     connection,
     prefix: fleet.config.queues.prefix,
   });
+  const ended = async () => {
+    const c = await queue.getJobCounts('completed', 'failed');
+    if (c.failed) throw new Error(`${c.failed} infer job(s) failed`);
+    return c.completed ?? 0;
+  };
+  const drained = async () => {
+    const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return Object.values(c).every((n) => n === 0);
+  };
   try {
-    await fleet.produce({ ...WARMUP, windows: 100, sink: 'bullmq' });
+    await fleet.produce({ ...WARMUP, windows: 100, sink: 'bullmq', until: () => true });
+    await waitUntil('the warm-up jobs', drained, 300_000);
+    let outputs = await fleet.outputsOnTopic();
     for (const [name, inferBulk] of [
       ['seqae.bullmq', 1],
       ['seqae.bullmq.bulk', bulk],
     ] as const) {
       // As the bare BullMQ ceiling is measured: the jobs queued first (the queue paused), then timed
-      // from the resume until every output is out. The producer's own rate is not this figure.
+      // from the resume until every job has completed. The producer's own rate is not this figure.
       await queue.pause();
-      const before = fleet.count;
+      const done0 = await ended();
       const queued = await fleet.produce({
         prefix: `jobs${inferBulk}-`,
         streams: 100,
@@ -105,21 +117,23 @@ export async function inferJobs(
         inferBulk,
         until: () => true,
       });
+      const c = await queue.getJobCounts('waiting');
+      const jobs = c.waiting ?? 0;
       const calls0 = await fleet.modelCalls();
       const cpu = cpuMeter(fleet.workers.map((w) => ({ name: w.name, pid: w.proc.pid })));
       const t0 = Date.now();
       await queue.resume();
-      await waitUntil(
-        'the outputs of every job',
-        () => fleet.count >= before + queued.windows,
-        300_000,
-      );
+      await waitUntil('every job completed', async () => (await ended()) >= done0 + jobs, 300_000);
       const ms = Date.now() - t0;
       const used = cpu();
       const calls = await fleet.modelCalls();
       const modelBatch = (calls.sum - calls0.sum) / Math.max(1, calls.count - calls0.count);
+      const now = await fleet.outputsOnTopic();
+      if (now - outputs < queued.windows)
+        throw new Error(`${name}: ${now - outputs} anomaly outputs for ${queued.windows} windows`);
+      outputs = now;
       report.note(
-        `BullMQ infer jobs of ${inferBulk} window(s) at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} windows queued; ${perWindow(used, queued.windows, ms)}; ${modelBatch.toFixed(0)} windows a model call`,
+        `BullMQ infer jobs of ${inferBulk} window(s) at SEQAE_CONCURRENCY=${concurrency}, ${queued.windows} windows in ${jobs} jobs; ${perWindow(used, queued.windows, ms)}; ${modelBatch.toFixed(0)} windows a model call`,
       );
       report.figure(name, perSec(queued.windows, ms), 'windows/s');
     }

@@ -109,8 +109,8 @@ export interface LikelihoodOptions {
   /**
    * The score's hysteresis: after an alert the stream stays in an alert episode while its windows'
    * tail stays at or below this, and a new alert within the episode reports at most
-   * `afterAlertTail` (the score only; the alert has its own cool-down). `alertTail` (the default):
-   * an episode is a run of alerts.
+   * `afterAlertTail` (the score only; the alert has its own cool-down). `alertTail`: an episode is a
+   * run of alerts. Default 0.1 (until the stream's errors are back to ordinary).
    */
   scoreHold: number;
   /** How the two surprises combine into the raw score. Default `max`. */
@@ -135,7 +135,7 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
   coolDown: 1,
-  scoreHold: 1e-5,
+  scoreHold: 0.1,
   combine: 'max',
   maxStreams: 100_000,
 };

@@ -425,9 +425,9 @@ export const settings = {
       scoreHold: setting({
         env: 'SEQAE_ANOMALY_SCORE_HOLD',
         schema: z.coerce.number().gt(0).max(1),
-        default: '1e-5',
+        default: '0.1',
         description:
-          "likelihood: the score's hysteresis: after a score from 0.5, the stream's alert episode lasts while its windows' tail stays at or below this (0.1: until its errors are back to ordinary), and a new score from 0.5 within it reports the after-alert score (about 0.3); 1e-5: an episode is a run of scores from 0.5. The score only (what NAB reads), not the alert",
+          "likelihood: the score's hysteresis: after a score from 0.5, the stream's alert episode lasts while its windows' tail stays at or below this (0.1: until its errors are back to ordinary), and a new score from 0.5 within it reports the after-alert score (about 0.3); 1e-5 (the alert line): an episode is a run of scores from 0.5. The score only (what NAB reads), not the alert",
         commands: ['worker', 'infer'],
       }),
       alertThreshold: setting({

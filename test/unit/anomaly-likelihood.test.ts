@@ -56,9 +56,9 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
       }
       return { scores, alerts };
     };
-    const plain = run();
+    const plain = run(1e-5);
     const held = run(0.1);
-    expect(run(1e-5)).toEqual(plain);
+    expect(run()).toEqual(held); // the default
     expect(held.alerts).toEqual(plain.alerts);
     let differ = 0;
     for (const [i, x] of held.scores.entries()) {
@@ -174,13 +174,13 @@ describe('the anomaly settings', () => {
     expect(defaults).toBeInstanceOf(LikelihoodScoring);
     expect(defaults.options.spreadWindow).toBe(30);
     expect(defaults.options.rangeMargin).toBe(0.05);
-    expect(defaults.options.scoreHold).toBe(1e-5);
+    expect(defaults.options.scoreHold).toBe(0.1);
     expect(
       (
-        anomalyScoring(loadConfig({ SEQAE_ANOMALY_SCORE_HOLD: '0.1' }).worker.anomaly)
+        anomalyScoring(loadConfig({ SEQAE_ANOMALY_SCORE_HOLD: '1e-5' }).worker.anomaly)
           .anomaly as LikelihoodScoring
       ).options.scoreHold,
-    ).toBe(0.1);
+    ).toBe(1e-5);
     const set = anomalyScoring(
       loadConfig({ SEQAE_ANOMALY_SPREAD_WINDOW: '0', SEQAE_ANOMALY_RANGE_MARGIN: '0.1' }).worker
         .anomaly,

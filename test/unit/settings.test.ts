@@ -90,7 +90,7 @@ describe('loadConfig', () => {
           alertLevelTail: 1e-9,
           alertWarmup: 50,
           coolDown: 1,
-          scoreHold: 1e-5,
+          scoreHold: 0.1,
           alertThreshold: 0.5,
         },
         feedback: { tolerance: 0.5, expiryHours: 0, perStream: 50 },

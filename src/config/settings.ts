@@ -602,6 +602,14 @@ export const settings = {
       description: 'ONNX Runtime threads per scoring pass when it scores (0: one per CPU)',
       commands: ['worker', 'infer'],
     }),
+    onnxOwnThread: setting({
+      env: 'SEQAE_ONNX_OWN_THREAD',
+      schema: bool,
+      default: 'false',
+      description:
+        "a worker's ONNX Runtime model calls on a thread of their own (onnxruntime-node blocks its calling thread for the whole call); off by default: on 2 cores shared with the broker and the producer it measured no faster, it can help where a worker has cores to spare",
+      commands: 'worker',
+    }),
     // The model trained for streams: the defaults of training jobs (nIn and features come from the
     // windows).
     model: {

@@ -203,7 +203,7 @@ async function openParts(
     'model cache',
     new ModelCache(models, {
       max: w.modelCache,
-      engine: { kind: scoringEngine(backend), threads: w.onnxThreads },
+      engine: { kind: scoringEngine(backend), threads: w.onnxThreads, offThread: w.onnxOwnThread },
     }),
     (c) => c.clear(),
   );

@@ -193,6 +193,40 @@ describe('ONNX Runtime scoring matches tfjs wasm on the same trained model', () 
     }
   });
 
+  it('off the calling thread: the same outputs, in chunks, for several models and calls at once', async () => {
+    const models = await Promise.all(
+      [1, 2].map(async (seed) => {
+        const m = SequenceAutoencoder.create({ nIn: 6, units: 8, epochs: 1, features: 2 });
+        await m.train(datasetFromSeries(m.config, series(50, 2, seed)));
+        return m;
+      }),
+    );
+    const windows = randomWindows(7, 6, 2, 5);
+    for (const model of models) {
+      const here = await OnnxEngine.create(model, { threads: 1 });
+      const there = await OnnxEngine.create(model, { threads: 1, offThread: true });
+      // Chunks of 3: the thread gets views into one batch; calls overlap on the one thread.
+      const [a, b] = await Promise.all([
+        there.infer(windows, { batchSize: 3 }),
+        there.infer(windows.slice(0, 2 * 6 * 2)),
+      ]);
+      expectSameOutputs(await here.infer(windows), a);
+      expectSameOutputs(await here.infer(windows.slice(0, 2 * 6 * 2)), b);
+      there.dispose();
+      here.dispose();
+    }
+    const other = await OnnxEngine.create(models[1]!, { threads: 1, offThread: true });
+    expect(
+      maxAbsDiff(
+        (await other.infer(windows)).embedding,
+        (await OnnxEngine.create(models[0]!, { threads: 1 }).then((e) => e.infer(windows)))
+          .embedding,
+      ),
+    ).toBeGreaterThan(TOLERANCE);
+    other.dispose();
+    for (const m of models) m.dispose();
+  });
+
   it('createInferenceEngine gives the engine asked for, with the same outputs', async () => {
     const model = SequenceAutoencoder.create({ nIn: 6, units: 8, epochs: 1, features: 3 });
     await model.train(datasetFromSeries(model.config, series(40, 3, 4)));

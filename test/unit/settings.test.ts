@@ -107,6 +107,7 @@ describe('loadConfig', () => {
         modelCache: 64,
         modelKeep: 5,
         onnxThreads: 0,
+        onnxOwnThread: false,
         model: {
           variant: 'composite',
           units: 100,

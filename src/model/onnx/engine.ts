@@ -12,11 +12,20 @@ import {
 } from '../inference.js';
 import type { Normalisation } from '../normalise.js';
 import { exportOnnx, ONNX_NAMES, type ExportOptions } from './export.js';
+import { OnnxThread } from './session-thread.js';
 
 export interface OnnxEngineOptions extends ExportOptions {
   /** ONNX Runtime's intra-op threads (one operator split across cores). Default: the CPUs there are. */
   threads?: number;
+  /**
+   * Run the model on the process's ONNX thread (`session-thread.ts`) rather than on the calling
+   * one, which onnxruntime-node blocks for the whole call. Default false.
+   */
+  offThread?: boolean;
 }
+
+/** A session's forward pass: the input [n, nIn, features] in, the named outputs out. */
+type Run = (input: Float32Array, dims: number[], names: string[]) => Promise<Float32Array[]>;
 
 /**
  * Runs a model exported to ONNX on ONNX Runtime: the same outputs, units and reconstruction error as
@@ -28,8 +37,8 @@ export class OnnxEngine implements InferenceEngine {
   readonly kind = 'onnxruntime';
 
   private constructor(
-    private readonly ort: OnnxRuntime,
-    private readonly session: InferenceSession,
+    private readonly run: Run,
+    private readonly release: () => void,
     readonly config: ModelConfig,
     private readonly normalisation: Normalisation,
   ) {}
@@ -40,7 +49,7 @@ export class OnnxEngine implements InferenceEngine {
   ): Promise<OnnxEngine> {
     const ort = await loadOnnxRuntime();
     const bytes = exportOnnx(model, options);
-    const session = await ort.InferenceSession.create(bytes, {
+    const sessionOptions = {
       intraOpNumThreads: Math.max(1, options.threads || availableParallelism()),
       // One graph node at a time: the LSTMs depend on each other, and a second pool would only
       // compete with the intra-op threads for the same cores.
@@ -50,9 +59,12 @@ export class OnnxEngine implements InferenceEngine {
       // Idle pool threads block instead of spinning between calls: a worker shares its cores with
       // its Kafka client, the broker and the producer, and the spinning took a quarter of its CPU.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
+    } satisfies InferenceSession.SessionOptions;
+    const { run, release } = options.offThread
+      ? await onThread(bytes, sessionOptions)
+      : await inProcess(ort, bytes, sessionOptions);
     const { kind, offset, scale } = model.normalisation;
-    return new OnnxEngine(ort, session, model.config, {
+    return new OnnxEngine(run, release, model.config, {
       kind,
       offset: [...offset],
       scale: [...scale],
@@ -72,17 +84,42 @@ export class OnnxEngine implements InferenceEngine {
       this.config,
       this.normalisation,
       windows,
-      async (input, n) => {
-        const x = new this.ort.Tensor('float32', input, [n, nIn, features]);
-        const out = await this.session.run({ [ONNX_NAMES.input]: x });
-        return names.map((name) => out[name]!.data as Float32Array);
-      },
+      (input, n) => this.run(input, [n, nIn, features], names),
       options,
     );
   }
 
   /** Frees the session (native memory). The engine is unusable afterwards. */
   dispose(): void {
-    void this.session.release().catch(() => undefined);
+    this.release();
   }
+}
+
+/** A session on this thread. */
+async function inProcess(
+  ort: OnnxRuntime,
+  bytes: Uint8Array,
+  options: InferenceSession.SessionOptions,
+): Promise<{ run: Run; release: () => void }> {
+  const session = await ort.InferenceSession.create(bytes, options);
+  return {
+    run: async (input, dims, names) => {
+      const out = await session.run({ [ONNX_NAMES.input]: new ort.Tensor('float32', input, dims) });
+      return names.map((name) => out[name]!.data as Float32Array);
+    },
+    release: () => void session.release().catch(() => undefined),
+  };
+}
+
+/** A session on the process's ONNX thread. */
+async function onThread(
+  bytes: Uint8Array,
+  options: InferenceSession.SessionOptions,
+): Promise<{ run: Run; release: () => void }> {
+  const session = await OnnxThread.session(bytes, options);
+  return {
+    // The input is a view into the caller's batch, still read after the call: a copy crosses over.
+    run: (input, dims, names) => session.run(input.slice(), dims, ONNX_NAMES.input, names),
+    release: () => session.release(),
+  };
 }

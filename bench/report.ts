@@ -14,7 +14,7 @@ export interface Ratio {
   name: string;
   value: number;
   target: string;
-  met: boolean;
+  met: boolean | undefined;
 }
 
 export class Report {
@@ -32,21 +32,33 @@ export class Report {
     return this.figures.get(bench)?.value;
   }
 
-  /** `numerator ÷ denominator` against a target; skipped when a side was not measured. */
+  /**
+   * `numerator ÷ denominator` against a target (`info`: no target, printed for information);
+   * skipped when a side was not measured.
+   */
   ratio(
     name: string,
     numerator: number | undefined,
     denominator: number | undefined,
-    target: { atLeast: number } | { atMost: number },
+    target: { atLeast: number } | { atMost: number } | 'info',
   ): void {
     if (numerator === undefined || denominator === undefined || !(denominator > 0)) return;
     const value = +(numerator / denominator).toFixed(3);
-    const [text, met] =
-      'atLeast' in target
-        ? [`>=${target.atLeast}`, value >= target.atLeast]
-        : [`<=${target.atMost}`, value <= target.atMost];
+    const [text, met]: [string, boolean | undefined] =
+      target === 'info'
+        ? ['–', undefined]
+        : 'atLeast' in target
+          ? [`>=${target.atLeast}`, value >= target.atLeast]
+          : [`<=${target.atMost}`, value <= target.atMost];
     this.ratios.push({ name, value, target: text, met });
-    console.log(JSON.stringify({ bench: 'ratio', name, value, target: text }));
+    console.log(
+      JSON.stringify({
+        bench: 'ratio',
+        name,
+        value,
+        ...(met === undefined ? {} : { target: text }),
+      }),
+    );
   }
 
   note(text: string): void {
@@ -62,7 +74,8 @@ export class Report {
       '| ratio | value | target | met |',
       '|---|---:|---|---|',
       ...this.ratios.map(
-        (r) => `| ${r.name} | ${r.value} | ${r.target} | ${r.met ? 'yes' : 'no'} |`,
+        (r) =>
+          `| ${r.name} | ${r.value} | ${r.target} | ${r.met === undefined ? '–' : r.met ? 'yes' : 'no'} |`,
       ),
     ];
     return rows.join('\n');

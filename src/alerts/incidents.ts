@@ -12,6 +12,8 @@ export interface ScoredWindow {
   end: number;
   score: number;
   alert: boolean;
+  /** The alert's severity (the anomaly output's `alertScore`), when the scoring gives one. */
+  alertScore?: number;
   /** The check that fired (`AlertReason`; any name a newer worker may send). */
   reason?: string | null;
   featureErrors?: { top: number };
@@ -29,7 +31,10 @@ export interface Incident {
   /** The alerting windows with the earliest and the latest end. */
   first: WindowRef;
   last: WindowRef;
-  /** The alert with the highest score (the first of equals), why it fired and its top feature. */
+  /**
+   * The alert with the highest severity (the first of equals): its `score` is that severity (the
+   * window's `alertScore`, else its `score`), why it fired and its top feature.
+   */
   peak: WindowRef & { score: number; reason: string | null; feature: number | null };
   /** The streams with alerts in it, in the order they joined. */
   streams: string[];
@@ -119,7 +124,7 @@ export class IncidentGrouper {
 function peakOf(w: ScoredWindow): Incident['peak'] {
   return {
     ...ref(w),
-    score: w.score,
+    score: severity(w),
     reason: w.reason ?? null,
     feature: w.featureErrors?.top ?? null,
   };
@@ -130,8 +135,11 @@ function join(incident: Incident, w: ScoredWindow): void {
   if (!incident.streams.includes(w.streamId)) incident.streams.push(w.streamId);
   if (w.end < incident.first.end) incident.first = ref(w);
   if (w.end >= incident.last.end) incident.last = ref(w);
-  if (w.score > incident.peak.score) incident.peak = peakOf(w);
+  if (severity(w) > incident.peak.score) incident.peak = peakOf(w);
 }
+
+/** An alert's severity: its own alert score where the scoring gives one (see AnomalyFields). */
+const severity = (w: ScoredWindow): number => w.alertScore ?? w.score;
 
 /** The incidents of windows of any streams: sorted by end (then stream, seq), then grouped. */
 export function groupIncidents(

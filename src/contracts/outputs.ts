@@ -54,6 +54,13 @@ export interface AnomalyFields {
    * reached the worker's alert threshold (SEQAE_ALERT_THRESHOLD), and no operator's mark suppressed it.
    */
   alert: boolean;
+  /**
+   * The alert's own severity, what `alert` compares to SEQAE_ALERT_THRESHOLD: it asks more of range
+   * and spread exits than `score` and adds the forecast-error peak check, so an alert's `score` (a
+   * ranking for benchmarks, damped for repeats within an episode) can be low while this is high.
+   * Absent from scorings that alert on `score` itself.
+   */
+  alertScore?: number;
   reconstructionError: number | null;
   predictionError: number | null;
   scorer: string;
@@ -155,6 +162,7 @@ function anomalyFields(o: WindowOutputs): AnomalyFields {
   return {
     score: o.score,
     alert: o.alert,
+    ...(o.alertScore !== undefined && { alertScore: o.alertScore }),
     reconstructionError: o.reconstructionError,
     predictionError: o.predictionError,
     scorer: o.scorer,

@@ -133,6 +133,7 @@ function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
     seq?: unknown;
     score?: unknown;
     alert?: unknown;
+    alertScore?: unknown;
     modelVersion?: unknown;
     end?: unknown;
     reason?: unknown;
@@ -154,6 +155,7 @@ function scoreEvent(m: KafkaMessage, at: number): DemoEvent | undefined {
     seq: typeof o.seq === 'number' ? o.seq : -1,
     score: o.score,
     alert: o.alert === true,
+    ...(typeof o.alertScore === 'number' ? { alertScore: o.alertScore } : {}),
     version,
     at,
     ...(typeof o.end === 'number' ? { end: o.end } : {}),

@@ -32,6 +32,8 @@ export type DemoEvent =
       seq: number;
       score: number;
       alert: boolean;
+      /** The alert's own severity (the anomaly output's `alertScore`), when sent. */
+      alertScore?: number;
       version: number;
       at: number;
       /** The window's end (epoch ms), the check that fired and the top feature, when sent. */
@@ -101,6 +103,8 @@ export type Notice =
       /** This alert: the one that opened the incident, or an injected anomaly's that joined it. */
       seq: number;
       score: number;
+      /** This alert's severity (`alertScore`), when the worker sent one. */
+      alertScore?: number;
       reason: string | null;
       feature: number | null;
       joined: boolean;
@@ -357,6 +361,7 @@ export class DemoTracker {
       end: e.end ?? e.at,
       score: e.score,
       alert: e.alert,
+      ...(e.alertScore !== undefined ? { alertScore: e.alertScore } : {}),
       reason: e.reason ?? null,
       ...(e.feature !== undefined ? { featureErrors: { top: e.feature } } : {}),
     });
@@ -372,6 +377,7 @@ export class DemoTracker {
         id: incident.id,
         seq: e.seq,
         score: e.score,
+        ...(e.alertScore !== undefined ? { alertScore: e.alertScore } : {}),
         reason: e.reason ?? null,
         feature: e.feature ?? null,
         joined: !opened,

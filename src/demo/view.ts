@@ -143,11 +143,16 @@ export function noticeText(n: Notice): string {
     case 'train-failed':
       return `${n.name}  training failed: ${n.reason}`;
     case 'incident': {
+      // The alert's own severity when the worker sends it: an alert's score may be low (docs/alerts.md).
+      const severity =
+        n.alertScore !== undefined
+          ? `alert score ${n.alertScore.toFixed(3)} (score ${n.score.toFixed(3)})`
+          : `score ${n.score.toFixed(3)}`;
       const why = `reason ${n.reason ?? '-'}, feature ${n.feature ?? '-'}`;
       const injected = n.injectedAt !== undefined ? ` (injected anomaly at ${n.injectedAt})` : '';
       return n.joined
-        ? `${n.name}  INCIDENT #${n.id} joined: ${why}, score ${n.score.toFixed(3)} at seq ${n.seq}${injected}`
-        : `${n.name}  INCIDENT #${n.id}: ${why}, score ${n.score.toFixed(3)} at seq ${n.seq}${injected}`;
+        ? `${n.name}  INCIDENT #${n.id} joined: ${why}, ${severity} at seq ${n.seq}${injected}`
+        : `${n.name}  INCIDENT #${n.id}: ${why}, ${severity} at seq ${n.seq}${injected}`;
     }
   }
 }

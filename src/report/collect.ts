@@ -104,6 +104,7 @@ function absorb(name: TopicName, v: Record<string, unknown>, e: WindowEntry): bo
       if (!isNumber(v.score)) return false;
       e.score = v.score;
       e.alert = v.alert === true;
+      if (isNumber(v.alertScore)) e.alertScore = v.alertScore;
       // Any short name: a newer worker's checks may have more than this build knows.
       e.reason = typeof v.reason === 'string' && v.reason.length <= 40 ? v.reason : null;
       if (isRecord(v.featureErrors) && Number.isInteger(v.featureErrors.top))

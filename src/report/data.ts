@@ -44,7 +44,7 @@ export interface StreamReport {
   /** Indices (into `t`) of the windows that were alerts. */
   alerts: number[];
   /** Per alert (as `alerts`): the check that fired and the feature that contributed most. */
-  why?: { reason: string | null; feature: number | null }[];
+  why?: { reason: string | null; feature: number | null; alertScore?: number }[];
   /** Model version that scored each window (null: not scored). */
   version: (number | null)[];
   /** Where a newer model version took over: [time, version], in time order. */
@@ -87,6 +87,8 @@ export interface WindowEntry {
   embedding?: number[];
   score?: number;
   alert?: boolean;
+  /** The anomaly output's `alertScore`. */
+  alertScore?: number;
   /** The anomaly output's `reason`. */
   reason?: string | null;
   /** `featureErrors.top` of the anomaly output. */
@@ -156,7 +158,15 @@ export function streamReport(
     score: shown.map((e) => (e.score === undefined ? null : round(e.score))),
     alerts: shown.flatMap((e, i) => (e.alert ? [i] : [])),
     why: shown.flatMap((e) =>
-      e.alert ? [{ reason: e.reason ?? null, feature: e.top ?? null }] : [],
+      e.alert
+        ? [
+            {
+              reason: e.reason ?? null,
+              feature: e.top ?? null,
+              ...(e.alertScore !== undefined && { alertScore: round(e.alertScore) }),
+            },
+          ]
+        : [],
     ),
     version: shown.map((e) => e.version ?? null),
     switches: switches(shown),
@@ -188,6 +198,7 @@ export function reportIncidents(streams: readonly StreamReport[], gap: number): 
           score: s.score[i] ?? 0,
           alert: k >= 0,
           reason: why?.reason ?? null,
+          ...(why?.alertScore !== undefined && { alertScore: why.alertScore }),
           ...(why?.feature != null ? { featureErrors: { top: why.feature } } : {}),
         };
       });

@@ -121,7 +121,7 @@ function incidentsTable(incidents: readonly Incident[], streams: readonly Stream
     incidents.length > MAX_INCIDENTS
       ? `<p class="more">the first ${MAX_INCIDENTS} of ${incidents.length} incidents</p>`
       : '';
-  return `<section class="incidents toc" id="incidents"><h2>incidents</h2><table><thead><tr><th>#</th><th>first window</th><th>last window</th><th>alerts</th><th>streams</th><th>peak score</th><th>reason</th><th>top feature</th></tr></thead><tbody>
+  return `<section class="incidents toc" id="incidents"><h2>incidents</h2><table><thead><tr><th>#</th><th>first window</th><th>last window</th><th>alerts</th><th>streams</th><th>peak alert score</th><th>reason</th><th>top feature</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="8">no alerts</td></tr>'}
 </tbody></table>${more}</section>`;
 }

@@ -158,7 +158,8 @@ export class WindowScorer {
       if (reconstructionError !== null)
         this.options.metrics?.reconstructionError.observe(reconstructionError);
       const reason = this.anomaly.reasonOf?.(w.streamId) ?? null;
-      const alertScore = this.anomaly.alertScoreOf?.(w.streamId) ?? score;
+      const ownAlertScore = this.anomaly.alertScoreOf?.(w.streamId);
+      const alertScore = ownAlertScore ?? score;
       const suppressed =
         alertScore >= this.options.alertThreshold &&
         this.suppressedByFeedback(w, { score, reason, reconstructionError, predictionError });
@@ -176,6 +177,7 @@ export class WindowScorer {
         embedding: toMatrix(r.embedding, i, 1, model.config.units)[0]!,
         score,
         alert,
+        ...(ownAlertScore !== undefined && { alertScore: ownAlertScore }),
         reconstructionError,
         predictionError,
         scorer: this.anomaly.name,

@@ -131,7 +131,7 @@ describe('seqae demo', () => {
     // Stream 0 carries the injected anomalies (two every 1000 readings, 25 s at this speed).
     // Said as an incident: the one it opens, or one it joins; why it fired and the feature (0 of 1).
     await demo.until(
-      /sensor-0 {2}INCIDENT #\d+( joined)?: reason \S+, feature 0, score [\d.]+ at seq \d+ \(injected anomaly at \d+\)/,
+      /sensor-0 {2}INCIDENT #\d+( joined)?: reason \S+, feature 0, alert score [\d.]+ \(score [\d.]+\) at seq \d+ \(injected anomaly at \d+\)/,
     );
     await demo.until(/\] 3 streams: 0 warming up, 0 training, 3 scoring · \d+ windows\/s/, 30_000);
     const pids = family(demo.proc.pid!);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
+import { outputPayloads } from '../../src/contracts/outputs.js';
 import type { Window } from '../../src/contracts/window.js';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
@@ -20,13 +21,13 @@ const value = (t: number, f: number) => 10 * f + (f + 1) * Math.sin(t / (4 + f) 
 function windows(
   streamId: string,
   count: number,
-  bump?: { feature: number; from: number; to: number },
+  bump?: { feature: number; from: number; to: number; size?: number },
 ): Window[] {
   const reading = (t: number) =>
     Array.from({ length: FEATURES }, (_, f) => {
       const hit = bump && f === bump.feature && t >= bump.from && t <= bump.to;
-      // Four of the feature's standard deviations (its amplitude is f + 1).
-      return value(t, f) + (hit ? 4 * (f + 1) : 0);
+      // Four (or `size`) of the feature's standard deviations (its amplitude is f + 1).
+      return value(t, f) + (hit ? (bump.size ?? 4) * (f + 1) : 0);
     });
   return Array.from({ length: count }, (_, i) => {
     const seq = i + NIN - 1;
@@ -90,6 +91,26 @@ describe('per-feature errors on the worker scoring path (ONNX Runtime, real Redi
       expect(rec).toHaveLength(FEATURES);
       for (let f = 0; f < FEATURES; f++) if (f !== k) expect(rec[k]).toBeGreaterThan(2 * rec[f]!);
     }
+  });
+
+  it('gives every window its alert score, and alerts exactly where it reaches the threshold', async () => {
+    const scorer = new WindowScorer(cache, anomalyScoring(config.worker.anomaly));
+    // 400 ordinary windows (past the score's and the alert's warm-ups), then feature 2 far out of
+    // range for 3 readings.
+    const input = windows('fe-alert', 420, { feature: 2, from: 402, to: 404, size: 30 });
+    const result = await scorer.score('fe-model', input, 64);
+    const outputs = result!.outputs;
+    for (const o of outputs) {
+      expect(o.alertScore).toBeGreaterThanOrEqual(0);
+      expect(o.alertScore).toBeLessThanOrEqual(1);
+      expect(o.alert).toBe(o.alertScore! >= config.worker.anomaly.alertThreshold);
+    }
+    const alerts = outputs.filter((o) => o.alert);
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(alerts.every((o) => o.window.seq >= 402)).toBe(true);
+    // On the anomalies topic as well.
+    const payload = outputPayloads(alerts[0]!).anomalies as { alertScore?: number };
+    expect(payload.alertScore).toBe(alerts[0]!.alertScore);
   });
 
   it('per-feature terms average to the window errors, on every window', async () => {

@@ -261,6 +261,34 @@ describe('demo plain view', () => {
     expect(renderTable(frame(11_000))).toMatch(/^sensor-0 \*.* {2}range, feature 2$/m);
   });
 
+  it("names an incident's alert score beside its score when the worker sends one", () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (b: Buffer) => (text += b.toString('utf8')));
+    const view = plainView(out, 10_000);
+    const t = new DemoTracker({ prefix, window: 4, incidentGap: 10 });
+    view.notices(
+      1000,
+      t.apply({
+        type: 'score',
+        streamId: id(0),
+        seq: 30,
+        score: 0.059,
+        alert: true,
+        alertScore: 0.9991,
+        version: 1,
+        at: 1000,
+        end: 1_700_000_030_000,
+        reason: 'prediction',
+        feature: 0,
+      }),
+    );
+    view.close();
+    expect(text).toContain(
+      'sensor-0  INCIDENT #1: reason prediction, feature 0, alert score 0.999 (score 0.059) at seq 30',
+    );
+  });
+
   it('makes one incident of streams alerting at the same time', () => {
     const t = new DemoTracker({ prefix, window: 4, incidentGap: 10 });
     const notices = [0, 1, 2].flatMap((k) =>

@@ -32,6 +32,19 @@ describe('incidents', () => {
     });
   });
 
+  it('the peak is the alert with the highest alert score, not the highest damped score', () => {
+    // A repeat within an alert episode reports a damped score (about 0.3) while its alert score
+    // can be the incident's highest: the peak must follow the alert's own severity.
+    const windows = stream('a', 100, { 50: 0.9, 52: 0.3, 54: 0.3 }).map((w) =>
+      w.alert ? { ...w, alertScore: w.seq === 52 ? 0.999 : 0.6 } : w,
+    );
+    const [one] = groupIncidents(windows, { gap: 10 });
+    expect(one!.peak).toMatchObject({ seq: 52, score: 0.999 });
+    // Without alert scores (an older worker), the score decides, as before.
+    const [old] = groupIncidents(stream('a', 100, { 50: 0.9, 52: 0.3 }), { gap: 10 });
+    expect(old!.peak).toMatchObject({ seq: 50, score: 0.9 });
+  });
+
   it('two streams alerting at the same time are one incident naming both', () => {
     const windows = [...stream('a', 100, { 50: 0.7, 51: 0.8 }), ...stream('b', 100, { 52: 0.9 })];
     const incidents = groupIncidents(windows, { gap: 10 });

@@ -3,7 +3,7 @@
  * configured as a stream worker's (group, fetch wait, partitions consumed at once, manual commits)
  * takes window records in slices of SEQAE_BATCH_MAX, and for each window sends the four output
  * records seqae would send (same key, headers, and values of the same sizes, encoded by
- * `outputMessages` once for a sample window) through the worker's own `KafkaOutput` (idempotent,
+ * `outputMessages` once for a sample window) through the worker's own output (`createOutput`: KAFKA_PRODUCER_CLIENT, idempotent,
  * acks from all replicas, requests cut as the worker cuts them), slices of concurrent partitions
  * grouped into one send by the worker's `ScoreBatcher`; then it commits, as the worker does. No
  * decoding, no model, no encoding: the gap between this and `seqae.kafka` is seqae's own work.
@@ -18,7 +18,7 @@ import { outputMessages, type WindowOutputs } from '../src/contracts/outputs.js'
 import { windowMessage, type Window } from '../src/contracts/window.js';
 import { ScoreBatcher } from '../src/scoring/score-batcher.js';
 import { createKafka } from '../src/transport/kafka.js';
-import { KafkaOutput } from '../src/transport/kafka-output.js';
+import { createOutput } from '../src/transport/output.js';
 import { ensureTopics } from '../src/transport/topics.js';
 import { sineWindows } from '../test/support/windows.js';
 import { WINDOW } from './bench-model.js';
@@ -79,10 +79,7 @@ export async function startPassThrough(config: SeqaeConfig, units: number): Prom
   const topics: Topics = config.topics;
   const kafka = createKafka(config);
   const admin = kafka.admin();
-  const output = new KafkaOutput(kafka, {
-    maxRequestBytes: config.kafka.maxRequestBytes,
-    compression: config.kafka.compression,
-  });
+  const output = createOutput(config, kafka);
   const w = config.worker;
   const consumer = kafka.consumer({
     groupId: w.groupId,
@@ -200,10 +197,7 @@ export async function kafkaPassThrough1to4Alone(
   const env = scope.env();
   const config = scope.config(env);
   const kafka = createKafka(config);
-  const output = new KafkaOutput(kafka, {
-    maxRequestBytes: config.kafka.maxRequestBytes,
-    compression: config.kafka.compression,
-  });
+  const output = createOutput(config, kafka);
   const admin = kafka.admin();
   const fill = scope.track(() => Promise.allSettled([output.close(), admin.disconnect()]));
   // 100 streams, as the e2e section's producer makes them.

@@ -4,7 +4,7 @@ import { feedbackMessage, FEEDBACK_VERSION, type Feedback } from '../contracts/f
 import { streamIdSchema } from '../contracts/window.js';
 import { SeqaeError } from '../errors/index.js';
 import { createKafka, loginAccepted } from '../transport/kafka.js';
-import { isUnreachable } from '../transport/kafka-output.js';
+import { isUnreachable } from '../transport/unreachable.js';
 import { ensureTopics } from '../transport/topics.js';
 import { addSettingFlags, configFrom } from './options.js';
 

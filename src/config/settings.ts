@@ -176,6 +176,14 @@ export const settings = {
         "codec of the records seqae produces: none, or gzip (fewer bytes on the wire, but kafkajs gzips on the event loop, a sixth of a stream worker's CPU)",
       commands: 'all',
     }),
+    producerClient: setting({
+      env: 'KAFKA_PRODUCER_CLIENT',
+      schema: z.enum(['kafkajs', 'platformatic']),
+      default: 'kafkajs',
+      description:
+        "Kafka client that produces seqae's records (windows, outputs, dead letters): kafkajs, or platformatic (@platformatic/kafka; same partitions, acks and limits; docs/transport.md has the measurement)",
+      commands: 'all',
+    }),
     maxRequestBytes: setting({
       env: 'KAFKA_MAX_REQUEST_BYTES',
       schema: int(1024, 100 * 1024 * 1024),

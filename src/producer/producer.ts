@@ -19,7 +19,7 @@ import { RedisCheckpointStore } from './checkpoints.js';
 import { createProducerMetrics, type ProducerMetrics } from './metrics.js';
 import { ProducerPipeline, type PipelineStats } from './pipeline.js';
 import { BullmqWindowSink } from './sinks/bullmq.js';
-import { KafkaOutput } from '../transport/kafka-output.js';
+import { createOutput, type Output } from '../transport/output.js';
 import { ensureTopics } from '../transport/topics.js';
 import { KafkaDeadLetterSink, KafkaWindowSink } from './sinks/kafka.js';
 import { TrainingRequests } from './sinks/train.js';
@@ -185,7 +185,7 @@ export class Producer {
    * The Kafka output of windows and dead letters. The topics it writes are created (before the run)
    * with seqae's partition count before the broker auto-creates them with its own (often 1).
    */
-  private openOutput(kafka: Kafka, sinkNames: SinkName[]): KafkaOutput {
+  private openOutput(kafka: Kafka, sinkNames: SinkName[]): Output {
     const { config } = this;
     const topics = [
       config.topics.dlq,
@@ -200,14 +200,7 @@ export class Producer {
         await admin.disconnect();
       }
     });
-    return this.scope.add(
-      'kafka producer',
-      new KafkaOutput(kafka, {
-        maxRequestBytes: config.kafka.maxRequestBytes,
-        compression: config.kafka.compression,
-      }),
-      (o) => o.close(),
-    );
+    return this.scope.add('kafka producer', createOutput(config, kafka), (o) => o.close());
   }
 
   private bullmqSink(redis: Redis): WindowSink {

@@ -2,7 +2,7 @@ import type { Topics } from '../config/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { outputMessages, type OutputEncoding, type WindowOutputs } from '../contracts/outputs.js';
 import { dlqKafkaMessage, type DeadLetter } from '../contracts/dead-letter.js';
-import type { KafkaOutput } from '../transport/kafka-output.js';
+import type { Output } from '../transport/output.js';
 import type { FeedbackStore } from './feedback-store.js';
 
 /**
@@ -12,7 +12,7 @@ import type { FeedbackStore } from './feedback-store.js';
  */
 export class OutputPublisher {
   constructor(
-    private readonly out: KafkaOutput,
+    private readonly out: Output,
     private readonly topics: Topics,
     /** Most bytes of a dead letter's original input kept in its DLQ message. */
     private readonly dlqOriginalMaxBytes: number,

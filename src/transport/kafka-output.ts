@@ -9,6 +9,8 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError } from '../errors/index.js';
 import { raceTimeout } from '../util/timeout.js';
+import type { Output } from './output.js';
+import { isUnreachable } from './unreachable.js';
 
 export interface KafkaOutputOptions {
   /** The records' codec (KAFKA_COMPRESSION): 'none', or 'gzip'. */
@@ -22,27 +24,6 @@ export interface KafkaOutputOptions {
    * requests. Default 512 KiB.
    */
   maxRequestBytes?: number;
-}
-
-/** kafkajs errors that mean the broker could not be reached, not that it refused the request. */
-const UNREACHABLE = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSLockTimeout',
-]);
-
-/**
- * Whether `err`, or an error it was caused by (kafkajs wraps the last one when it stops retrying), is
- * the broker being out of reach. A refusal (too large, not authorised, bad credentials) is not.
- */
-export function isUnreachable(err: unknown): boolean {
-  for (let e = err as { name?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.name !== undefined && UNREACHABLE.has(e.name)) return true;
-  }
-  return false;
 }
 
 const RECORD_OVERHEAD = 64; // a record's lengths, offset and timestamp deltas, generously
@@ -94,7 +75,7 @@ export function splitRequests(send: readonly TopicMessages[], maxBytes: number):
  * idempotent producer, bounded from outside by `sendTimeoutMs`. Sends are serialised; each is cut
  * into requests that fit the broker's limits.
  */
-export class KafkaOutput {
+export class KafkaOutput implements Output {
   readonly producer: Producer;
   private chain: Promise<unknown> = Promise.resolve();
   private connected?: Promise<void>;

@@ -87,16 +87,27 @@ const loginRefusals = new Set([
   'ILLEGAL_SASL_STATE',
 ]);
 
+/**
+ * The error in `err` (or what it wraps) that is the broker refusing seqae's SASL login: kafkajs'
+ * authentication error or refusal, or @platformatic/kafka's AuthenticationError (which it wraps in a
+ * failed connection, and that in its retrier's list of attempts).
+ */
+function loginRefusal(err: unknown): Error | undefined {
+  type E = { name?: string; type?: string; code?: string; cause?: unknown; errors?: unknown[] };
+  const pending: unknown[] = [err];
+  for (let e; (e = pending.pop() as E | undefined);) {
+    if (e.name === 'KafkaJSSASLAuthenticationError' || loginRefusals.has(e.type ?? ''))
+      return err as Error;
+    if (e.code === 'PLT_KFK_AUTHENTICATION') return e as Error;
+    if (Array.isArray(e.errors)) pending.push(...e.errors);
+    if (e.cause !== undefined) pending.push(e.cause);
+  }
+  return undefined;
+}
+
 /** Whether `err` (or what it wraps) is the broker refusing seqae's SASL login. */
 export function loginRefused(err: unknown): boolean {
-  for (
-    let e = err as { name?: string; type?: string; cause?: unknown } | undefined;
-    e;
-    e = e.cause as typeof e
-  ) {
-    if (e.name === 'KafkaJSSASLAuthenticationError' || loginRefusals.has(e.type ?? '')) return true;
-  }
-  return false;
+  return loginRefusal(err) !== undefined;
 }
 
 /**
@@ -110,12 +121,13 @@ export async function loginAccepted<T>(
   try {
     return await connecting;
   } catch (err) {
-    if (!loginRefused(err)) throw err;
+    const refusal = loginRefusal(err);
+    if (!refusal) throw err;
     const { brokers, sasl } = config.kafka;
     const who = sasl
       ? `the ${sasl.mechanism} login of user "${sasl.username}"`
       : 'a connection without SASL';
-    const reason = (err as Error).message.split('\n')[0];
+    const reason = refusal.message.split('\n')[0];
     throw new SeqaeError(
       `Kafka at ${brokers.join(',')} refused ${who} (${reason}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
       { code: 'config', cause: err },

@@ -19,7 +19,7 @@ import {
 import { ModelRegistry } from '../model-registry/index.js';
 import { createKafka, loginAccepted } from '../transport/kafka.js';
 import { ensureTopics, idleMembers } from '../transport/topics.js';
-import { KafkaOutput } from '../transport/kafka-output.js';
+import { createOutput, type Output } from '../transport/output.js';
 import { checkEvictionPolicy, createRedis, credentialsAccepted } from '../transport/redis.js';
 import { InferWorker } from './infer-worker.js';
 import { ModelLifecycle } from '../training/lifecycle.js';
@@ -138,7 +138,7 @@ interface Connections {
   redis: Redis;
   bullRedis: Redis;
   kafka: Kafka;
-  output: KafkaOutput;
+  output: Output;
   admin: Admin;
 }
 
@@ -162,14 +162,7 @@ async function openConnections({ config, log, scope }: Context): Promise<Connect
   );
   await checkEvictionPolicy(redis, log);
   const kafka = createKafka(config, { log: (level, msg, extra) => log[level](extra, msg) });
-  const output = scope.add(
-    'kafka producer',
-    new KafkaOutput(kafka, {
-      maxRequestBytes: config.kafka.maxRequestBytes,
-      compression: config.kafka.compression,
-    }),
-    (o) => o.close(),
-  );
+  const output = scope.add('kafka producer', createOutput(config, kafka), (o) => o.close());
   const admin = scope.add('kafka admin', kafka.admin(), (a) => a.disconnect());
   await loginAccepted(Promise.all([output.connect(), admin.connect()]), config);
   await ensureTopics(admin, Object.values(config.topics), config.kafka.topicPartitions);

@@ -153,4 +153,44 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-256, TLS)', () => {
     );
     expect(producer.log.join('\n')).not.toContain(PASSWORD);
   });
+
+  it('KAFKA_PRODUCER_CLIENT=platformatic produces over SASL_SSL too; its wrong password is one line', async () => {
+    const env = { ...saslEnv('sasl-pk', PASSWORD), KAFKA_PRODUCER_CLIENT: 'platformatic' };
+    const config = testConfig('sasl-pk', env);
+    const producer = spawnProducer(
+      ['--source', 'synthetic:sine?streams=1&length=20', '--window', '5', '--no-progress'],
+      { ...env, SEQAE_HTTP_PORT: '0' },
+      'sasl-pk',
+    );
+    children.push(producer);
+    expect(await producer.exited, producer.log.slice(-10).join('\n')).toBe(0);
+    const { createKafka, loginAccepted } = await import('../../src/transport/kafka.js');
+    const admin = createKafka(config).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(config.topics.windows);
+      expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(16);
+    } finally {
+      await admin.disconnect();
+    }
+
+    const { PlatformaticOutput } = await import('../../src/transport/platformatic-output.js');
+    const { isUnreachable } = await import('../../src/transport/unreachable.js');
+    const wrong = testConfig('sasl-pk-wrong', { ...env, KAFKA_SASL_PASSWORD: 'wrong-password-42' });
+    const out = new PlatformaticOutput(wrong, { compression: 'none' });
+    const err = await loginAccepted(out.connect(), wrong).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    await out.close();
+    expect(err?.code).toBe('config');
+    expect(isUnreachable(err?.cause)).toBe(false);
+    expect(err?.message).toMatch(
+      new RegExp(
+        `Kafka at 127\\.0\\.0\\.1:${saslPort} refused the scram-sha-256 login of user "${USER}"`,
+      ),
+    );
+    expect(err?.message).toMatch(/authentication failed/i);
+    expect(err?.message).not.toContain('wrong-password-42');
+  });
 });

@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { KafkaWindowSink } from '../../src/producer/sinks/kafka.js';
-import { KafkaOutput } from '../../src/transport/kafka-output.js';
+import { createOutput } from '../../src/transport/output.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { dlqOriginal, parseDlq } from '../../src/contracts/dead-letter.js';
 import { WorkerProcess } from '../../src/worker/process.js';
@@ -25,8 +25,8 @@ const quiet = pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)
 
 /** Sends windows through seqae's own Kafka sink (gzip, batched), as `seqae produce` does. */
 async function produce(config: SeqaeConfig, windows: ReturnType<typeof sineWindows>) {
-  const out = new KafkaOutput(createKafka(config, { clientId: 'load-producer' }), {
-    compression: config.kafka.compression,
+  const out = createOutput(config, createKafka(config, { clientId: 'load-producer' }), {
+    clientId: 'load-producer',
   });
   const sink = new KafkaWindowSink(out, config.topics.windows);
   for (let i = 0; i < windows.length; i += 2000) await sink.send(windows.slice(i, i + 2000));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SequenceAutoencoder } from '../../src/model/index.js';
 import { CsvSource } from '../../src/producer/sources/csv.js';
 import { KafkaWindowSink } from '../../src/producer/sinks/kafka.js';
-import { KafkaOutput } from '../../src/transport/kafka-output.js';
+import { createOutput } from '../../src/transport/output.js';
 import { ProducerPipeline } from '../../src/producer/pipeline.js';
 import { CHECKPOINT_INTERVAL_MS, LINGER_MS } from '../../src/producer/timing.js';
 import { ModelRegistry } from '../../src/model-registry/index.js';
@@ -66,8 +66,8 @@ describe('worker end to end: NAB windows in, outputs for every window out', () =
 
   it('trains each stream model through the train queue and publishes one output per window per topic', async () => {
     // The NAB file through seqae's own producer (CSV source → windows → Kafka).
-    const out = new KafkaOutput(createKafka(config, { clientId: 'e2e-producer' }), {
-      compression: config.kafka.compression,
+    const out = createOutput(config, createKafka(config, { clientId: 'e2e-producer' }), {
+      clientId: 'e2e-producer',
     });
     const pipeline = new ProducerPipeline({
       windows: { ...plainWindowing, nIn: NIN },

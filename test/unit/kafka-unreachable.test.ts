@@ -1,5 +1,5 @@
 /**
- * Which kafkajs failures KafkaOutput sends again (the broker out of reach) and which it reports at
+ * Which kafkajs and @platformatic/kafka failures an output sends again (the broker out of reach) and which it reports at
  * once (the broker refused the request), with kafkajs' own error classes as its retrier wraps them.
  */
 import {
@@ -9,8 +9,17 @@ import {
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
 } from 'kafkajs';
+import {
+  AuthenticationError,
+  MultipleErrors,
+  NetworkError,
+  ProtocolError,
+  TimeoutError,
+  UserError,
+} from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { isUnreachable } from '../../src/transport/kafka-output.js';
+import { loginRefused } from '../../src/transport/kafka.js';
+import { isUnreachable } from '../../src/transport/unreachable.js';
 
 const refused = () => new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
 // kafkajs' typings give it no arguments; it takes a message like the others.
@@ -40,5 +49,50 @@ describe('isUnreachable', () => {
     expect(isUnreachable(badCredentials)).toBe(false);
     expect(isUnreachable(new Error('boom'))).toBe(false);
     expect(isUnreachable(undefined)).toBe(false);
+  });
+});
+
+/** @platformatic/kafka's errors, as its connection pool and retrier produce them. */
+describe('isUnreachable, platformatic', () => {
+  const refusedConnection = () =>
+    new NetworkError('Connection to 127.0.0.1:1 failed.', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    });
+  const tooLarge = () => new ProtocolError('MESSAGE_TOO_LARGE');
+
+  it('is true for a network error or a timeout, also gathered by the retrier', () => {
+    expect(isUnreachable(refusedConnection())).toBe(true);
+    expect(isUnreachable(new TimeoutError('Request timed out.'))).toBe(true);
+    const noBroker = new MultipleErrors('Cannot connect to any broker.', [refusedConnection()]);
+    expect(isUnreachable(noBroker)).toBe(true);
+    const gaveUp = new MultipleErrors('produce failed 4 times.', [
+      new ProtocolError('NOT_LEADER_OR_FOLLOWER'),
+      noBroker,
+      noBroker,
+    ]);
+    expect(isUnreachable(gaveUp)).toBe(true);
+  });
+
+  it('is false for a refusal, a bad login (which loginRefused sees) or a client closed on purpose', () => {
+    expect(isUnreachable(tooLarge())).toBe(false);
+    expect(
+      isUnreachable(
+        new MultipleErrors('produce failed 2 times.', [refusedConnection(), tooLarge()]),
+      ),
+    ).toBe(false);
+    expect(isUnreachable(new AuthenticationError('SASL authentication failed.'))).toBe(false);
+    // A refused login, as platformatic reports it: a failed connection caused by it, retried.
+    const badLogin = new NetworkError('Connection to 127.0.0.1:9092 failed.', {
+      cause: new AuthenticationError('SASL authentication failed.'),
+    });
+    expect(isUnreachable(badLogin)).toBe(false);
+    const gaveUp = new MultipleErrors('initProducerId failed 4 times.', [
+      new MultipleErrors('Cannot connect to any broker.', [badLogin]),
+    ]);
+    expect(isUnreachable(gaveUp)).toBe(false);
+    expect(loginRefused(gaveUp)).toBe(true);
+    expect(loginRefused(refusedConnection())).toBe(false);
+    expect(isUnreachable(new NetworkError('Client is closed.', { closed: true }))).toBe(false);
+    expect(isUnreachable(new UserError('Failed to serialize a message.'))).toBe(false);
   });
 });

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
         topicPartitions: 12,
         compression: 'none',
         maxRequestBytes: 524288,
+        producerClient: 'kafkajs',
         sasl: undefined,
       },
       topics: {

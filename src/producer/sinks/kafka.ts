@@ -1,4 +1,4 @@
-import type { KafkaOutput } from '../../transport/kafka-output.js';
+import type { Output } from '../../transport/output.js';
 import { windowMessage, type Window } from '../../contracts/window.js';
 import { dlqKafkaMessage, type DeadLetter } from '../../contracts/dead-letter.js';
 import type { DeadLetterSink, WindowSink } from './types.js';
@@ -10,7 +10,7 @@ const byStream = (a: Window, b: Window) =>
 export class KafkaWindowSink implements WindowSink {
   readonly name = 'kafka';
   constructor(
-    private readonly out: KafkaOutput,
+    private readonly out: Output,
     private readonly topic: string,
   ) {}
 
@@ -30,7 +30,7 @@ export class KafkaWindowSink implements WindowSink {
 /** Dead letters onto `seqae.dlq`: key = stream id when known, header `seqae-reason`. */
 export class KafkaDeadLetterSink implements DeadLetterSink {
   constructor(
-    private readonly out: KafkaOutput,
+    private readonly out: Output,
     private readonly topic: string,
     private readonly maxOriginalBytes: number,
   ) {}

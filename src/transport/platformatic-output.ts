@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Producer,
+  type MessageToProduce,
+  type ProducerOptions,
+  type SASLMechanismValue,
+} from '@platformatic/kafka';
+import type { IHeaders, TopicMessages } from 'kafkajs';
+import type { SeqaeConfig } from '../config/index.js';
+import { SeqaeError, ServiceError } from '../errors/index.js';
+import { raceTimeout } from '../util/timeout.js';
+import { splitRequests, type KafkaOutputOptions } from './kafka-output.js';
+import type { Output } from './output.js';
+import { murmur2, toPositive } from './partitioner.js';
+import { isUnreachable } from './unreachable.js';
+
+export interface PlatformaticOutputOptions extends KafkaOutputOptions {
+  /** Default KAFKA_CLIENT_ID. */
+  clientId?: string;
+}
+
+type Value = string | Buffer | null | undefined;
+type Record_ = MessageToProduce<Value, Value, string, Value | Value[]>;
+
+/** Strings as UTF-8, buffers as they are, as kafkajs writes them. */
+function bytes(data?: Value | Value[]): Buffer | undefined {
+  if (data === undefined || data === null) return undefined;
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  throw new SeqaeError('kafka: a header of several values needs KAFKA_PRODUCER_CLIENT=kafkajs', {
+    code: 'config',
+  });
+}
+
+const SASL: Record<NonNullable<SeqaeConfig['kafka']['sasl']>['mechanism'], SASLMechanismValue> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+/** The connection settings of seqae's kafkajs client (brokers, TLS, SASL), in platformatic's terms. */
+export function platformaticConnection(
+  config: Pick<SeqaeConfig, 'kafka'>,
+  clientId?: string,
+): Pick<
+  ProducerOptions<Value, Value, string, Value>,
+  'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl'
+> {
+  const { kafka } = config;
+  // Absent, not undefined: platformatic validates its options against a schema.
+  return {
+    clientId: clientId ?? kafka.clientId,
+    bootstrapBrokers: kafka.brokers,
+    ...(kafka.ssl && { tls: kafka.sslCa ? { ca: [readFileSync(kafka.sslCa, 'utf8')] } : {} }),
+    ...(kafka.sasl && {
+      sasl: {
+        mechanism: SASL[kafka.sasl.mechanism],
+        username: kafka.sasl.username,
+        password: kafka.sasl.password,
+      },
+    }),
+  };
+}
+
+/**
+ * The same output as KafkaOutput (an idempotent producer, `acks: -1`, KAFKA_COMPRESSION, one request
+ * in flight, sends serialised and cut to the broker's limits, sent again while the broker is out of
+ * reach until `sendTimeoutMs`) through @platformatic/kafka's producer. Keyed records go to the
+ * partition kafkajs' DefaultPartitioner picks, so switching clients keeps every stream where it was.
+ */
+export class PlatformaticOutput implements Output {
+  readonly producer: Producer<Value, Value, string, Value | Value[]>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private connected?: Promise<void>;
+  private closing?: Promise<void>;
+  private readonly compression: 'gzip' | 'none';
+  private readonly timeoutMs: number;
+  private readonly maxRequestBytes: number;
+  private keyless = 0;
+
+  constructor(config: Pick<SeqaeConfig, 'kafka'>, options: PlatformaticOutputOptions) {
+    this.producer = new Producer<Value, Value, string, Value | Value[]>({
+      ...platformaticConnection(config, options.clientId),
+      idempotent: true, // implies acks -1 and one request in flight per connection
+      // platformatic takes the partition modulo the topic's partition count, as kafkajs does.
+      partitioner: (_message, key) => (key ? toPositive(murmur2(key)) : toPositive(this.keyless++)),
+      autocreateTopics: true, // as kafkajs' producer does by default
+      serializers: { key: bytes, value: bytes, headerKey: bytes, headerValue: bytes },
+      // kafkajs' request timeout; a few retries, then sendUntil's own (as with kafkajs' client).
+      timeout: 30_000,
+      retries: 3,
+      retryDelay: 250,
+    });
+    this.compression = options.compression;
+    this.timeoutMs = options.sendTimeoutMs ?? 120_000;
+    this.maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
+  }
+
+  /** Logs in and gets the producer id, as kafkajs' idempotent producer does on connect. */
+  connect(): Promise<void> {
+    return (this.connected ??= this.producer.initIdempotentProducer({}).then(() => undefined));
+  }
+
+  send(topicMessages: TopicMessages[]): Promise<void> {
+    const run = async () => {
+      await this.connect();
+      for (const request of splitRequests(topicMessages, this.maxRequestBytes)) {
+        const deadline = Date.now() + this.timeoutMs;
+        await raceTimeout(this.sendUntil(records(request), deadline), this.timeoutMs, () => {
+          throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
+        });
+      }
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * One request, sent again while the broker cannot be reached, until `deadline`. A request sent
+   * again keeps its sequence numbers (platformatic counts them on success only), so the broker
+   * drops a copy it already has.
+   */
+  private async sendUntil(messages: Record_[], deadline: number): Promise<void> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await this.producer.send({ messages, acks: -1, compression: this.compression });
+        return;
+      } catch (err) {
+        if (!isUnreachable(err) || Date.now() + delay >= deadline) throw err;
+        await sleep(delay);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      await this.chain;
+      await this.producer.close();
+    })());
+  }
+}
+
+/** kafkajs' per-topic messages as platformatic's records, each naming its topic. */
+function records(request: TopicMessages[]): Record_[] {
+  const out: Record_[] = [];
+  for (const { topic, messages } of request)
+    for (const m of messages)
+      out.push({
+        topic,
+        key: m.key,
+        value: m.value,
+        headers: m.headers as IHeaders as Record<string, Value | Value[]>,
+        partition: m.partition,
+        timestamp: m.timestamp === undefined ? undefined : BigInt(m.timestamp),
+      });
+  return out;
+}

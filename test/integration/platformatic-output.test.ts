@@ -1,0 +1,199 @@
+/**
+ * KAFKA_PRODUCER_CLIENT=platformatic against the real Kafka: records arrive as kafkajs would have
+ * written them (key, value, headers, order) on the partition kafkajs would have chosen, a whole
+ * stream worker run delivers every window's outputs through it, and an unreachable broker fails
+ * with an error classified as such.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KafkaMessage, TopicMessages } from 'kafkajs';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import type { SeqaeConfig } from '../../src/config/index.js';
+import { settings } from '../../src/config/settings.js';
+import { windowId } from '../../src/contracts/window.js';
+import { createKafka } from '../../src/transport/kafka.js';
+import { KafkaOutput } from '../../src/transport/kafka-output.js';
+import { createOutput } from '../../src/transport/output.js';
+import { keyPartition } from '../../src/transport/partitioner.js';
+import { PlatformaticOutput } from '../../src/transport/platformatic-output.js';
+import { isUnreachable } from '../../src/transport/unreachable.js';
+import { WorkerProcess } from '../../src/worker/process.js';
+import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
+import { publishModel } from '../support/models.js';
+import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+import { sineWindows } from '../support/windows.js';
+
+type Read = KafkaMessage & { partition: number };
+
+/** Every message of `topic` up to its current end, read by a fresh kafkajs consumer group. */
+async function readTopic(c: SeqaeConfig, topic: string): Promise<Read[]> {
+  const ends = await withKafkaAdmin(c, (admin) => admin.fetchTopicOffsets(topic));
+  const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+  for (const [p, high] of remaining) if (high === 0n) remaining.delete(p);
+  const out: Read[] = [];
+  if (remaining.size === 0) return out;
+  const consumer = createKafka(c).consumer({
+    groupId: `${topic}.reader.${randomBytes(4).toString('hex')}`,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            out.push({ ...message, partition });
+            if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
+              remaining.delete(partition);
+            if (remaining.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** `n` records of `streams` streams, as seqae writes them: key = stream, a seqae-id header. */
+function records(streams: number, n: number): TopicMessages['messages'] {
+  return Array.from({ length: n }, (_, i) => {
+    const stream = `stream-${i % streams}`;
+    const seq = Math.floor(i / streams);
+    return {
+      key: stream,
+      // Strings and buffers, as the contracts write them.
+      value: i % 2 ? JSON.stringify({ stream, seq }) : Buffer.from(JSON.stringify({ stream, seq })),
+      headers: { 'seqae-id': `${stream}:${seq}`, 'seqae-bytes': Buffer.from([i % 256, 0, 255]) },
+    };
+  });
+}
+
+const configs: SeqaeConfig[] = [];
+afterAll(async () => {
+  for (const c of configs) await cleanupRedis(c);
+});
+
+function config(name: string, overrides: Record<string, string> = {}): SeqaeConfig {
+  const c = testConfig(`pkafka-${name}`, { KAFKA_PRODUCER_CLIENT: 'platformatic', ...overrides });
+  configs.push(c);
+  return c;
+}
+
+describe('PlatformaticOutput', () => {
+  it('is what createOutput makes when KAFKA_PRODUCER_CLIENT=platformatic, kafkajs by default', async () => {
+    const c = config('factory');
+    const kafka = createKafka(c);
+    const chosen = createOutput(c, kafka);
+    const plain = createOutput(config('factory', { KAFKA_PRODUCER_CLIENT: 'kafkajs' }), kafka);
+    expect(settings.kafka.producerClient.default).toBe('kafkajs');
+    expect(chosen).toBeInstanceOf(PlatformaticOutput);
+    expect(plain).toBeInstanceOf(KafkaOutput);
+    await Promise.all([chosen.close(), plain.close()]);
+  });
+
+  it('writes key, value and headers intact, in order, on the partition kafkajs chooses', async () => {
+    // A small request limit: the send goes out as several requests, in order.
+    const c = config('records', { KAFKA_MAX_REQUEST_BYTES: '4096', KAFKA_COMPRESSION: 'gzip' });
+    const [viaPlatformatic, viaKafkajs] = [`${c.topics.windows}.pk`, `${c.topics.windows}.kj`];
+    const partitions = 7;
+    await createTopics(c, [viaPlatformatic, viaKafkajs], partitions);
+    const sent = records(40, 600);
+
+    const out = createOutput(c, createKafka(c));
+    await out.connect();
+    await out.send([{ topic: viaPlatformatic, messages: sent.slice(0, 300) }]);
+    await out.send([{ topic: viaPlatformatic, messages: sent.slice(300) }]);
+    await out.close();
+    const kafkajs = new KafkaOutput(createKafka(c), { compression: 'gzip' });
+    await kafkajs.send([{ topic: viaKafkajs, messages: sent }]);
+    await kafkajs.close();
+
+    const [got, reference] = await Promise.all([
+      readTopic(c, viaPlatformatic),
+      readTopic(c, viaKafkajs),
+    ]);
+    expect(got).toHaveLength(sent.length);
+    const partitionOf = new Map(reference.map((m) => [m.key!.toString(), m.partition]));
+    const byId = new Map(got.map((m) => [m.headers!['seqae-id']!.toString(), m]));
+    sent.forEach((s, i) => {
+      const m = byId.get(String(s.headers!['seqae-id']))!;
+      expect(m.key!.toString()).toBe(s.key);
+      expect(m.value!.toString()).toBe(s.value!.toString());
+      expect(m.headers!['seqae-bytes']).toEqual(Buffer.from([i % 256, 0, 255]));
+      expect(m.partition).toBe(keyPartition(String(s.key), partitions));
+      expect(m.partition).toBe(partitionOf.get(String(s.key)));
+    });
+    // Each stream's records in the order sent (offsets rise with seq on its partition).
+    const seqs = new Map<string, number[]>();
+    for (const m of [...got].sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset))))
+      seqs.set(m.key!.toString(), [
+        ...(seqs.get(m.key!.toString()) ?? []),
+        JSON.parse(m.value!.toString()).seq,
+      ]);
+    for (const list of seqs.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+  });
+
+  it('fails with an unreachable error, at connect and at send, when no broker answers', async () => {
+    const c = config('unreachable', { KAFKA_BROKERS: '127.0.0.1:1' });
+    const out = new PlatformaticOutput(c, { compression: 'none', sendTimeoutMs: 5_000 });
+    const started = Date.now();
+    const connecting = await out.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isUnreachable(connecting)).toBe(true);
+    const sending = await out.send([{ topic: 'any', messages: [{ key: 'k', value: 'v' }] }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isUnreachable(sending)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await out.close();
+  });
+});
+
+describe('a stream worker producing with KAFKA_PRODUCER_CLIENT=platformatic', () => {
+  let worker: WorkerProcess | undefined;
+  let outputs: Collected | undefined;
+  afterAll(async () => {
+    await worker?.stop();
+    await outputs?.stop();
+  });
+
+  it("publishes every window's four outputs, each stream on kafkajs' partition", async () => {
+    const c = config('worker', { SEQAE_HTTP_PORT: '0', SEQAE_ROLES: 'stream' });
+    expect(c.kafka.producerClient).toBe('platformatic');
+    const nIn = 8;
+    const streams = ['pk-a', 'pk-b', 'pk-c', 'pk-d'];
+    const partitions = 3;
+    await initBackend('auto');
+    await createTopics(c, Object.values(c.topics), partitions);
+    for (const s of streams) await publishModel(c, s, nIn, 8);
+    outputs = await collectOutputs(c, 'pkafka-worker');
+    worker = await WorkerProcess.start(
+      c,
+      pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)),
+    );
+    const windows = streams.flatMap((s) => sineWindows(s, 150, nIn));
+    await sendWindows(c, windows);
+    const produced = new Set(windows.map(windowId));
+    const names = ['reconstructions', 'predictions', 'embeddings', 'anomalies'];
+    await waitFor(
+      "every window's outputs",
+      () => names.every((n) => outputs!.ids(n).size >= produced.size),
+      150_000,
+      500,
+    );
+    for (const n of names) expect(outputs.ids(n)).toEqual(produced);
+    expect(outputs.messages.get('dlq')).toHaveLength(0);
+
+    for (const n of ['anomalies', 'embeddings'] as const) {
+      const read = await readTopic(c, c.topics[n]);
+      for (const m of read) expect(m.partition).toBe(keyPartition(m.key!, partitions));
+    }
+  });
+});

@@ -84,12 +84,12 @@ function config(name: string, overrides: Record<string, string> = {}): SeqaeConf
 }
 
 describe('PlatformaticOutput', () => {
-  it('is what createOutput makes when KAFKA_PRODUCER_CLIENT=platformatic, kafkajs by default', async () => {
+  it('is what createOutput makes by default, KafkaOutput with KAFKA_PRODUCER_CLIENT=kafkajs', async () => {
     const c = config('factory');
     const kafka = createKafka(c);
     const chosen = createOutput(c, kafka);
     const plain = createOutput(config('factory', { KAFKA_PRODUCER_CLIENT: 'kafkajs' }), kafka);
-    expect(settings.kafka.producerClient.default).toBe('kafkajs');
+    expect(settings.kafka.producerClient.default).toBe('platformatic');
     expect(chosen).toBeInstanceOf(PlatformaticOutput);
     expect(plain).toBeInstanceOf(KafkaOutput);
     await Promise.all([chosen.close(), plain.close()]);
@@ -156,44 +156,51 @@ describe('PlatformaticOutput', () => {
   });
 });
 
-describe('a stream worker producing with KAFKA_PRODUCER_CLIENT=platformatic', () => {
-  let worker: WorkerProcess | undefined;
-  let outputs: Collected | undefined;
-  afterAll(async () => {
-    await worker?.stop();
-    await outputs?.stop();
-  });
+describe.each(['platformatic', 'kafkajs'] as const)(
+  'a stream worker producing with KAFKA_PRODUCER_CLIENT=%s',
+  (client) => {
+    let worker: WorkerProcess | undefined;
+    let outputs: Collected | undefined;
+    afterAll(async () => {
+      await worker?.stop();
+      await outputs?.stop();
+    });
 
-  it("publishes every window's four outputs, each stream on kafkajs' partition", async () => {
-    const c = config('worker', { SEQAE_HTTP_PORT: '0', SEQAE_ROLES: 'stream' });
-    expect(c.kafka.producerClient).toBe('platformatic');
-    const nIn = 8;
-    const streams = ['pk-a', 'pk-b', 'pk-c', 'pk-d'];
-    const partitions = 3;
-    await initBackend('auto');
-    await createTopics(c, Object.values(c.topics), partitions);
-    for (const s of streams) await publishModel(c, s, nIn, 8);
-    outputs = await collectOutputs(c, 'pkafka-worker');
-    worker = await WorkerProcess.start(
-      c,
-      pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)),
-    );
-    const windows = streams.flatMap((s) => sineWindows(s, 150, nIn));
-    await sendWindows(c, windows);
-    const produced = new Set(windows.map(windowId));
-    const names = ['reconstructions', 'predictions', 'embeddings', 'anomalies'];
-    await waitFor(
-      "every window's outputs",
-      () => names.every((n) => outputs!.ids(n).size >= produced.size),
-      150_000,
-      500,
-    );
-    for (const n of names) expect(outputs.ids(n)).toEqual(produced);
-    expect(outputs.messages.get('dlq')).toHaveLength(0);
+    it("publishes every window's four outputs, each stream on kafkajs' partition", async () => {
+      const c = config(`worker-${client}`, {
+        SEQAE_HTTP_PORT: '0',
+        SEQAE_ROLES: 'stream',
+        KAFKA_PRODUCER_CLIENT: client,
+      });
+      expect(c.kafka.producerClient).toBe(client);
+      const nIn = 8;
+      const streams = ['pk-a', 'pk-b', 'pk-c', 'pk-d'].map((s) => `${s}-${client}`);
+      const partitions = 3;
+      await initBackend('auto');
+      await createTopics(c, Object.values(c.topics), partitions);
+      for (const s of streams) await publishModel(c, s, nIn, 8);
+      outputs = await collectOutputs(c, `pkafka-worker-${client}`);
+      worker = await WorkerProcess.start(
+        c,
+        pino({ level: process.env.E2E_LOG ?? 'warn' }, pino.destination(2)),
+      );
+      const windows = streams.flatMap((s) => sineWindows(s, 150, nIn));
+      await sendWindows(c, windows);
+      const produced = new Set(windows.map(windowId));
+      const names = ['reconstructions', 'predictions', 'embeddings', 'anomalies'];
+      await waitFor(
+        "every window's outputs",
+        () => names.every((n) => outputs!.ids(n).size >= produced.size),
+        150_000,
+        500,
+      );
+      for (const n of names) expect(outputs.ids(n)).toEqual(produced);
+      expect(outputs.messages.get('dlq')).toHaveLength(0);
 
-    for (const n of ['anomalies', 'embeddings'] as const) {
-      const read = await readTopic(c, c.topics[n]);
-      for (const m of read) expect(m.partition).toBe(keyPartition(m.key!, partitions));
-    }
-  });
-});
+      for (const n of ['anomalies', 'embeddings'] as const) {
+        const read = await readTopic(c, c.topics[n]);
+        for (const m of read) expect(m.partition).toBe(keyPartition(m.key!, partitions));
+      }
+    });
+  },
+);

@@ -52,7 +52,7 @@ describe('loadConfig', () => {
         topicPartitions: 12,
         compression: 'none',
         maxRequestBytes: 524288,
-        producerClient: 'kafkajs',
+        producerClient: 'platformatic',
         sasl: undefined,
       },
       topics: {

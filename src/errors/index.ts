@@ -43,6 +43,18 @@ export class ServiceError extends SeqaeError {
   }
 }
 
+/**
+ * A service refused a request (a record too large, not authorised): sending it again cannot succeed.
+ * `retriable: false` is read by kafkajs' consumer, so a batch whose outputs are refused is not retried
+ * for ever but ends the consumer's run, as kafkajs' own refusals do (src/worker/stream-worker.ts).
+ */
+export class RefusedError extends SeqaeError {
+  readonly retriable = false;
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'refused', cause });
+  }
+}
+
 /** Work was cancelled on purpose (shutdown, a cancelled training job). */
 export class CancelledError extends SeqaeError {
   constructor(message = 'cancelled') {

@@ -8,7 +8,7 @@ import {
 } from '@platformatic/kafka';
 import type { IHeaders, TopicMessages } from 'kafkajs';
 import type { SeqaeConfig } from '../config/index.js';
-import { SeqaeError, ServiceError } from '../errors/index.js';
+import { RefusedError, SeqaeError, ServiceError } from '../errors/index.js';
 import { raceTimeout } from '../util/timeout.js';
 import { splitRequests, type KafkaOutputOptions } from './kafka-output.js';
 import type { Output } from './output.js';
@@ -128,7 +128,8 @@ export class PlatformaticOutput implements Output {
         await this.producer.send({ messages, acks: -1, compression: this.compression });
         return;
       } catch (err) {
-        if (!isUnreachable(err) || Date.now() + delay >= deadline) throw err;
+        if (!isUnreachable(err)) throw new RefusedError(`kafka: ${innermost(err)}`, err);
+        if (Date.now() + delay >= deadline) throw err;
         await sleep(delay);
       }
     }
@@ -156,4 +157,18 @@ function records(request: TopicMessages[]): Record_[] {
         timestamp: m.timestamp === undefined ? undefined : BigInt(m.timestamp),
       });
   return out;
+}
+
+/**
+ * The message of the error at the bottom of platformatic's wrapping (`Producing messages failed` →
+ * `Received response with error…` → the broker's own reason), the one worth a log line.
+ */
+function innermost(err: unknown): string {
+  let e = err as { message?: string; errors?: unknown[]; cause?: unknown } | undefined;
+  let message = String(err);
+  while (e) {
+    if (typeof e.message === 'string' && e.message) message = e.message;
+    e = (Array.isArray(e.errors) && e.errors.length > 0 ? e.errors.at(-1) : e.cause) as typeof e;
+  }
+  return message;
 }

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { settings } from '../../src/config/settings.js';
+import { RefusedError } from '../../src/errors/index.js';
 import { windowId } from '../../src/contracts/window.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { KafkaOutput } from '../../src/transport/kafka-output.js';
@@ -151,6 +152,33 @@ describe('PlatformaticOutput', () => {
       (e: unknown) => e,
     );
     expect(isUnreachable(sending)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await out.close();
+  });
+
+  it('fails at once with a non-retriable RefusedError when the broker refuses a record', async () => {
+    // kafkajs' consumer retries a batch for ever on an error not marked `retriable: false`: a
+    // stream worker whose outputs a topic refuses would never report (worker-lifecycle's test).
+    const c = config('refused');
+    const topic = `${c.topics.windows}-refusing`;
+    await withKafkaAdmin(c, (admin) =>
+      admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '200' }] },
+        ],
+      }),
+    );
+    const out = new PlatformaticOutput(c, { compression: 'none', sendTimeoutMs: 30_000 });
+    const started = Date.now();
+    const err = await out.send([{ topic, messages: [{ key: 'k', value: 'x'.repeat(1000) }] }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as RefusedError).retriable).toBe(false);
+    expect((err as Error).message).toMatch(/^kafka: .*larger than the max message size/);
+    expect(isUnreachable(err)).toBe(false);
     expect(Date.now() - started).toBeLessThan(10_000);
     await out.close();
   });

@@ -13,7 +13,7 @@ import { raceTimeout } from '../util/timeout.js';
 import { splitRequests, type KafkaOutputOptions } from './kafka-output.js';
 import type { Output } from './output.js';
 import { murmur2, toPositive } from './partitioner.js';
-import { isUnreachable } from './unreachable.js';
+import { refusalOf } from './unreachable.js';
 
 export interface PlatformaticOutputOptions extends KafkaOutputOptions {
   /** Default KAFKA_CLIENT_ID. */
@@ -84,11 +84,16 @@ export class PlatformaticOutput implements Output {
       ...platformaticConnection(config, options.clientId),
       idempotent: true, // implies acks -1 and one request in flight per connection
       // platformatic takes the partition modulo the topic's partition count, as kafkajs does.
-      partitioner: (_message, key) => (key ? toPositive(murmur2(key)) : toPositive(this.keyless++)),
+      // Keyless records get their partition once per send (records()), so a send tried again puts
+      // them where the first attempt did and the broker can drop a copy it already has.
+      partitioner: (_message, key) => (key ? toPositive(murmur2(key)) : 0),
       autocreateTopics: true, // as kafkajs' producer does by default
       serializers: { key: bytes, value: bytes, headerKey: bytes, headerValue: bytes },
       // kafkajs' request timeout; a few retries, then sendUntil's own (as with kafkajs' client).
       timeout: 30_000,
+      // Above the broker's own produce timeout: a slow acknowledgement comes back as the broker's
+      // REQUEST_TIMED_OUT rather than a client timeout, which resets the connection.
+      requestTimeout: 40_000,
       retries: 3,
       retryDelay: 250,
     });
@@ -99,7 +104,14 @@ export class PlatformaticOutput implements Output {
 
   /** Logs in and gets the producer id, as kafkajs' idempotent producer does on connect. */
   connect(): Promise<void> {
-    return (this.connected ??= this.producer.initIdempotentProducer({}).then(() => undefined));
+    // Not remembered when it fails: a broker away at the first send must not fail every later one.
+    return (this.connected ??= this.producer.initIdempotentProducer({}).then(
+      () => undefined,
+      (err: unknown) => {
+        this.connected = undefined;
+        throw err;
+      },
+    ));
   }
 
   send(topicMessages: TopicMessages[]): Promise<void> {
@@ -107,7 +119,8 @@ export class PlatformaticOutput implements Output {
       await this.connect();
       for (const request of splitRequests(topicMessages, this.maxRequestBytes)) {
         const deadline = Date.now() + this.timeoutMs;
-        await raceTimeout(this.sendUntil(records(request), deadline), this.timeoutMs, () => {
+        const batch = records(request, () => toPositive(this.keyless++));
+        await raceTimeout(this.sendUntil(batch, deadline), this.timeoutMs, () => {
           throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
         });
       }
@@ -118,8 +131,10 @@ export class PlatformaticOutput implements Output {
   }
 
   /**
-   * One request, sent again while the broker cannot be reached, until `deadline`. A request sent
-   * again keeps its sequence numbers (platformatic counts them on success only), so the broker
+   * One request, sent again until `deadline` while the failure may pass (the broker out of reach, a
+   * leader being elected, too few replicas in sync: what kafkajs retries too), and failed at once
+   * when the broker refused it for good (`RefusedError`, not retriable: see isRefusal). A request
+   * sent again keeps its sequence numbers (platformatic counts them on success only), so the broker
    * drops a copy it already has.
    */
   private async sendUntil(messages: Record_[], deadline: number): Promise<void> {
@@ -128,8 +143,10 @@ export class PlatformaticOutput implements Output {
         await this.producer.send({ messages, acks: -1, compression: this.compression });
         return;
       } catch (err) {
-        if (!isUnreachable(err)) throw new RefusedError(`kafka: ${innermost(err)}`, err);
-        if (Date.now() + delay >= deadline) throw err;
+        const refusal = refusalOf(err);
+        if (refusal) throw new RefusedError(`kafka: ${refusal}`, err);
+        if (Date.now() + delay >= deadline)
+          throw new ServiceError(`kafka: send failed until its deadline: ${lastReason(err)}`, err);
         await sleep(delay);
       }
     }
@@ -143,8 +160,8 @@ export class PlatformaticOutput implements Output {
   }
 }
 
-/** kafkajs' per-topic messages as platformatic's records, each naming its topic. */
-function records(request: TopicMessages[]): Record_[] {
+/** kafkajs' per-topic messages as platformatic's records, each naming its topic and, if keyless, its partition. */
+function records(request: TopicMessages[], keylessPartition: () => number): Record_[] {
   const out: Record_[] = [];
   for (const { topic, messages } of request)
     for (const m of messages)
@@ -153,17 +170,15 @@ function records(request: TopicMessages[]): Record_[] {
         key: m.key,
         value: m.value,
         headers: m.headers as IHeaders as Record<string, Value | Value[]>,
-        partition: m.partition,
+        partition:
+          m.partition ?? (m.key === null || m.key === undefined ? keylessPartition() : undefined),
         timestamp: m.timestamp === undefined ? undefined : BigInt(m.timestamp),
       });
   return out;
 }
 
-/**
- * The message of the error at the bottom of platformatic's wrapping (`Producing messages failed` →
- * `Received response with error…` → the broker's own reason), the one worth a log line.
- */
-function innermost(err: unknown): string {
+/** The last attempt's reason, at the bottom of platformatic's wrapping, for a log line. */
+function lastReason(err: unknown): string {
   let e = err as { message?: string; errors?: unknown[]; cause?: unknown } | undefined;
   let message = String(err);
   while (e) {

@@ -58,3 +58,40 @@ export function isUnreachable(err: unknown): boolean {
   }
   return unreachable;
 }
+
+/** @platformatic/kafka's failures that may pass: the connection, not the request. */
+const PLATFORMATIC_TRANSIENT = new Set([
+  'PLT_KFK_NETWORK',
+  'PLT_KFK_TIMEOUT',
+  'PLT_KFK_UNEXPECTED_CORRELATION_ID',
+  'PLT_KFK_UNFINISHED_WRITE_BUFFER',
+]);
+
+/**
+ * @platformatic/kafka's failure that sending again cannot cure, as the reason of its refused part;
+ * undefined when every part of it may pass. Every branch is judged (one send reaches several
+ * brokers). May pass: the connection's failures, and the broker's answers it marks retriable (a
+ * leader being elected, too few replicas in sync), as kafkajs retries them. Refused: a broker's
+ * answer marked `canRetry: false` (a record too large, not authorised), a refused login, a request
+ * it would not build, a client closed on purpose, and any error that is not its own.
+ */
+export function refusalOf(err: unknown): string | undefined {
+  const e = err as (ErrorLike & { message?: string; canRetry?: boolean }) | undefined;
+  if (!e || typeof e !== 'object') return String(err);
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    for (const branch of e.errors) {
+      const refused = refusalOf(branch);
+      if (refused !== undefined) return refused;
+    }
+    return undefined;
+  }
+  const reason = e.message || String(err);
+  if (e.closed === true) return reason;
+  if (e.code === 'PLT_KFK_PROTOCOL') return e.canRetry === false ? reason : undefined;
+  if (e.code !== undefined && PLATFORMATIC_TRANSIENT.has(e.code)) {
+    // A refused login comes as a failed connection caused by it.
+    const cause = e.cause as (ErrorLike & { message?: string }) | undefined;
+    return cause?.code === 'PLT_KFK_AUTHENTICATION' ? cause.message || reason : undefined;
+  }
+  return reason;
+}

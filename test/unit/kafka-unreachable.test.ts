@@ -19,7 +19,7 @@ import {
 } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { loginRefused } from '../../src/transport/kafka.js';
-import { isUnreachable } from '../../src/transport/unreachable.js';
+import { isUnreachable, refusalOf } from '../../src/transport/unreachable.js';
 
 const refused = () => new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
 // kafkajs' typings give it no arguments; it takes a message like the others.
@@ -94,5 +94,45 @@ describe('isUnreachable, platformatic', () => {
     expect(loginRefused(refusedConnection())).toBe(false);
     expect(isUnreachable(new NetworkError('Client is closed.', { closed: true }))).toBe(false);
     expect(isUnreachable(new UserError('Failed to serialize a message.'))).toBe(false);
+  });
+});
+
+/** What PlatformaticOutput sends again until its deadline, and what it fails at once as RefusedError. */
+describe('refusalOf, platformatic', () => {
+  const down = () => new NetworkError('Connection to 127.0.0.1:1 failed.');
+  const tooLarge = () => new ProtocolError('MESSAGE_TOO_LARGE');
+
+  it('lets pass what may pass: the connection, a timeout, the answers marked retriable', () => {
+    expect(refusalOf(down())).toBeUndefined();
+    expect(refusalOf(new TimeoutError('Request timed out.'))).toBeUndefined();
+    // A leader being elected, too few replicas in sync: kafkajs retries these too.
+    for (const code of ['LEADER_NOT_AVAILABLE', 'NOT_LEADER_OR_FOLLOWER', 'NOT_ENOUGH_REPLICAS'])
+      expect(refusalOf(new ProtocolError(code))).toBeUndefined();
+    const gaveUp = new MultipleErrors('produce failed 4 times.', [
+      new ProtocolError('LEADER_NOT_AVAILABLE'),
+      new MultipleErrors('Cannot connect to any broker.', [down()]),
+    ]);
+    expect(refusalOf(gaveUp)).toBeUndefined();
+  });
+
+  it('refuses what cannot pass, judging every branch of a send that reached several brokers', () => {
+    expect(refusalOf(tooLarge())).toMatch(/larger than the max message size/);
+    // One broker refused, another is down: in either order, a refusal (sending again cannot cure it).
+    for (const branches of [
+      [tooLarge(), down()],
+      [down(), tooLarge()],
+    ])
+      expect(refusalOf(new MultipleErrors('Producing messages failed.', branches))).toMatch(
+        /larger than the max message size/,
+      );
+    const badLogin = new NetworkError('Connection to 127.0.0.1:9092 failed.', {
+      cause: new AuthenticationError('SASL authentication failed.'),
+    });
+    expect(refusalOf(badLogin)).toBe('SASL authentication failed.');
+    expect(refusalOf(new NetworkError('Client is closed.', { closed: true }))).toBe(
+      'Client is closed.',
+    );
+    expect(refusalOf(new UserError('Failed to serialize a message.'))).toBeDefined();
+    expect(refusalOf(new Error('Connection pool is closed.'))).toBe('Connection pool is closed.');
   });
 });

@@ -4,8 +4,7 @@
  * stream worker run delivers every window's outputs through it, and an unreachable broker fails
  * with an error classified as such.
  */
-import { randomBytes } from 'node:crypto';
-import type { KafkaMessage, TopicMessages } from 'kafkajs';
+import type { TopicMessages } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
@@ -20,44 +19,11 @@ import { keyPartition } from '../../src/transport/partitioner.js';
 import { PlatformaticOutput } from '../../src/transport/platformatic-output.js';
 import { isUnreachable } from '../../src/transport/unreachable.js';
 import { WorkerProcess } from '../../src/worker/process.js';
-import { collectOutputs, sendWindows, type Collected } from '../support/kafka.js';
+import { collectOutputs, readTopic, sendWindows, type Collected } from '../support/kafka.js';
 import { publishModel } from '../support/models.js';
 import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 import { sineWindows } from '../support/windows.js';
-
-type Read = KafkaMessage & { partition: number };
-
-/** Every message of `topic` up to its current end, read by a fresh kafkajs consumer group. */
-async function readTopic(c: SeqaeConfig, topic: string): Promise<Read[]> {
-  const ends = await withKafkaAdmin(c, (admin) => admin.fetchTopicOffsets(topic));
-  const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-  for (const [p, high] of remaining) if (high === 0n) remaining.delete(p);
-  const out: Read[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = createKafka(c).consumer({
-    groupId: `${topic}.reader.${randomBytes(4).toString('hex')}`,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          eachMessage: async ({ message, partition }) => {
-            out.push({ ...message, partition });
-            if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
-              remaining.delete(partition);
-            if (remaining.size === 0) resolve();
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
 
 /** `n` records of `streams` streams, as seqae writes them: key = stream, a seqae-id header. */
 function records(streams: number, n: number): TopicMessages['messages'] {

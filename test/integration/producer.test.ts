@@ -4,7 +4,6 @@
  * `seqae produce` command itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { createRedis } from '../../src/transport/redis.js';
 import { parseWindow, windowId, type Window } from '../../src/contracts/window.js';
 import { dlqOriginal, parseDlq } from '../../src/contracts/dead-letter.js';
 import { parseTimestamp } from '../../src/contracts/reading.js';
+import { readTopic } from '../support/kafka.js';
 import { cleanupRedis, createTopics, testConfig, withKafkaAdmin } from '../support/services.js';
 
 const NAB = 'test/fixtures/nab/realTraffic/speed_7578.csv';
@@ -48,40 +48,6 @@ async function produce(c: SeqaeConfig, options: ProduceOptions, signal?: AbortSi
   } finally {
     await producer.close();
   }
-}
-
-/** Every message of `topic` up to its current end, read by a fresh consumer group. */
-async function readTopic(
-  c: SeqaeConfig,
-  topic: string,
-): Promise<(KafkaMessage & { partition: number })[]> {
-  const ends = await withKafkaAdmin(c, (admin) => admin.fetchTopicOffsets(topic));
-  const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-  for (const [p, high] of remaining) if (high === 0n) remaining.delete(p);
-  const out: (KafkaMessage & { partition: number })[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = createKafka(c).consumer({
-    groupId: `${topic}.reader.${randomBytes(4).toString('hex')}`,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          eachMessage: async ({ message, partition }) => {
-            out.push({ ...message, partition });
-            if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
-              remaining.delete(partition);
-            if (remaining.size === 0) resolve();
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
 }
 
 function windowsOf(messages: KafkaMessage[]): Window[] {

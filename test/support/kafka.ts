@@ -1,4 +1,6 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
+import { withKafkaAdmin } from './services.js';
+import { randomBytes } from 'node:crypto';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { windowMessage, type Window } from '../../src/contracts/window.js';
@@ -64,4 +66,38 @@ export async function sendWindows(config: SeqaeConfig, windows: readonly Window[
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Every message of `topic` up to its current end, read by a fresh consumer group. */
+export async function readTopic(
+  c: SeqaeConfig,
+  topic: string,
+): Promise<(KafkaMessage & { partition: number })[]> {
+  const ends = await withKafkaAdmin(c, (admin) => admin.fetchTopicOffsets(topic));
+  const remaining = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+  for (const [p, high] of remaining) if (high === 0n) remaining.delete(p);
+  const out: (KafkaMessage & { partition: number })[] = [];
+  if (remaining.size === 0) return out;
+  const consumer = createKafka(c).consumer({
+    groupId: `${topic}.reader.${randomBytes(4).toString('hex')}`,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            out.push({ ...message, partition });
+            if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n))
+              remaining.delete(partition);
+            if (remaining.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
 }

@@ -83,6 +83,21 @@ export interface LikelihoodOptions {
    */
   peakTail: number;
   /**
+   * How many times its local level (the running geometric mean over `peakWindow` windows) the
+   * window's reconstruction error must reach for a peak alert weaker than `corroborateBelow` to page:
+   * a spike stands out in its whole window, while a forecast gone wrong (a random walk turning, a
+   * noisy reading) leaves the window's reconstruction as it was. ≤ 1: off. Default 10.
+   */
+  peakCorroboration: number;
+  /** Alert score from which a peak alert pages without that corroboration. Default 0.8. */
+  corroborateBelow: number;
+  /**
+   * The peak check's tail from which a corroborated peak (the window's reconstruction error at
+   * `peakCorroboration` times its level or more) alerts: two signs agreeing need less of each.
+   * `peakTail`: no easier than an uncorroborated one. Default 1e-4.
+   */
+  corroboratedTail: number;
+  /**
    * The alert's chance of a range or spread exit under the stream's record history (stricter than
    * `rangeTail`, which grades the score): an exit that only a stream seldom setting records makes
    * improbable, such as a noisy sensor's new high, raises the score but pages no one. Default 1e-4.
@@ -132,6 +147,9 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   alertWarmup: 50,
   peakWindow: 32,
   peakTail: 1e-5,
+  peakCorroboration: 10,
+  corroborateBelow: 0.8,
+  corroboratedTail: 1e-4,
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
   coolDown: 1,
@@ -171,6 +189,8 @@ const MODEL_FIELDS = [
   'lastLog',
   'levelCount',
   'peaks',
+  'recLevel',
+  'recCount',
 ] as const satisfies readonly (keyof StreamState)[];
 
 interface StreamState {
@@ -201,6 +221,9 @@ interface StreamState {
   lastLog: number;
   levelCount: number;
   peaks: PeakTail;
+  /** The reconstruction error's local level (running mean of its log) and the errors in it. */
+  recLevel: number;
+  recCount: number;
   /**
    * Windows since the last score past `alertTail` and since the last alert (the cool-downs), the
    * last alert score and the check behind it (null when the window is no alert).
@@ -285,6 +308,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     const s = this.state(context?.streamId ?? '');
     const range = this.rangeChecks(s, context?.value);
     const peak = this.peakCheck(s, errors.predictionError);
+    const jump = this.reconstructionJump(s, errors.reconstructionError);
     const level = this.errorTail(s, errors);
     // A range exit's chance scaled so that `rangeTail` meets `alertTail`: one threshold for all.
     const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
@@ -293,7 +317,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     const checks: [number, AlertReason][] = [
       [(level.tail * o.alertTail) / o.alertLevelTail, level.reason],
       [(Math.min(range.q, range.early) * o.alertTail) / o.alertRangeTail, range.reason],
-      [peak < 1 ? (peak * o.alertTail) / o.peakTail : 1, 'prediction'],
+      [this.corroborated(peak, jump), 'prediction'],
     ];
     const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
     const page = pageTail <= o.alertTail;
@@ -361,6 +385,8 @@ export class LikelihoodScoring implements AnomalyScoring {
       lastLog: -Infinity,
       levelCount: 0,
       peaks: new PeakTail(decay),
+      recLevel: 0,
+      recCount: 0,
       sinceAlert: Infinity,
       sincePage: Infinity,
       episode: false,
@@ -414,6 +440,36 @@ export class LikelihoodScoring implements AnomalyScoring {
     s.mean += w * d;
     s.variance = (1 - w) * (s.variance + w * d * d);
     return { tail, reason: pred > rec ? 'prediction' : 'reconstruction' };
+  }
+
+  /**
+   * A peak alert's tail, or at most the after-alert level when it is weaker than `corroborateBelow`
+   * and the window's reconstruction error did not jump to `peakCorroboration` times its level.
+   */
+  private corroborated(peak: number, jump: number): number {
+    const o = this.options;
+    if (peak >= 1) return 1;
+    const tail = (peak * o.alertTail) / o.peakTail;
+    if (o.peakCorroboration <= 1) return tail;
+    if (jump >= o.peakCorroboration)
+      return Math.min(tail, (peak * o.alertTail) / Math.max(o.peakTail, o.corroboratedTail));
+    if (tail > o.alertTail || tail <= Math.pow(1e-10, o.corroborateBelow)) return tail;
+    return Math.max(tail, o.afterAlertTail);
+  }
+
+  /**
+   * The reconstruction error's ratio to its local level (Infinity while fewer than `peakWindow`
+   * errors are in, or without one), then the level learns.
+   */
+  private reconstructionJump(s: StreamState, e: number | null | undefined): number {
+    const o = this.options;
+    if (e === undefined || e === null || !Number.isFinite(e)) return Infinity;
+    const log = Math.log(Math.min(Math.max(e, 1e-8), 1e6));
+    const window = Math.max(1, o.peakWindow);
+    const jump = s.recCount >= window ? Math.exp(log - s.recLevel) : Infinity;
+    s.recCount++;
+    s.recLevel += (log - s.recLevel) / Math.min(s.recCount, window);
+    return jump;
   }
 
   /**

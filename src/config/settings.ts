@@ -398,6 +398,30 @@ export const settings = {
           "likelihood: chance, under the stream's own peaks over threshold, of a prediction error that far above its local level from which it alerts; such a peak does not join the stream's peaks, so a repeated spike alerts as the first did",
         commands: ['worker', 'infer'],
       }),
+      peakCorroboration: setting({
+        env: 'SEQAE_ALERT_PEAK_CORROBORATION',
+        schema: z.coerce.number().min(0).max(1e6),
+        default: '10',
+        description:
+          "likelihood: how many times its local level a window's reconstruction error must reach to corroborate a peak alert (a spike stands out in its whole window; a forecast gone wrong, such as a random walk turning, does not): a peak alert under SEQAE_ALERT_CORROBORATE_BELOW needs it, and a corroborated peak alerts from SEQAE_ALERT_CORROBORATED_TAIL (<= 1: off)",
+        commands: ['worker', 'infer'],
+      }),
+      corroborateBelow: setting({
+        env: 'SEQAE_ALERT_CORROBORATE_BELOW',
+        schema: z.coerce.number().min(0.5).max(1.01),
+        default: '0.8',
+        description:
+          'likelihood: alert score from which a peak alert pages without the reconstruction error corroborating it (1.01: every peak alert needs it)',
+        commands: ['worker', 'infer'],
+      }),
+      corroboratedTail: setting({
+        env: 'SEQAE_ALERT_CORROBORATED_TAIL',
+        schema: z.coerce.number().gt(0).max(1),
+        default: '1e-4',
+        description:
+          "likelihood: chance, under the stream's peaks over threshold, of a corroborated peak from which it alerts (two signs agreeing need less of each; SEQAE_ANOMALY_PEAK_TAIL: no easier than an uncorroborated one)",
+        commands: ['worker', 'infer'],
+      }),
       alertRangeTail: setting({
         env: 'SEQAE_ALERT_RANGE_TAIL',
         schema: z.coerce.number().gt(0).max(1),

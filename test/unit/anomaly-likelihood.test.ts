@@ -75,6 +75,54 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
     expect(Math.max(...held.scores.slice(-20))).toBeGreaterThanOrEqual(0.5);
   });
 
+  it('peak corroboration: a weak one-step peak pages only when the reconstruction error jumps with it, and a corroborated one pages from a lower peak', () => {
+    // Calm windows, then one probe window: its prediction error `peak` times the usual, its
+    // reconstruction error `jump` times the usual. The alert score of the probe.
+    const probe = (peak: number, jump: number, options: object = {}) => {
+      const s = new LikelihoodScoring({ rangeMargin: 0, ...options });
+      const rand = mulberry32(5);
+      for (let i = 0; i < 1500; i++)
+        s.score(
+          { reconstructionError: 0.5 + rand(), predictionError: Math.exp(2 * rand()) },
+          undefined,
+          { streamId: 'a' },
+        );
+      s.score({ reconstructionError: 1 * jump, predictionError: peak }, undefined, {
+        streamId: 'a',
+      });
+      return { alert: s.alertScoreOf('a')!, reason: s.reasonOf('a') };
+    };
+    const off = { peakCorroboration: 0 };
+    // Peak sizes whose uncorroborated alert score falls in a band, the corroboration off.
+    const sizes = Array.from({ length: 400 }, (_, i) => 1.05 ** i);
+    const sizeIn = (lo: number, hi: number) =>
+      sizes.find((x) => {
+        const { alert } = probe(x, 1, off);
+        return alert >= lo && alert < hi;
+      });
+    // A weak peak (alert score 0.5 to 0.8): pages alone with the check off, not by default,
+    // and by default when the window's reconstruction error jumps 20 times.
+    const weak = sizeIn(0.55, 0.75);
+    expect(weak).toBeDefined();
+    expect(probe(weak!, 1, off)).toEqual({ alert: expect.any(Number), reason: 'prediction' });
+    expect(probe(weak!, 1).alert).toBeLessThan(0.5);
+    expect(probe(weak!, 1).reason).toBeNull();
+    expect(probe(weak!, 20).alert).toBeGreaterThanOrEqual(0.5);
+    expect(probe(weak!, 20).reason).toBe('prediction');
+    // A jump short of the factor does not corroborate.
+    expect(probe(weak!, 5).alert).toBeLessThan(0.5);
+    // A strong peak (from 0.8) pages without corroboration.
+    const strong = sizeIn(0.85, 1);
+    expect(strong).toBeDefined();
+    expect(probe(strong!, 1).alert).toBeGreaterThanOrEqual(0.85);
+    // A peak under the alert line (its tail between 1e-5 and 1e-4 scaled) pages when corroborated.
+    const low = sizeIn(0.42, 0.48);
+    expect(low).toBeDefined();
+    expect(probe(low!, 1).alert).toBeLessThan(0.5);
+    expect(probe(low!, 20).alert).toBeGreaterThanOrEqual(0.5);
+    expect(probe(low!, 20, { corroboratedTail: 1e-5 }).alert).toBeLessThan(0.5);
+  });
+
   it('keeps streams apart, and alerts when a value leaves the seen range by more than the margin', () => {
     // The value range alone (a sawtooth's spread is all but constant: any change would leave its range).
     const s = new LikelihoodScoring({ spreadWindow: 0, warmup: 50 });
@@ -175,6 +223,21 @@ describe('the anomaly settings', () => {
     expect(defaults.options.spreadWindow).toBe(30);
     expect(defaults.options.rangeMargin).toBe(0.05);
     expect(defaults.options.scoreHold).toBe(0.1);
+    expect(defaults.options.peakCorroboration).toBe(10);
+    expect(defaults.options.corroborateBelow).toBe(0.8);
+    expect(defaults.options.corroboratedTail).toBe(1e-4);
+    const corroboration = anomalyScoring(
+      loadConfig({
+        SEQAE_ALERT_PEAK_CORROBORATION: '0',
+        SEQAE_ALERT_CORROBORATE_BELOW: '1.01',
+        SEQAE_ALERT_CORROBORATED_TAIL: '1e-5',
+      }).worker.anomaly,
+    ).anomaly as LikelihoodScoring;
+    expect(corroboration.options).toMatchObject({
+      peakCorroboration: 0,
+      corroborateBelow: 1.01,
+      corroboratedTail: 1e-5,
+    });
     expect(
       (
         anomalyScoring(loadConfig({ SEQAE_ANOMALY_SCORE_HOLD: '1e-5' }).worker.anomaly)

@@ -154,8 +154,9 @@ describe('Kafka over SASL_SSL (SCRAM-SHA-256, TLS)', () => {
     expect(producer.log.join('\n')).not.toContain(PASSWORD);
   });
 
-  it('KAFKA_PRODUCER_CLIENT=platformatic produces over SASL_SSL too; its wrong password is one line', async () => {
-    const env = { ...saslEnv('sasl-pk', PASSWORD), KAFKA_PRODUCER_CLIENT: 'platformatic' };
+  // The first test's producer sends with the default client (platformatic); this one with kafkajs.
+  it("KAFKA_PRODUCER_CLIENT=kafkajs produces over SASL_SSL too; platformatic's wrong password is one line", async () => {
+    const env = { ...saslEnv('sasl-pk', PASSWORD), KAFKA_PRODUCER_CLIENT: 'kafkajs' };
     const config = testConfig('sasl-pk', env);
     const producer = spawnProducer(
       ['--source', 'synthetic:sine?streams=1&length=20', '--window', '5', '--no-progress'],

@@ -72,6 +72,8 @@ export function platformaticConnection(
 export class PlatformaticOutput implements Output {
   readonly producer: Producer<Value, Value, string, Value | Value[]>;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The last request's attempts, which may outlive a send that timed out. */
+  private attempt: Promise<void> = Promise.resolve();
   private connected?: Promise<void>;
   private closing?: Promise<void>;
   private readonly compression: 'gzip' | 'none';
@@ -120,13 +122,28 @@ export class PlatformaticOutput implements Output {
       for (const request of splitRequests(topicMessages, this.maxRequestBytes)) {
         const deadline = Date.now() + this.timeoutMs;
         const batch = records(request, () => toPositive(this.keyless++));
-        await raceTimeout(this.sendUntil(batch, deadline), this.timeoutMs, () => {
-          throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
-        });
+        const attempt = this.sendUntil(batch, deadline);
+        this.attempt = attempt.catch(() => {});
+        try {
+          await raceTimeout(attempt, this.timeoutMs, () => {
+            throw new ServiceError(`kafka: send not acknowledged in ${this.timeoutMs} ms`);
+          });
+        } catch (err) {
+          // Not refused: the broker may have written it. The next send takes a new producer id, so
+          // its sequence numbers (platformatic counts them on success only) cannot match this one's
+          // and have the broker drop it as a copy.
+          if (!(err instanceof RefusedError)) this.connected = undefined;
+          throw err;
+        }
       }
     };
     const p = this.chain.then(run, run);
-    this.chain = p.catch(() => {});
+    // The next send starts once this one's attempt has ended, not only its wait: one request in
+    // flight, as the idempotent producer's sequence numbers ask.
+    this.chain = p.then(
+      () => this.attempt,
+      () => this.attempt,
+    );
     return p;
   }
 

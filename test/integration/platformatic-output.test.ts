@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { SeqaeConfig } from '../../src/config/index.js';
 import { settings } from '../../src/config/settings.js';
-import { RefusedError } from '../../src/errors/index.js';
+import { RefusedError, ServiceError } from '../../src/errors/index.js';
 import { windowId } from '../../src/contracts/window.js';
 import { createKafka } from '../../src/transport/kafka.js';
 import { KafkaOutput } from '../../src/transport/kafka-output.js';
@@ -102,6 +102,47 @@ describe('PlatformaticOutput', () => {
         JSON.parse(m.value!.toString()).seq,
       ]);
     for (const list of seqs.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+  });
+
+  it('after a send that timed out, the next waits for its attempt to end and takes a new producer id: nothing is dropped as a copy', async () => {
+    const c = config('timed-out');
+    const topic = `${c.topics.windows}-timed-out`;
+    await createTopics(c, [topic], 1);
+    const out = new PlatformaticOutput(c, { compression: 'none', sendTimeoutMs: 100 });
+    await out.connect();
+    const firstId = out.producer.producerId;
+    // A broker slow to answer the first request: it is acknowledged after the send has given up.
+    const send = out.producer.send.bind(out.producer);
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    Object.assign(out.producer, {
+      send: async (...args: Parameters<typeof send>) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          if (calls++ === 0) await new Promise((r) => setTimeout(r, 400));
+          return await send(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const sent = records(1, 20);
+    const timedOut = await out.send([{ topic, messages: sent.slice(0, 10) }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(timedOut).toBeInstanceOf(ServiceError);
+    expect((timedOut as Error).message).toMatch(/not acknowledged in 100 ms/);
+    await out.send([{ topic, messages: sent.slice(10) }]);
+    await out.close();
+    expect(most).toBe(1);
+    expect(out.producer.producerId).not.toBe(firstId);
+    // The timed-out request was written after all, and the next is not taken for a copy of it.
+    const got = await readTopic(c, topic);
+    expect(got.map((m) => m.headers!['seqae-id']!.toString())).toEqual(
+      sent.map((m) => String((m.headers as Record<string, string>)['seqae-id'])),
+    );
   });
 
   it('fails with an unreachable error, at connect and at send, when no broker answers', async () => {

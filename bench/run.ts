@@ -93,22 +93,32 @@ try {
   report.note(
     `training on ${backend.name}, scoring on ${scoringEngine(backend)}; model composite, ${UNITS} units, nIn 9, batch ${BATCH}`,
   );
+  // Each measurement's topics go once it has ended (RunScope.sweep).
+  const measure = async (run: () => Promise<unknown>) => {
+    await run();
+    if (!(await scope.sweep()))
+      report.note('a measurement left something running: its topics stay');
+  };
   if (sections.has('ceilings')) {
-    await kafkaPassThrough(scope, report, sizes.passThrough);
-    await kafkaPassThrough1to4Alone(scope, report, sizes.windows, UNITS);
-    await kafkaPassThrough1to4(scope, report, sizes, UNITS);
-    await bullmqNoop(scope, report, sizes.noop, quick ? [64] : undefined);
+    await measure(() => kafkaPassThrough(scope, report, sizes.passThrough));
+    await measure(() => kafkaPassThrough1to4Alone(scope, report, sizes.windows, UNITS));
+    await measure(() => kafkaPassThrough1to4(scope, report, sizes, UNITS));
+    await measure(() => bullmqNoop(scope, report, sizes.noop, quick ? [64] : undefined));
     await modelOnly(report, model, { batch: BATCH, threads: 0, seconds: sizes.modelSeconds });
     await modelOnly(report, model, { batch: BATCH, threads: 1, seconds: sizes.modelSeconds });
   }
-  if (sections.has('e2e')) await endToEnd(scope, report, model, sizes);
-  if (sections.has('encodings')) await encodings(scope, report, model, sizes);
+  if (sections.has('e2e')) await measure(() => endToEnd(scope, report, model, sizes));
+  if (sections.has('encodings')) await measure(() => encodings(scope, report, model, sizes));
   if (sections.has('bullmq'))
-    await inferJobs(scope, report, model, sizes, { concurrency: INFER_CONCURRENCY, bulk: BATCH });
-  if (sections.has('workers')) await workersOneVsTwo(scope, report, model, sizes);
+    await measure(() =>
+      inferJobs(scope, report, model, sizes, { concurrency: INFER_CONCURRENCY, bulk: BATCH }),
+    );
+  if (sections.has('workers')) await measure(() => workersOneVsTwo(scope, report, model, sizes));
   if (sections.has('streams'))
-    await manyStreams(scope, report, model, { ...sizes, windows: sizes.streams }, [1, 10, 200]);
-  if (sections.has('fleet')) await fleetStart(scope, report, fleetStreams);
+    await measure(() =>
+      manyStreams(scope, report, model, { ...sizes, windows: sizes.streams }, [1, 10, 200]),
+    );
+  if (sections.has('fleet')) await measure(() => fleetStart(scope, report, fleetStreams));
   model.model.dispose();
 
   const v = (name: string) => report.value(name);

@@ -34,7 +34,10 @@ export { ErrorRanks };
  * walk's new high raises the score but pages no one), and a peak check that the score leaves out:
  * the one-step prediction error against its local level, under the stream's peaks over threshold
  * (peaks.ts), at `peakTail` (a spike the model did not foresee, even inside the range an earlier
- * spike widened). After an alert, for `coolDown` windows (a run of alerts included), a window
+ * spike widened); a weak peak (under `corroborateBelow`) pages only when the window's reconstruction
+ * error jumps with it to `peakCorroboration` times its level (a spike stands out in its whole
+ * window; a forecast gone wrong does not), and a peak so corroborated pages from `corroboratedTail`.
+ * After an alert, for `coolDown` windows (a run of alerts included), a window
  * reports at most q = `afterAlertTail`, in the score and in the alert (a detection is worth the most
  * early in an anomaly; repeats only cost). `alertScoreOf` gives the alert's score (an alert from
  * 0.5), `reasonOf` the check behind an alert (null when the window is no alert).
@@ -443,33 +446,37 @@ export class LikelihoodScoring implements AnomalyScoring {
   }
 
   /**
-   * A peak alert's tail, or at most the after-alert level when it is weaker than `corroborateBelow`
-   * and the window's reconstruction error did not jump to `peakCorroboration` times its level.
+   * The peak check's tail for the alert: from `corroboratedTail` when the window's reconstruction
+   * error jumped with the peak; at most the after-alert level when it did not and the peak is weaker
+   * than `corroborateBelow`.
    */
-  private corroborated(peak: number, jump: number): number {
+  private corroborated(peak: number, jump: boolean | undefined): number {
     const o = this.options;
     if (peak >= 1) return 1;
     const tail = (peak * o.alertTail) / o.peakTail;
-    if (o.peakCorroboration <= 1) return tail;
-    if (jump >= o.peakCorroboration)
+    if (jump === undefined) return tail;
+    if (jump)
       return Math.min(tail, (peak * o.alertTail) / Math.max(o.peakTail, o.corroboratedTail));
     if (tail > o.alertTail || tail <= Math.pow(1e-10, o.corroborateBelow)) return tail;
     return Math.max(tail, o.afterAlertTail);
   }
 
   /**
-   * The reconstruction error's ratio to its local level (Infinity while fewer than `peakWindow`
-   * errors are in, or without one), then the level learns.
+   * Whether the reconstruction error reached `peakCorroboration` times its local level (undefined
+   * with the check off, without a reconstruction error, or while fewer than `peakWindow` are in:
+   * peaks then page on their own tail), then the level learns.
    */
-  private reconstructionJump(s: StreamState, e: number | null | undefined): number {
+  private reconstructionJump(s: StreamState, e: number | null | undefined): boolean | undefined {
     const o = this.options;
-    if (e === undefined || e === null || !Number.isFinite(e)) return Infinity;
+    if (o.peakCorroboration <= 1) return undefined;
+    if (e === undefined || e === null || !Number.isFinite(e)) return undefined;
     const log = Math.log(Math.min(Math.max(e, 1e-8), 1e6));
     const window = Math.max(1, o.peakWindow);
-    const jump = s.recCount >= window ? Math.exp(log - s.recLevel) : Infinity;
+    const out =
+      s.recCount >= window ? Math.exp(log - s.recLevel) >= o.peakCorroboration : undefined;
     s.recCount++;
     s.recLevel += (log - s.recLevel) / Math.min(s.recCount, window);
-    return jump;
+    return out;
   }
 
   /**

@@ -114,13 +114,13 @@ export class RunScope {
    */
   async sweep(): Promise<boolean> {
     if (this.closed || this.children.size > 0 || this.clients.size > 0) return false;
-    await this.dropKafka(this.config({ ...this.env(), SEQAE_TOPIC_PREFIX: `${this.tag}.` }));
+    await this.dropKafka(this.runConfig());
     return true;
   }
 
   /** Stops every client and child still running, then deletes every topic, group and key of the run. */
   async close(): Promise<void> {
-    const config = this.config({ ...this.env(), SEQAE_TOPIC_PREFIX: `${this.tag}.` });
+    const config = this.runConfig();
     this.closed = true;
     await Promise.allSettled([...this.clients].map((close) => close()));
     this.clients.clear();
@@ -134,6 +134,11 @@ export class RunScope {
     } finally {
       redis.disconnect();
     }
+  }
+
+  /** A configuration whose names cover the whole run (every measurement's topics, groups, keys). */
+  private runConfig(): SeqaeConfig {
+    return this.config({ ...this.env(), SEQAE_TOPIC_PREFIX: `${this.tag}.` });
   }
 
   /** Deletes every topic and consumer group of the run. */

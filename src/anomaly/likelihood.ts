@@ -266,6 +266,14 @@ export function gaussianTail(z: number): number {
   return (x >= 0 ? r : 2 - r) / 2;
 }
 
+/**
+ * The log of an error within the histograms' span (1e-8 … 1e6): a model whose training windows were
+ * flat gives errors of 0 and 1e16, whose ratios say nothing.
+ */
+function errorLog(e: number): number {
+  return Math.log(Math.min(Math.max(e, 1e-8), 1e6));
+}
+
 /** The score of a tail probability: -ln(q) / ln(1e10) in [0, 1], 0.5 at q = 1e-5. */
 export function tailScore(q: number): number {
   return Math.min(1, Math.max(0, Math.log(q + 1e-10) / Math.log(1e-10)));
@@ -455,8 +463,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     if (peak >= 1) return 1;
     const tail = (peak * o.alertTail) / o.peakTail;
     if (jump === undefined) return tail;
-    if (jump)
-      return Math.min(tail, (peak * o.alertTail) / Math.max(o.peakTail, o.corroboratedTail));
+    if (jump) return (peak * o.alertTail) / Math.max(o.peakTail, o.corroboratedTail);
     if (tail > o.alertTail || tail <= Math.pow(1e-10, o.corroborateBelow)) return tail;
     return Math.max(tail, o.afterAlertTail);
   }
@@ -470,7 +477,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     const o = this.options;
     if (o.peakCorroboration <= 1) return undefined;
     if (e === undefined || e === null || !Number.isFinite(e)) return undefined;
-    const log = Math.log(Math.min(Math.max(e, 1e-8), 1e6));
+    const log = errorLog(e);
     const window = Math.max(1, o.peakWindow);
     const out =
       s.recCount >= window ? Math.exp(log - s.recLevel) >= o.peakCorroboration : undefined;
@@ -489,9 +496,7 @@ export class LikelihoodScoring implements AnomalyScoring {
   private peakCheck(s: StreamState, e: number | null | undefined): number {
     const o = this.options;
     if (o.peakWindow <= 0 || e === undefined || e === null || !Number.isFinite(e)) return 1;
-    // Errors and ratios within the histograms' span (1e-8 … 1e6): a model whose training windows were
-    // flat gives errors of 0 and 1e16, whose ratios say nothing.
-    const log = Math.log(Math.min(Math.max(e, 1e-8), 1e6));
+    const log = errorLog(e);
     let q = 1;
     if (s.levelCount >= o.peakWindow) {
       const ratio = Math.min(Math.exp(log - Math.max(s.level, s.lastLog)), 1e6);

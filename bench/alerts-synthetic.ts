@@ -11,25 +11,25 @@
  * and a variant's line adds its lowest precision over them (the demo's criterion holds per run).
  * --model-seed trains the models from other initial weights (the demo's differ run to run).
  *   npx tsx bench/alerts-synthetic.ts [--length 4000] [--seed 1,2] [--model-seed 1] [--only name,name] [--sensors]
+ *     [--try alertLevelTail=1e-7 ...]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  forecastError,
   LikelihoodScoring,
   type AnomalyScoring,
   type LikelihoodOptions,
   type WindowErrors,
 } from '../src/anomaly/index.js';
 import { initBackend } from '../src/backend/index.js';
-import { datasetFromSeries, SequenceAutoencoder } from '../src/model/index.js';
 import {
   generateSynthetic,
   parseSyntheticSpec,
   streamAnomalies,
   type SyntheticAnomaly,
 } from '../src/producer/sources/synthetic.js';
+import { seriesErrors, WINDOW } from './series-errors.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,12 +38,12 @@ const { values } = parseArgs({
     sensors: { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     'model-seed': { type: 'string', default: '1' },
+    /** Extra variants, `key=value,key=value` each (options of LikelihoodOptions). */
+    try: { type: 'string', multiple: true, default: [] },
   },
 });
 const LENGTH = Number(values.length);
 const MODEL_SEED = Number(values['model-seed']);
-const WINDOW = 16;
-const TRAIN_WINDOWS = 200;
 /** An injected anomaly is caught by an alert at or after its start and within this many windows. */
 const CATCH_WITHIN = 10;
 
@@ -88,48 +88,13 @@ async function sensors(seed: string): Promise<Sensor[]> {
     } catch {
       if (!backend) await initBackend('auto', { scoring: false });
       backend = true;
-      cached = await sensorErrors(readings[i]!);
+      cached = await seriesErrors(readings[i]!, MODEL_SEED);
       await writeFile(file, JSON.stringify(cached));
       console.error(`sensor-${i}: errors cached`);
     }
     out.push({ id: `sensor-${i}`, readings: readings[i]!, anomalies, ...cached });
   }
   return out;
-}
-
-/** Trains on the first 200 windows (as the demo's worker), then every later window's errors. */
-async function sensorErrors(series: number[]): Promise<{ first: number; errors: WindowErrors[] }> {
-  const model = SequenceAutoencoder.create({
-    nIn: WINDOW,
-    units: 32,
-    epochs: 20,
-    learningRate: 0.005,
-    seed: MODEL_SEED,
-  });
-  const trainRows = TRAIN_WINDOWS + WINDOW;
-  await model.train(
-    datasetFromSeries(
-      model.config,
-      series.slice(0, trainRows).map((v) => [v]),
-    ),
-  );
-  // The demo's worker holds the windows that arrive while its model trains, then scores them all.
-  const first = WINDOW - 1;
-  const windows: number[][][] = [];
-  for (let end = first; end < series.length; end++)
-    windows.push(series.slice(end - WINDOW + 1, end + 1).map((v) => [v]));
-  const r = await model.infer(windows, { batchSize: 256 });
-  const { nOut } = model.config;
-  const scale = model.normalisation.scale;
-  const errors: WindowErrors[] = windows.map((_, k) => ({
-    reconstructionError: r.reconstructionError![k]!,
-    predictionError:
-      k > 0
-        ? forecastError([r.prediction![(k - 1) * nOut + nOut - 1]!], [series[first + k]!], scale)
-        : null,
-  }));
-  model.dispose();
-  return { first, errors };
 }
 
 const L = (o: Partial<LikelihoodOptions>) => () => new LikelihoodScoring(o);
@@ -158,11 +123,19 @@ for (const factor of [5, 10, 20])
       peakCorroboration: factor,
       corroboratedTail: from,
     });
+for (const t of values.try!) {
+  const o: Record<string, number> = {};
+  for (const kv of t.split(',')) {
+    const [k, v] = kv.split('=') as [string, string];
+    o[k] = Number(v);
+  }
+  VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
+}
 const fleets: Sensor[][] = [];
 for (const seed of values.seed.split(',')) fleets.push(await sensors(seed));
 const only = values.only?.split(',');
 for (const [name, make] of Object.entries(VARIANTS)) {
-  if (only && !only.includes(name)) continue;
+  if (only && !only.includes(name) && !values.try!.includes(name)) continue;
   let alerts = 0;
   let lowest = 1;
   let onInjected = 0;

@@ -5,7 +5,11 @@
  * three profiles, the categories' standard scores and the standard score of each half of the files
  * (even and odd index, each with its own threshold), so a change can be checked for generality.
  *   npx tsx bench/nab-scoring.ts --data ../shared/datasets/nab [--errors seqae] [--only name,name]
- *     [--try scoreHold=0.1 --try shortWindow=25,scoreHold=0.1 ...] [--files] [--explore]
+ *     [--try scoreHold=0.1 --try shortWindow=25,scoreHold=0.1 ...] [--files] [--explore] [--alerts]
+ * With --alerts, each variant's alerts (alert score from 0.5) past each file's probation: labelled
+ * windows with an alert in them (caught), alerts in a window and outside every window, and per
+ * reason (NAB's windows are wide, a tenth of a file shared among its anomalies, so an alert inside
+ * one is near a labelled anomaly).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +31,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     files: { type: 'boolean', default: false },
     explore: { type: 'boolean', default: false },
+    /** The alerts instead of the scores: windows caught, alerts inside and outside the windows. */
+    alerts: { type: 'boolean', default: false },
     /** Extra LikelihoodScoring variants, `key=value,key=value` each (option names of LikelihoodOptions). */
     try: { type: 'string', multiple: true, default: [] },
   },
@@ -87,6 +93,10 @@ const fmt = (x: number) => x.toFixed(2).padStart(6);
 const only = values.only?.split(',');
 for (const [name, make] of Object.entries(VARIANTS)) {
   if (only && !only.includes(name) && !values.try!.includes(name)) continue;
+  if (values.alerts) {
+    alertCounts(name, make);
+    continue;
+  }
   const scored: ScoredFile[] = corpus.map((f, i) => {
     const scoring = make();
     const e = errors[i]!;
@@ -124,4 +134,37 @@ for (const [name, make] of Object.entries(VARIANTS)) {
         `  ${f.name.slice(0, 50).padEnd(50)} ${fmt(f.score)} tp ${String(f.tp).padStart(3)} fp ${String(f.fp).padStart(3)} | in ${inside.join(' ')} | out ${out.toFixed(2)}`,
       );
     }
+}
+
+/** A variant's alerts over the corpus, each file one stream scored from its first row. */
+function alertCounts(name: string, make: () => AnomalyScoring): void {
+  let inside = 0;
+  let outside = 0;
+  let caught = 0;
+  let windows = 0;
+  const reasons: Record<string, number> = {};
+  for (const [i, f] of corpus.entries()) {
+    const scoring = make();
+    const e = errors[i]!;
+    // NAB's probation: the first 15% of a file (at most 750 rows) is not scored.
+    const probation = Math.min(Math.floor(0.15 * f.values.length), 750);
+    const hit = new Set<number>();
+    for (const [r, v] of f.values.entries()) {
+      const score = scoring.score(e[r] ?? {}, undefined, { streamId: f.name, value: v });
+      if (r < probation || (scoring.alertScoreOf?.(f.name) ?? score) < 0.5) continue;
+      const reason = scoring.reasonOf?.(f.name) ?? 'none';
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+      const w = f.windows.findIndex(([a, b]) => f.timestamps[r]! >= a && f.timestamps[r]! <= b);
+      if (w < 0) outside++;
+      else {
+        inside++;
+        hit.add(w);
+      }
+    }
+    windows += f.windows.length;
+    caught += hit.size;
+  }
+  console.log(
+    `${name.padEnd(28)} caught ${caught} of ${windows} windows, ${inside} alerts inside, ${outside} outside | ${JSON.stringify(reasons)}`,
+  );
 }

@@ -391,7 +391,13 @@ export class LikelihoodScoring implements AnomalyScoring {
       values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
       last: NaN,
       changes: new Float64Array(Math.max(0, o.spreadWindow)),
-      spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+      // A spread overlaps the spreadWindow - 1 before it: the history learns every spreadWindow-th.
+      spreads: new RecordRange(
+        o.rangeMargin,
+        decay * Math.max(1, o.spreadWindow),
+        o.recordHorizon,
+        Math.max(1, o.spreadWindow),
+      ),
       level: 0,
       lastLog: -Infinity,
       levelCount: 0,
@@ -530,7 +536,9 @@ export class LikelihoodScoring implements AnomalyScoring {
         for (let i = 0; i < o.spreadWindow; i++) sum += s.changes[i]!;
         // The spreads' own range needs `warmup` spreads before it judges.
         const spreadsWarm = warm && s.seen >= o.spreadWindow + o.warmup;
-        const q = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm);
+        // A spread the score found improbable stays out of the spreads' history (it may be a
+        // stuck sensor's, on its way down).
+        const q = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm, o.rangeTail);
         if (q < out.q) out = { q, early, reason: 'spread' };
       }
     }

@@ -22,30 +22,60 @@ export class RecordRange {
     private readonly decay: number,
     /** Readings the prior record is spread over: the record rate of a stream with no record yet. */
     private readonly horizon = 1,
-  ) {}
+    /**
+     * Values judged for each one the history learns. A quantity over overlapping spans, such as the
+     * mean change over the last n readings, shares most of its readings with its last value: its
+     * records come in runs, and a change creeps past a range one small step at a time, each inside
+     * the margin of a range the last step widened. With `stride` n, its history learns every n-th
+     * value (values n apart share no reading), and its range takes each value in once n - 1 more
+     * have come: a value is judged against a range that leaves out the values it overlaps.
+     */
+    private readonly stride = 1,
+  ) {
+    this.pending = new Float64Array(stride - 1);
+  }
+
+  /** Values judged so far, and the last `stride - 1`, not yet in the range (a ring from their count). */
+  private calls = 0;
+  private readonly pending: Float64Array;
 
   /**
    * The chance of an exit as far as `x` under the record history when `x` passes the range by more
-   * than the margin (1 otherwise, and while `judge` is false); then learns `x`.
+   * than the margin (1 otherwise, and while `judge` is false); then learns `x`. An exit with a
+   * chance at or below `keepOut` widens the range but stays out of the history: an exit caught on
+   * its way (a spread creeping off) would otherwise teach the history to expect its own end.
    */
-  judgeThenAdd(x: number, judge: boolean): number {
+  judgeThenAdd(x: number, judge: boolean, keepOut = 0): number {
     const width = this.max - this.min;
     const past = width > 0 ? Math.max(x - this.max, this.min - x) / width : 0;
     let q = 1;
     if (judge && past > this.margin) q = this.exitChance(past);
-    if (judge) {
+    const n = this.pending.length;
+    const call = this.calls++;
+    // The value the range takes in now: x, or with a stride the one that came n values before it.
+    let entering: number | undefined = x;
+    if (n > 0) {
+      const slot = call % n;
+      entering = call < n ? undefined : this.pending[slot];
+      this.pending[slot] = x;
+    }
+    if (judge && call % this.stride === 0) {
       const keep = 1 - this.decay;
       this.judged = this.judged * keep + 1;
       this.records *= keep;
       this.excess *= keep;
-      if (past > 0) {
+      if (past > 0 && q > keepOut) {
         this.records += 1;
         this.excess += past;
       }
     }
+    if (entering !== undefined) this.widen(entering);
+    return q;
+  }
+
+  private widen(x: number): void {
     this.min = Math.min(this.min, x);
     this.max = Math.max(this.max, x);
-    return q;
   }
 
   /**

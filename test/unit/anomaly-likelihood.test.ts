@@ -146,12 +146,20 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
   });
 
   /** A steady stream: a daily-like sine plus noise, errors like its past ones. */
-  function steady(s: LikelihoodScoring, id: string, from: number, n: number, rand: () => number) {
+  function steady(
+    s: LikelihoodScoring,
+    id: string,
+    from: number,
+    n: number,
+    rand: () => number,
+    reasons: (string | null)[] = [],
+  ) {
     const scores: number[] = [];
     for (let i = from; i < from + n; i++) {
       const value = 10 + 3 * Math.sin((2 * Math.PI * i) / 288) + rand();
       const e = { reconstructionError: 0.01 * (0.5 + rand()), predictionError: 0.02 * rand() };
       scores.push(s.score(e, undefined, { streamId: id, value }));
+      reasons.push(s.reasonOf(id));
     }
     return scores;
   }
@@ -166,10 +174,14 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
       mulberry32(3),
     );
     expect(Math.max(...errorsOnly.slice(200))).toBeLessThan(0.5);
-    // With the range checks: a spread past its record by the margin is rare once a few cycles are in.
+    // With the range checks: a spread past its record by the margin is rare once a few cycles are
+    // in (the spreads' history learns one in spreadWindow, so it is a few times in 4000 windows),
+    // and none pages.
     const s = new LikelihoodScoring();
-    const calm = steady(s, 'a', 0, 5000, mulberry32(3));
-    expect(calm.slice(1000).filter((x) => x >= 0.5).length).toBeLessThanOrEqual(2);
+    const pages: (string | null)[] = [];
+    const calm = steady(s, 'a', 0, 5000, mulberry32(3), pages);
+    expect(calm.slice(1000).filter((x) => x >= 0.5).length).toBeLessThanOrEqual(5);
+    expect(pages.slice(1000).filter((r) => r !== null)).toEqual([]);
     // The errors stay as before (a model that tracks the new level): the range check alone sees it.
     const shifted = 10 + 3 + 1 + 1.5;
     const e = { reconstructionError: 0.01, predictionError: 0.01 };
@@ -191,6 +203,29 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
         expect(first).toBeLessThan(spreadWindow);
         expect(flat[first]).toBeGreaterThanOrEqual(0.5);
       }
+    }
+  });
+
+  it('a stuck sensor pages (spread), though its spread creeps down one small step a reading', () => {
+    // A noisy reading that then repeats itself: the mean change over the last spreadWindow readings
+    // falls by a thirtieth a reading, each step inside the margin of the range the last widened.
+    for (const seed of [1, 2, 3]) {
+      const rand = mulberry32(seed);
+      const s = new LikelihoodScoring();
+      const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      const e = () => ({ reconstructionError: 0.5 + rand(), predictionError: 0.5 + rand() });
+      let calm = 0;
+      for (let i = 0; i < 3000; i++) {
+        s.score(e(), undefined, { streamId: 'a', value: 0.05 * gauss() });
+        if (i >= 500 && s.reasonOf('a') !== null) calm++;
+      }
+      expect(calm).toBe(0);
+      const stuck: (string | null)[] = [];
+      for (let i = 0; i < 60; i++) {
+        s.score(e(), undefined, { streamId: 'a', value: 0.02 });
+        stuck.push(s.reasonOf('a'));
+      }
+      expect(stuck.find((r) => r !== null)).toBe('spread');
     }
   });
 

@@ -41,6 +41,53 @@ describe('RecordRange: range exits judged by how often and how far a stream sets
   });
 });
 
+describe('RecordRange with a stride: a quantity over overlapping spans', () => {
+  /** The mean absolute change over the last 30 readings of noise that sticks at reading 3000. */
+  const spreads = (seed: number) => {
+    const rand = mulberry32(seed);
+    const x: number[] = [];
+    for (let i = 0; i < 3060; i++) x.push(i < 3000 ? 0.05 * gaussian(rand) : x[2999]!);
+    const out: number[] = [];
+    for (let i = 30; i < x.length; i++) {
+      let sum = 0;
+      for (let k = i - 29; k <= i; k++) sum += Math.abs(x[k]! - x[k - 1]!);
+      out.push(sum / 30);
+    }
+    return out;
+  };
+  const lowest = (r: RecordRange, series: number[], keepOut = 0) => {
+    let min = 1;
+    series.forEach((x, i) => {
+      const q = r.judgeThenAdd(x, i >= 200, keepOut);
+      if (i >= 2970) min = Math.min(min, q);
+    });
+    return min;
+  };
+
+  it('a spread creeping to 0 is judged against the range before it crept, and so found improbable', () => {
+    for (const seed of [1, 2, 3]) {
+      const series = spreads(seed);
+      // Learning every value, each step of the creep is inside the margin of the last (or just
+      // past it): never improbable enough to page (1e-4).
+      expect(lowest(new RecordRange(0.05, 1 / 5000), series)).toBeGreaterThan(1e-4);
+      // The range 30 values late and the history every 30th: far past the range.
+      expect(lowest(new RecordRange(0.05, 30 / 5000, 1, 30), series, 0.1)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('the range takes a value in once stride - 1 more have come (those it overlaps)', () => {
+    const r = new RecordRange(0.05, 1 / 5000, 1, 3);
+    for (const x of [0, 1, 0, 1, 0, 1]) r.judgeThenAdd(x, false);
+    expect(r.chanceOf(0.5)).toBe(1);
+    expect(r.chanceOf(5)).toBeLessThan(1);
+    for (const x of [5, 0.5]) r.judgeThenAdd(x, true);
+    // 5 is not in the range yet: the range still judges 5 as past it.
+    expect(r.chanceOf(5)).toBeLessThan(1);
+    r.judgeThenAdd(0.5, true);
+    expect(r.chanceOf(5)).toBe(1);
+  });
+});
+
 describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
   const calm = (s: LikelihoodScoring, n: number, rand: () => number, from = 0) => {
     for (let i = from; i < from + n; i++)

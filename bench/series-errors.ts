@@ -1,0 +1,49 @@
+/**
+ * One series' window errors as the demo's worker makes them, for the offline alert benches: a model
+ * trained once on the first 200 windows (window 16, 32 units, 20 epochs), then every window from the
+ * first scored (the worker holds the windows that arrive while its model trains, then scores them all).
+ */
+import { forecastError, type WindowErrors } from '../src/anomaly/index.js';
+import { datasetFromSeries, SequenceAutoencoder } from '../src/model/index.js';
+
+export const WINDOW = 16;
+const TRAIN_WINDOWS = 200;
+
+/** A series' errors: those of the windows ending at readings `first …`. */
+export interface SeriesErrors {
+  first: number;
+  errors: WindowErrors[];
+}
+
+export async function seriesErrors(series: number[], modelSeed: number): Promise<SeriesErrors> {
+  const model = SequenceAutoencoder.create({
+    nIn: WINDOW,
+    units: 32,
+    epochs: 20,
+    learningRate: 0.005,
+    seed: modelSeed,
+  });
+  const trainRows = TRAIN_WINDOWS + WINDOW;
+  await model.train(
+    datasetFromSeries(
+      model.config,
+      series.slice(0, trainRows).map((v) => [v]),
+    ),
+  );
+  const first = WINDOW - 1;
+  const windows: number[][][] = [];
+  for (let end = first; end < series.length; end++)
+    windows.push(series.slice(end - WINDOW + 1, end + 1).map((v) => [v]));
+  const r = await model.infer(windows, { batchSize: 256 });
+  const { nOut } = model.config;
+  const scale = model.normalisation.scale;
+  const errors: WindowErrors[] = windows.map((_, k) => ({
+    reconstructionError: r.reconstructionError![k]!,
+    predictionError:
+      k > 0
+        ? forecastError([r.prediction![(k - 1) * nOut + nOut - 1]!], [series[first + k]!], scale)
+        : null,
+  }));
+  model.dispose();
+  return { first, errors };
+}

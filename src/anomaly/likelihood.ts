@@ -27,7 +27,9 @@ export { ErrorRanks };
  *    mean absolute change over the last `spreadWindow` readings) that leaves the range of spreads
  *    seen so far (a stream gone flat, or much noisier than ever), by more than `rangeMargin` of the
  *    range's width, is judged by the stream's record history (records.ts): its chance is the rate at
- *    which the stream sets records times the chance of an exit that far, scaled by `rangeTail`.
+ *    which the stream sets records times the chance of an exit that far, scaled by `rangeTail`; a
+ *    spread is judged against the spreads it does not overlap, and their history learns one spread
+ *    in `spreadWindow` (a stuck sensor's spread creeps off its range a step at a time);
  * The score ranks windows by how unusual they are (what NAB measures, with a threshold of its
  * choosing). The alert asks more, since a page costs an operator's attention: the short-term level
  * at `alertLevelTail`, a range or spread exit at `alertRangeTail` (a noisy sensor's or a random
@@ -162,13 +164,15 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
 };
 
 /**
- * A range check's chance (1 when nothing left a range), the value range's early chance for the
- * alert (before `warmup`), and which range.
+ * The range checks' chance for the score (1 when nothing left a range) and for the alert (the value
+ * range's early chance included, a spread's only once the spreads' history is learnt), and the range
+ * behind each.
  */
 interface RangeChance {
   q: number;
-  early: number;
   reason: AlertReason;
+  page: number;
+  pageReason: AlertReason;
 }
 
 /** How unusual the errors' short-term level is (its Gaussian tail), and the error kind that weighs more in it. */
@@ -327,7 +331,7 @@ export class LikelihoodScoring implements AnomalyScoring {
     // The alert: the same checks judged strictly, and the peak check.
     const checks: [number, AlertReason][] = [
       [(level.tail * o.alertTail) / o.alertLevelTail, level.reason],
-      [(Math.min(range.q, range.early) * o.alertTail) / o.alertRangeTail, range.reason],
+      [(range.page * o.alertTail) / o.alertRangeTail, range.pageReason],
       [this.corroborated(peak, jump), 'prediction'],
     ];
     const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
@@ -520,14 +524,15 @@ export class LikelihoodScoring implements AnomalyScoring {
    * the smaller of the two, and its check. Then both histories learn.
    */
   private rangeChecks(s: StreamState, value: number | undefined): RangeChance {
-    const none = { q: 1, early: 1, reason: 'range' as const };
+    const none: RangeChance = { q: 1, reason: 'range', page: 1, pageReason: 'range' };
     if (value === undefined || !Number.isFinite(value)) return none;
     const o = this.options;
     const warm = s.seen >= o.warmup && o.rangeMargin > 0;
     // Before the range judges, the alert already weighs an exit against the prior record rate.
     const early =
       !warm && o.rangeMargin > 0 && s.seen >= o.alertWarmup ? s.values.chanceOf(value) : 1;
-    let out: RangeChance = { q: s.values.judgeThenAdd(value, warm), early, reason: 'range' };
+    const q = s.values.judgeThenAdd(value, warm);
+    const out: RangeChance = { q, reason: 'range', page: Math.min(q, early), pageReason: 'range' };
     if (o.spreadWindow > 0 && s.seen > 0) {
       // Change i goes to slot i mod spreadWindow; the mean is over a full ring only.
       s.changes[(s.seen - 1) % o.spreadWindow] = Math.abs(value - s.last);
@@ -538,8 +543,12 @@ export class LikelihoodScoring implements AnomalyScoring {
         const spreadsWarm = warm && s.seen >= o.spreadWindow + o.warmup;
         // A spread the score found improbable stays out of the spreads' history (it may be a
         // stuck sensor's, on its way down).
-        const q = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm, o.rangeTail);
-        if (q < out.q) out = { q, early, reason: 'spread' };
+        const spread = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm, o.rangeTail);
+        if (spread < out.q) Object.assign(out, { q: spread, reason: 'spread' });
+        // The spreads' history learns one spread in spreadWindow: it pages once it has judged
+        // `warmup` readings, as the score waits `warmup` errors.
+        if (spread < out.page && s.seen >= o.spreadWindow + 2 * o.warmup)
+          Object.assign(out, { page: spread, pageReason: 'spread' });
       }
     }
     s.last = value;

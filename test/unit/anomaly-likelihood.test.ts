@@ -227,6 +227,21 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
       }
       expect(stuck.find((r) => r !== null)).toBe('spread');
     }
+    // Stuck at reading 300: the score sees it, but the spreads' history (one spread in 30 learnt)
+    // has judged too few to page before spreadWindow + 2 × warmup readings.
+    const rand = mulberry32(1);
+    const s = new LikelihoodScoring();
+    const scores: number[] = [];
+    const reasons: (string | null)[] = [];
+    for (let i = 0; i < 400; i++) {
+      const value = i < 300 ? 0.05 * Math.sin(i) + 0.05 * rand() : 0.02;
+      scores.push(
+        s.score({ reconstructionError: 0.5 + rand() }, undefined, { streamId: 'b', value }),
+      );
+      reasons.push(s.reasonOf('b'));
+    }
+    expect(Math.max(...scores.slice(300))).toBeGreaterThanOrEqual(0.5);
+    expect(reasons.slice(300)).not.toContain('spread');
   });
 
   it("is causal: a future window cannot change a past score, nor another stream a stream's", () => {

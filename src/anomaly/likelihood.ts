@@ -27,13 +27,13 @@ export { ErrorRanks };
  *    mean absolute change over the last `spreadWindow` readings) that leaves the range of spreads
  *    seen so far (a stream gone flat, or much noisier than ever), by more than `rangeMargin` of the
  *    range's width, is judged by the stream's record history (records.ts): its chance is the rate at
- *    which the stream sets records times the chance of an exit that far, scaled by `rangeTail`; a
- *    spread is judged against the spreads it does not overlap, and their history learns one spread
- *    in `spreadWindow` (a stuck sensor's spread creeps off its range a step at a time);
+ *    which the stream sets records times the chance of an exit that far, scaled by `rangeTail`;
  * The score ranks windows by how unusual they are (what NAB measures, with a threshold of its
  * choosing). The alert asks more, since a page costs an operator's attention: the short-term level
  * at `alertLevelTail`, a range or spread exit at `alertRangeTail` (a noisy sensor's or a random
- * walk's new high raises the score but pages no one), and a peak check that the score leaves out:
+ * walk's new high raises the score but pages no one; the alert judges a spread against the spreads
+ * it does not overlap, with a history that learns one spread in `spreadWindow`, since a stuck
+ * sensor's spread creeps off its range a step at a time), and a peak check that the score leaves out:
  * the one-step prediction error against its local level, under the stream's peaks over threshold
  * (peaks.ts), at `peakTail` (a spike the model did not foresee, even inside the range an earlier
  * spike widened); a weak peak (under `corroborateBelow`) pages only when the window's reconstruction
@@ -217,9 +217,14 @@ interface StreamState {
   seen: number;
   values: RecordRange;
   last: number;
-  /** The last `spreadWindow` absolute changes (a ring) and the record history of their mean. */
+  /**
+   * The last `spreadWindow` absolute changes (a ring), and the record history of their mean: the
+   * score's, and the alert's (one spread in `spreadWindow` learnt, against the spreads it does not
+   * overlap).
+   */
   changes: Float64Array;
   spreads: RecordRange;
+  alertSpreads: RecordRange;
   /**
    * The prediction error's local level (running mean of its log), its last log, and its peaks above
    * the larger of the two.
@@ -395,8 +400,9 @@ export class LikelihoodScoring implements AnomalyScoring {
       values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
       last: NaN,
       changes: new Float64Array(Math.max(0, o.spreadWindow)),
+      spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
       // A spread overlaps the spreadWindow - 1 before it: the history learns every spreadWindow-th.
-      spreads: new RecordRange(
+      alertSpreads: new RecordRange(
         o.rangeMargin,
         decay * Math.max(1, o.spreadWindow),
         o.recordHorizon,
@@ -539,16 +545,17 @@ export class LikelihoodScoring implements AnomalyScoring {
       if (s.seen >= o.spreadWindow) {
         let sum = 0;
         for (let i = 0; i < o.spreadWindow; i++) sum += s.changes[i]!;
+        const spread = sum / o.spreadWindow;
         // The spreads' own range needs `warmup` spreads before it judges.
         const spreadsWarm = warm && s.seen >= o.spreadWindow + o.warmup;
-        // A spread the score found improbable stays out of the spreads' history (it may be a
-        // stuck sensor's, on its way down).
-        const spread = s.spreads.judgeThenAdd(sum / o.spreadWindow, spreadsWarm, o.rangeTail);
-        if (spread < out.q) Object.assign(out, { q: spread, reason: 'spread' });
-        // The spreads' history learns one spread in spreadWindow: it pages once it has judged
-        // `warmup` readings, as the score waits `warmup` errors.
-        if (spread < out.page && s.seen >= o.spreadWindow + 2 * o.warmup)
-          Object.assign(out, { page: spread, pageReason: 'spread' });
+        const q = s.spreads.judgeThenAdd(spread, spreadsWarm);
+        if (q < out.q) Object.assign(out, { q, reason: 'spread' });
+        // The alert's spreads: an exit at or below rangeTail stays out of their history (it may be
+        // a stuck sensor's, on its way down); with one spread in spreadWindow learnt, they page
+        // once they have judged `warmup` readings.
+        const page = s.alertSpreads.judgeThenAdd(spread, spreadsWarm, o.rangeTail);
+        if (page < out.page && s.seen >= o.spreadWindow + 2 * o.warmup)
+          Object.assign(out, { page, pageReason: 'spread' });
       }
     }
     s.last = value;

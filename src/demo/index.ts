@@ -383,7 +383,7 @@ class DemoRun {
     );
     if (this.options.anomalies > 0)
       out.write(
-        `demo: caught ${totals.caught} of ${totals.injected} injected anomalies (an alert within ${CATCH_WITHIN} windows of the start)\n`,
+        `demo: caught ${totals.caught} of ${totals.injected} injected anomalies (an alert within ${CATCH_WITHIN} windows of the start)${totals.missed.length > 0 ? `; missed: ${totals.missed.join(', ')}` : ''}\n`,
       );
   }
 

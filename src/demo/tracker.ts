@@ -119,6 +119,8 @@ export interface Totals {
    */
   injected: number;
   caught: number;
+  /** The injected anomalies counted but not caught, as `streamId at index`. */
+  missed: string[];
   streams: number;
   byState: Record<StreamState, number>;
   windows: number;
@@ -305,6 +307,7 @@ export class DemoTracker {
     const t: Totals = {
       injected: 0,
       caught: 0,
+      missed: [],
       streams: this.streams.size,
       byState,
       windows: 0,
@@ -322,9 +325,10 @@ export class DemoTracker {
       t.alerts += s.alerts;
       t.alertsOnInjected += s.alertsOnInjected;
       t.trainings += s.trainings;
-      const { injected, caught } = this.catches(s);
+      const { injected, caught, missed } = this.catches(s);
       t.injected += injected;
       t.caught += caught;
+      t.missed.push(...missed.map((index) => `${s.id} at ${index}`));
     }
     return t;
   }
@@ -399,17 +403,23 @@ export class DemoTracker {
     return (s.arrivals.length * 1000) / span;
   }
 
-  /** The stream's injected anomalies its scores covered, and those with an alert in their catch window. */
-  private catches(s: Stream): { injected: number; caught: number } {
+  /**
+   * The stream's injected anomalies its scores covered, those with an alert in their catch window,
+   * and the indices of the others.
+   */
+  private catches(s: Stream): { injected: number; caught: number; missed: number[] } {
     let injected = 0;
     let caught = 0;
-    if (s.firstScored === undefined || s.lastScored === undefined) return { injected, caught };
+    const missed: number[] = [];
+    if (s.firstScored === undefined || s.lastScored === undefined)
+      return { injected, caught, missed };
     for (const a of this.injected.get(s.id) ?? []) {
       if (a.index < s.firstScored || a.index + CATCH_WITHIN > s.lastScored) continue;
       injected++;
       if (s.alertSeqs.some((q) => q >= a.index && q <= a.index + CATCH_WITHIN)) caught++;
+      else missed.push(a.index);
     }
-    return { injected, caught };
+    return { injected, caught, missed };
   }
 
   /** The first index of an injected anomaly among the readings of the window ending at `seq`. */

@@ -36,7 +36,12 @@ describe('DemoTracker: events in, per-stream rows out', () => {
       events.push({ type: 'score', streamId: id(1), seq, score: 0, alert, version: 1, at: seq });
     }
     feed(t, events);
-    expect(t.totals(500)).toMatchObject({ injected: 3, caught: 1, alerts: 3 });
+    expect(t.totals(500)).toMatchObject({
+      injected: 3,
+      caught: 1,
+      missed: [`${id(1)} at 200`, `${id(1)} at 300`],
+      alerts: 3,
+    });
   });
 
   it('takes a stream from warming up through training (epochs, loss) to scoring, once each', () => {

@@ -242,6 +242,8 @@ interface StreamState {
    */
   sinceAlert: number;
   sincePage: number;
+  /** Whether the peak check was an alert in the last alert window. */
+  peakPaged: boolean;
   /** Whether the score's last window was in an alert episode (`scoreHold`). */
   episode: boolean;
   alertScore: number;
@@ -334,15 +336,16 @@ export class LikelihoodScoring implements AnomalyScoring {
     const rangeScaled = range.q < 1 ? (range.q * o.alertTail) / o.rangeTail : 1;
     const tail = Math.min(level.tail, rangeScaled);
     // The alert: the same checks judged strictly, and the peak check.
+    const peakTail = this.corroborated(peak, jump);
     const checks: [number, AlertReason][] = [
       [(level.tail * o.alertTail) / o.alertLevelTail, level.reason],
       [(range.page * o.alertTail) / o.alertRangeTail, range.pageReason],
-      [this.corroborated(peak, jump), 'prediction'],
+      [peakTail, 'prediction'],
     ];
     const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
     const page = pageTail <= o.alertTail;
     s.reason = page ? pageReason : null;
-    s.alertScore = tailScore(this.coolDown(s, 'sincePage', pageTail));
+    s.alertScore = tailScore(this.coolDown(s, pageTail, peakTail <= o.alertTail));
     return tailScore(this.scoreEpisode(s, tail));
   }
 
@@ -362,14 +365,18 @@ export class LikelihoodScoring implements AnomalyScoring {
   }
 
   /**
-   * Within the cool-down of an alert (a run of alerts included), a window reports at most the
-   * after-alert level: a detection is worth the most early in an anomaly; repeats only cost.
+   * The alert's cool-down: within `coolDown` windows of an alert (a run of alerts included), a
+   * window reports at most the after-alert level (a detection is worth the most early in an
+   * anomaly; repeats only cost). A peak is news of its own, though, inside a run of the other
+   * checks' alerts: a spike keeps the spreads and the errors' level up for a while, and a second
+   * spike in that while is a second event.
    */
-  private coolDown(s: StreamState, since: 'sinceAlert' | 'sincePage', tail: number): number {
+  private coolDown(s: StreamState, tail: number, peak: boolean): number {
     const o = this.options;
     const alert = tail <= o.alertTail;
-    const cooling = s[since] < Math.max(1, o.coolDown);
-    s[since] = alert ? 0 : s[since] + 1;
+    const cooling = s.sincePage < Math.max(1, o.coolDown) && !(peak && !s.peakPaged);
+    s.sincePage = alert ? 0 : s.sincePage + 1;
+    if (alert) s.peakPaged = peak;
     return alert && cooling ? Math.max(tail, o.afterAlertTail) : tail;
   }
 
@@ -416,6 +423,7 @@ export class LikelihoodScoring implements AnomalyScoring {
       recCount: 0,
       sinceAlert: Infinity,
       sincePage: Infinity,
+      peakPaged: false,
       episode: false,
       alertScore: 0,
       reason: null,

@@ -262,4 +262,25 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
       else expect(second).toBeCloseTo(tailScore(1e-3), 6);
     }
   });
+
+  it("a second spike inside the run of alerts the first left (spreads, the errors' level) pages too", () => {
+    const rand = mulberry32(1);
+    const s = new LikelihoodScoring();
+    const pages: number[] = [];
+    const peaks: number[] = [];
+    for (let i = 0; i < 3040; i++) {
+      const spike = i === 3000 || i === 3015 ? 4 : 0;
+      const value = Math.sin(i / 8) + 0.05 * gaussian(rand) + spike;
+      // The spikes' windows reconstruct badly for as long as they hold a spike.
+      const reconstructionError = i >= 3000 && i < 3031 ? 50 : 0.5 + rand();
+      const predictionError = spike ? 100 : Math.exp(0.5 * gaussian(rand));
+      s.score({ reconstructionError, predictionError }, undefined, { streamId: 'a', value });
+      if (s.reasonOf('a') !== null) pages.push(i);
+      if (s.alertScoreOf('a')! >= 0.5) peaks.push(i);
+    }
+    // Every window from the first spike on is an alert of some check: one run.
+    expect(pages.filter((i) => i >= 3000 && i <= 3020)).toHaveLength(21);
+    // Reported at full severity: the run's first window, and the second spike's.
+    expect(peaks).toEqual([3000, 3015]);
+  });
 });

@@ -215,7 +215,9 @@ interface StreamState {
   variance: number;
   /** Readings seen (with a finite value). */
   seen: number;
+  /** The record history of the values: the score's, and the alert's (a spike held out of its range). */
   values: RecordRange;
+  alertValues: RecordRange;
   last: number;
   /**
    * The last `spreadWindow` absolute changes (a ring), and the record history of their mean: the
@@ -405,6 +407,7 @@ export class LikelihoodScoring implements AnomalyScoring {
       variance: 0,
       seen: 0,
       values: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
+      alertValues: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
       last: NaN,
       changes: new Float64Array(Math.max(0, o.spreadWindow)),
       spreads: new RecordRange(o.rangeMargin, decay, o.recordHorizon),
@@ -546,7 +549,14 @@ export class LikelihoodScoring implements AnomalyScoring {
     const early =
       !warm && o.rangeMargin > 0 && s.seen >= o.alertWarmup ? s.values.chanceOf(value) : 1;
     const q = s.values.judgeThenAdd(value, warm);
-    const out: RangeChance = { q, reason: 'range', page: Math.min(q, early), pageReason: 'range' };
+    // The alert's values: a reading that pages stays out of their range unless the next one exits too.
+    const page = s.alertValues.judgeThenAdd(value, warm, 0, o.alertRangeTail);
+    const out: RangeChance = {
+      q,
+      reason: 'range',
+      page: Math.min(page, early),
+      pageReason: 'range',
+    };
     if (o.spreadWindow > 0 && s.seen > 0) {
       // Change i goes to slot i mod spreadWindow; the mean is over a full ring only.
       s.changes[(s.seen - 1) % o.spreadWindow] = Math.abs(value - s.last);

@@ -39,17 +39,31 @@ export class RecordRange {
   private calls = 0;
   private readonly pending: Float64Array;
 
+  /** A lone exit held out of the range (`holdOut`), until the next value says whether it lasts. */
+  private held?: number;
+
   /**
    * The chance of an exit as far as `x` under the record history when `x` passes the range by more
    * than the margin (1 otherwise, and while `judge` is false); then learns `x`. An exit with a
    * chance at or below `keepOut` widens the range but stays out of the history: an exit caught on
-   * its way (a spread creeping off) would otherwise teach the history to expect its own end.
+   * its way (a spread creeping off) would otherwise teach the history to expect its own end. An exit
+   * with a chance at or below `holdOut` stays out of both unless the next value exits too: a spike
+   * leaves the range as it was, so the next spike is judged as the first; a level that moves and
+   * stays is the stream's new range from its second reading.
    */
-  judgeThenAdd(x: number, judge: boolean, keepOut = 0): number {
+  judgeThenAdd(x: number, judge: boolean, keepOut = 0, holdOut = 0): number {
     const width = this.max - this.min;
     const past = width > 0 ? Math.max(x - this.max, this.min - x) / width : 0;
     let q = 1;
     if (judge && past > this.margin) q = this.exitChance(past);
+    if (q <= holdOut && this.held === undefined) {
+      this.held = x;
+      return q;
+    }
+    if (this.held !== undefined) {
+      if (past > 0) this.widen(this.held);
+      this.held = undefined;
+    }
     const n = this.pending.length;
     const call = this.calls++;
     // The value the range takes in now: x, or with a stride the one that came n values before it.

@@ -171,7 +171,7 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
     expect(s.reasonOf('f')).toBe('range');
   });
 
-  it('the peak check alerts on every one of repeated spikes inside the seen range (reason prediction)', () => {
+  it('the peak check alerts on every one of repeated forecast spikes inside the seen range (reason prediction)', () => {
     const run = (peakWindow: number) => {
       const rand = mulberry32(9);
       const s = new LikelihoodScoring({ peakWindow });
@@ -187,10 +187,10 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
             undefined,
             { streamId: 'a', value: Math.sin(i / 8) + 0.05 * gaussian(rand) },
           );
-        // The first spike widens the value range to ±5: the later ones stay inside it.
+        // A spike in the forecast error at a reading inside the range: the range checks cannot see it.
         s.score({ reconstructionError: 0.01, predictionError: 25 }, undefined, {
           streamId: 'a',
-          value: k % 2 === 0 ? 5 : -5,
+          value: k % 2 === 0 ? 0.9 : -0.9,
         });
         if (k >= 2 && s.alertScoreOf('a')! >= 0.5) {
           caught++;
@@ -201,6 +201,36 @@ describe('LikelihoodScoring: reasons, the alert and the cool-down', () => {
     };
     expect(run(32)).toBe(4);
     expect(run(0)).toBe(0);
+  });
+
+  it("a spike stays out of the alert's value range, so the next spike pages as the first; a level that stays is the new range", () => {
+    const rand = mulberry32(9);
+    const s = new LikelihoodScoring({ peakWindow: 0, spreadWindow: 0 });
+    const e = { reconstructionError: 0.01 };
+    const reasons: (string | null)[] = [];
+    let i = 0;
+    const calm = (n: number, level = 0) => {
+      for (const end = i + n; i < end; i++) {
+        s.score(e, undefined, {
+          streamId: 'a',
+          value: level + Math.sin(i / 8) + 0.05 * gaussian(rand),
+        });
+        reasons.push(s.reasonOf('a'));
+      }
+    };
+    calm(1000);
+    const spikes: (string | null)[] = [];
+    for (let k = 0; k < 4; k++) {
+      s.score(e, undefined, { streamId: 'a', value: k % 2 === 0 ? 5 : -5 });
+      spikes.push(s.reasonOf('a'));
+      calm(100);
+    }
+    expect(spikes).toEqual(['range', 'range', 'range', 'range']);
+    // A level shift by 10: its first reading pages, the level it stays at does not page again.
+    reasons.length = 0;
+    calm(300, 10);
+    expect(reasons[0]).toBe('range');
+    expect(reasons.slice(2).filter((r) => r !== null)).toEqual([]);
   });
 
   it('the peak check adds no alert for errors that grow over several windows (a model leaving its range)', () => {

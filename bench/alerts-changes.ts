@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LikelihoodScoring, type LikelihoodOptions } from '../src/anomaly/index.js';
 import { initBackend } from '../src/backend/index.js';
-import { mulberry32 } from '../src/util/prng.js';
+import { gaussian, mulberry32 } from '../src/util/prng.js';
 import { seriesErrors, type SeriesErrors } from './series-errors.js';
+import { tryOptions } from './try-options.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,10 +43,6 @@ const KINDS: Record<Kind, Shape[]> = {
   period: ['sine', 'sawtooth'],
   smaller: ['sine', 'sawtooth'],
 };
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
 
 /** A series of `shape` that changes at reading CHANGE in the way `kind` says. */
 function series(shape: Shape, kind: Kind, seed: number): number[] {
@@ -111,14 +108,7 @@ async function cases(): Promise<Case[]> {
 }
 
 const VARIANTS: Record<string, Partial<LikelihoodOptions>> = { likelihood: {} };
-for (const t of values.try!) {
-  const o: Record<string, number> = {};
-  for (const kv of t.split(',')) {
-    const [k, v] = kv.split('=') as [string, string];
-    o[k] = Number(v);
-  }
-  VARIANTS[t] = o as Partial<LikelihoodOptions>;
-}
+for (const t of values.try!) VARIANTS[t] = tryOptions(t);
 
 const all = await cases();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -30,6 +30,7 @@ import {
   type SyntheticAnomaly,
 } from '../src/producer/sources/synthetic.js';
 import { seriesErrors, WINDOW } from './series-errors.js';
+import { tryOptions } from './try-options.js';
 
 const { values } = parseArgs({
   options: {
@@ -123,14 +124,7 @@ for (const factor of [5, 10, 20])
       peakCorroboration: factor,
       corroboratedTail: from,
     });
-for (const t of values.try!) {
-  const o: Record<string, number> = {};
-  for (const kv of t.split(',')) {
-    const [k, v] = kv.split('=') as [string, string];
-    o[k] = Number(v);
-  }
-  VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
-}
+for (const t of values.try!) VARIANTS[t] = L(tryOptions(t));
 const fleets: Sensor[][] = [];
 for (const seed of values.seed.split(',')) fleets.push(await sensors(seed));
 const only = values.only?.split(',');

@@ -23,6 +23,7 @@ import {
 import { CalibratedScoring, type CalibratedOptions } from './explore-scoring.js';
 import { readCorpus } from '../src/eval/nab/corpus.js';
 import { PROFILE_NAMES, scoreCorpus, type ScoredFile } from '../src/eval/nab/scorer.js';
+import { tryOptions } from './try-options.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,14 +54,7 @@ Object.assign(VARIANTS, {
   'L warmup 100': L({ warmup: 100 }),
 });
 
-for (const t of values.try!) {
-  const o: Record<string, number | string> = {};
-  for (const kv of t.split(',')) {
-    const [k, v] = kv.split('=') as [string, string];
-    o[k] = Number.isNaN(Number(v)) ? v : Number(v);
-  }
-  VARIANTS[t] = L(o as Partial<LikelihoodOptions>);
-}
+for (const t of values.try!) VARIANTS[t] = L(tryOptions(t));
 
 /** The exploration's variants (bench/explore-scoring.ts), with --explore. */
 if (values.explore)

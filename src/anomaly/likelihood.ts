@@ -538,7 +538,8 @@ export class LikelihoodScoring implements AnomalyScoring {
   /**
    * The chance, under the stream's record history, of `value` leaving the range of values seen, or
    * of the local spread it makes leaving the range of spreads seen (once `warmup` readings are in);
-   * the smaller of the two, and its check. Then both histories learn.
+   * the smaller of the two and its check, for the score and for the alert (whose own ranges hold a
+   * spike out and judge spreads against those they do not overlap). Then every history learns.
    */
   private rangeChecks(s: StreamState, value: number | undefined): RangeChance {
     const none: RangeChance = { q: 1, reason: 'range', page: 1, pageReason: 'range' };

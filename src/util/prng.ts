@@ -13,6 +13,13 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** A standard normal draw from `random` (Box–Muller; 1 - u keeps the log away from 0). */
+export function gaussian(random: () => number): number {
+  const u = 1 - random();
+  const v = random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
 /** A Fisher–Yates permutation of 0..n-1 drawn from `random`. */
 export function permutation(n: number, random: () => number): Uint32Array {
   const p = new Uint32Array(n);

@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../util/prng.js';
+import { gaussian, mulberry32 } from '../../util/prng.js';
 import { streamIdSchema } from '../../contracts/window.js';
 import type { Reading } from '../../contracts/reading.js';
 import type { ReadingSource, SourceBatch, SourceProgress } from './types.js';
@@ -128,13 +128,6 @@ export function parseSyntheticSpec(text: string): SyntheticSpec {
   if (spec.length > 0 && spec.anomalies * spec.anomalyLength > spec.length * 0.8)
     throw new RangeError('synthetic spec: the anomalies do not fit in the last 80% of the stream');
   return spec;
-}
-
-function gaussian(random: () => number): number {
-  // Box–Muller; 1 - u keeps log away from 0
-  const u = 1 - random();
-  const v = random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
 /** A per-stream seed: streams are independent, so adding streams leaves the others unchanged. */

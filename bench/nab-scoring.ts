@@ -9,7 +9,7 @@
  * With --alerts, each variant's alerts (alert score from 0.5) past each file's probation: labelled
  * windows with an alert in them (caught), alerts in a window and outside every window, and per
  * reason (NAB's windows are wide, a tenth of a file shared among its anomalies, so an alert inside
- * one is near a labelled anomaly).
+ * one is near a labelled anomaly); with --files, the same per file (reasons: of the alerts outside).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -143,20 +143,31 @@ function alertCounts(name: string, make: () => AnomalyScoring): void {
     // NAB's probation: the first 15% of a file (at most 750 rows) is not scored.
     const probation = Math.min(Math.floor(0.15 * f.values.length), 750);
     const hit = new Set<number>();
+    let fileIn = 0;
+    let fileOut = 0;
+    const outReasons: Record<string, number> = {};
     for (const [r, v] of f.values.entries()) {
       const score = scoring.score(e[r] ?? {}, undefined, { streamId: f.name, value: v });
       if (r < probation || (scoring.alertScoreOf?.(f.name) ?? score) < 0.5) continue;
       const reason = scoring.reasonOf?.(f.name) ?? 'none';
       reasons[reason] = (reasons[reason] ?? 0) + 1;
       const w = f.windows.findIndex(([a, b]) => f.timestamps[r]! >= a && f.timestamps[r]! <= b);
-      if (w < 0) outside++;
-      else {
+      if (w < 0) {
+        outside++;
+        fileOut++;
+        outReasons[reason] = (outReasons[reason] ?? 0) + 1;
+      } else {
         inside++;
+        fileIn++;
         hit.add(w);
       }
     }
     windows += f.windows.length;
     caught += hit.size;
+    if (values.files)
+      console.log(
+        `  ${f.name.slice(0, 50).padEnd(50)} caught ${hit.size}/${f.windows.length} in ${fileIn} out ${fileOut} ${JSON.stringify(outReasons)}`,
+      );
   }
   console.log(
     `${name.padEnd(28)} caught ${caught} of ${windows} windows, ${inside} alerts inside, ${outside} outside | ${JSON.stringify(reasons)}`,

@@ -9,6 +9,7 @@ import type {
 import { PeakTail } from './peaks.js';
 import { ErrorRanks } from './ranks.js';
 import { RecordRange } from './records.js';
+import { Recurrence } from './recurrence.js';
 
 export { ErrorRanks };
 
@@ -120,6 +121,17 @@ export interface LikelihoodOptions {
    * far past a fresh range alerts. Default 50.
    */
   alertWarmup: number;
+  /**
+   * Earlier events on an even grid (t - L, t - 2L, …; L at least `shortWindow` windows) that make an
+   * alert routine, not news: a daily job's spike pages its first times, then no more
+   * (recurrence.ts); 0 turns the rule off. Default 3.
+   */
+  recurrences: number;
+  /**
+   * How far each earlier event may fall from its grid point, as a fraction of L (a daily job that
+   * drifts by half an hour: 0.02). Default 0.02.
+   */
+  recurrenceJitter: number;
   /** Tail probability from which a window alerts. Default 1e-5. */
   alertTail: number;
   /** Tail probability reported at most by an alert within the cool-down of the last. Default 1e-3. */
@@ -155,6 +167,8 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   peakCorroboration: 10,
   corroborateBelow: 0.8,
   corroboratedTail: 1e-4,
+  recurrences: 3,
+  recurrenceJitter: 0.02,
   alertTail: 1e-5,
   afterAlertTail: 1e-3,
   coolDown: 1,
@@ -246,6 +260,13 @@ interface StreamState {
   sincePage: number;
   /** Whether the peak check was an alert in the last alert window. */
   peakPaged: boolean;
+  /**
+   * Windows scored, the starts of the alert's events (runs of windows its checks would page), and
+   * whether the last window was in one.
+   */
+  windows: number;
+  events: Recurrence;
+  inEvent: boolean;
   /** Whether the score's last window was in an alert episode (`scoreHold`). */
   episode: boolean;
   alertScore: number;
@@ -344,10 +365,11 @@ export class LikelihoodScoring implements AnomalyScoring {
       [(range.page * o.alertTail) / o.alertRangeTail, range.pageReason],
       [peakTail, 'prediction'],
     ];
-    const [pageTail, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
+    const [checked, pageReason] = checks.reduce((a, b) => (b[0] < a[0] ? b : a));
+    const pageTail = this.routine(s, checked);
     const page = pageTail <= o.alertTail;
     s.reason = page ? pageReason : null;
-    s.alertScore = tailScore(this.coolDown(s, pageTail, peakTail <= o.alertTail));
+    s.alertScore = tailScore(this.coolDown(s, pageTail, page && peakTail <= o.alertTail));
     return tailScore(this.scoreEpisode(s, tail));
   }
 
@@ -364,6 +386,22 @@ export class LikelihoodScoring implements AnomalyScoring {
     s.sinceAlert = alert ? 0 : s.sinceAlert + 1;
     s.episode = alert || (s.episode && tail <= o.scoreHold);
     return alert && held ? Math.max(tail, o.afterAlertTail) : tail;
+  }
+
+  /**
+   * The alert's tail after the schedule check: an event (a run of windows the checks would page)
+   * whose start falls on a grid of earlier ones is routine, and reports at most the after-alert level
+   * for as long as it lasts.
+   */
+  private routine(s: StreamState, tail: number): number {
+    const o = this.options;
+    const t = s.windows++;
+    const event = tail <= o.alertTail;
+    // Each window of an event is judged on its own (a burst inside a routine one is news).
+    const routine = event && s.events.recurs(t);
+    if (event && !s.inEvent) s.events.add(t);
+    s.inEvent = event;
+    return routine ? Math.max(tail, o.afterAlertTail) : tail;
   }
 
   /**
@@ -427,6 +465,9 @@ export class LikelihoodScoring implements AnomalyScoring {
       sinceAlert: Infinity,
       sincePage: Infinity,
       peakPaged: false,
+      windows: 0,
+      events: new Recurrence(o.recurrences, o.recurrenceJitter, Math.max(1, o.shortWindow)),
+      inEvent: false,
       episode: false,
       alertScore: 0,
       reason: null,

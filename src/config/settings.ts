@@ -422,6 +422,22 @@ export const settings = {
           "likelihood: chance, under the stream's peaks over threshold, of a corroborated peak from which it alerts (two signs agreeing need less of each; SEQAE_ANOMALY_PEAK_TAIL: no easier than an uncorroborated one)",
         commands: ['worker', 'infer'],
       }),
+      recurrences: setting({
+        env: 'SEQAE_ALERT_RECURRENCES',
+        schema: int(0, 30),
+        default: '3',
+        description:
+          "likelihood: earlier alert events on an even grid (t - L, t - 2L, …, L at least SEQAE_ANOMALY_SHORT_WINDOW windows) that make an event routine: a daily job's spike pages its first times, then no more, while events at random times page every time (0: off)",
+        commands: ['worker', 'infer'],
+      }),
+      recurrenceJitter: setting({
+        env: 'SEQAE_ALERT_RECURRENCE_JITTER',
+        schema: z.coerce.number().min(0).max(0.5),
+        default: '0.02',
+        description:
+          'likelihood: how far each earlier event may fall from its grid point, as a fraction of the period (0.02: a daily job that drifts by half an hour)',
+        commands: ['worker', 'infer'],
+      }),
       alertRangeTail: setting({
         env: 'SEQAE_ALERT_RANGE_TAIL',
         schema: z.coerce.number().gt(0).max(1),

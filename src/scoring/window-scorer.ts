@@ -38,6 +38,8 @@ export function anomalyScoring(
             peakCorroboration: a.peakCorroboration,
             corroborateBelow: a.corroborateBelow,
             corroboratedTail: a.corroboratedTail,
+            recurrences: a.recurrences,
+            recurrenceJitter: a.recurrenceJitter,
             alertRangeTail: a.alertRangeTail,
             alertLevelTail: a.alertLevelTail,
             alertWarmup: a.alertWarmup,

@@ -90,6 +90,8 @@ describe('loadConfig', () => {
           peakCorroboration: 10,
           corroborateBelow: 0.8,
           corroboratedTail: 1e-4,
+          recurrences: 3,
+          recurrenceJitter: 0.02,
           alertRangeTail: 1e-4,
           alertLevelTail: 1e-9,
           alertWarmup: 50,

@@ -72,6 +72,8 @@ export interface AnomalyScoring {
    * is; the alert says whether it is worth a page). Without it, the score is the alert score.
    */
   alertScoreOf?(streamId: string): number | undefined;
+  /** Whether the last window of `streamId` would have paged but its event recurs on a schedule. */
+  routineOf?(streamId: string): boolean;
   /** A new model version scores `streamId`: errors of the old one are no yardstick for the new. */
   modelChanged?(streamId: string): void;
 }

@@ -267,6 +267,8 @@ interface StreamState {
   windows: number;
   events: Recurrence;
   inEvent: boolean;
+  /** Whether the last window would have paged but for its event's schedule. */
+  routine: boolean;
   /** Whether the score's last window was in an alert episode (`scoreHold`). */
   episode: boolean;
   alertScore: number;
@@ -344,6 +346,10 @@ export class LikelihoodScoring implements AnomalyScoring {
     return this.streams.get(streamId)?.reason ?? null;
   }
 
+  routineOf(streamId: string): boolean {
+    return this.streams.get(streamId)?.routine ?? false;
+  }
+
   alertScoreOf(streamId: string): number | undefined {
     return this.streams.get(streamId)?.alertScore;
   }
@@ -398,10 +404,10 @@ export class LikelihoodScoring implements AnomalyScoring {
     const t = s.windows++;
     const event = tail <= o.alertTail;
     // Each window of an event is judged on its own (a burst inside a routine one is news).
-    const routine = event && s.events.recurs(t);
+    s.routine = event && s.events.recurs(t);
     if (event && !s.inEvent) s.events.add(t);
     s.inEvent = event;
-    return routine ? Math.max(tail, o.afterAlertTail) : tail;
+    return s.routine ? Math.max(tail, o.afterAlertTail) : tail;
   }
 
   /**
@@ -468,6 +474,7 @@ export class LikelihoodScoring implements AnomalyScoring {
       windows: 0,
       events: new Recurrence(o.recurrences, o.recurrenceJitter, Math.max(1, o.shortWindow)),
       inEvent: false,
+      routine: false,
       episode: false,
       alertScore: 0,
       reason: null,

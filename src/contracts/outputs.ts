@@ -69,15 +69,16 @@ export interface AnomalyFields {
   /** Per-feature shares of the errors, when the worker computes them. */
   featureErrors?: FeatureErrors;
   /**
-   * Why a window whose score reached the threshold is no alert: `feedback`, an operator marked a
-   * false alarm like it on this stream (`seqae feedback`). Absent otherwise.
+   * Why a window whose checks would have paged is no alert: `feedback`, an operator marked a false
+   * alarm like it on this stream (`seqae feedback`); `routine`, its event recurs on a schedule (a
+   * daily job's spike, SEQAE_ALERT_RECURRENCES). Absent otherwise.
    */
   suppressed?: Suppression;
 }
 export interface AnomalyOutput extends OutputBase, AnomalyFields {}
 
 /** What can make a would-be alert no alert. */
-export type Suppression = 'feedback';
+export type Suppression = 'feedback' | 'routine';
 
 /** Each feature's contribution to a window's errors (same units as the errors), and the largest. */
 export interface FeatureErrors {

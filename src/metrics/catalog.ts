@@ -162,7 +162,7 @@ export const FEEDBACK = declare(
 export const ALERTS_SUPPRESSED = declare(
   'counter',
   'seqae_alerts_suppressed_total',
-  'Windows whose score reached the alert threshold but that are no alert, by cause (feedback: like a marked false alarm).',
+  'Windows whose score reached the alert threshold but that are no alert, by cause (feedback: like a marked false alarm; routine: an event that recurs on a schedule).',
   ['cause'],
 );
 export const STREAM_ANOMALY_SCORE = declare(

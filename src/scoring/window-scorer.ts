@@ -11,7 +11,7 @@ import type { SeqaeConfig } from '../config/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorkerMetrics } from '../metrics/index.js';
 import { toMatrix } from '../model/index.js';
-import type { WindowOutputs } from '../contracts/outputs.js';
+import type { Suppression, WindowOutputs } from '../contracts/outputs.js';
 import type { Window } from '../contracts/window.js';
 import { featureErrors, forecastFeatureErrors, mean } from './feature-errors.js';
 import type { LoadedModel, ModelCache } from './model-cache.js';
@@ -165,9 +165,12 @@ export class WindowScorer {
       const reason = this.anomaly.reasonOf?.(w.streamId) ?? null;
       const ownAlertScore = this.anomaly.alertScoreOf?.(w.streamId);
       const alertScore = ownAlertScore ?? score;
-      const suppressed =
-        alertScore >= this.options.alertThreshold &&
-        this.suppressedByFeedback(w, { score, reason, reconstructionError, predictionError });
+      const suppressed = this.suppression(w, alertScore, {
+        score,
+        reason,
+        reconstructionError,
+        predictionError,
+      });
       const alert = alertScore >= this.options.alertThreshold && !suppressed;
       this.options.metrics?.observeAnomalyScore(w.streamId, score, alert);
       const reconstructionTerms = r.featureErrors
@@ -188,9 +191,27 @@ export class WindowScorer {
         scorer: this.anomaly.name,
         reason,
         featureErrors: featureErrors(reconstructionTerms, predictionTerms, reason),
-        ...(suppressed && { suppressed: 'feedback' as const }),
+        ...(suppressed && { suppressed }),
       };
     });
+  }
+
+  /**
+   * Why a would-be alert is none: its event is routine (the scoring's schedule check, which has
+   * already kept its alert score low), or an operator marked a false alarm like it on the stream.
+   */
+  private suppression(
+    w: Window,
+    alertScore: number,
+    d: Omit<AlertDetail, 'value' | 'excess'>,
+  ): Suppression | undefined {
+    if (this.anomaly.routineOf?.(w.streamId)) {
+      this.options.metrics?.alertsSuppressed.inc({ cause: 'routine' });
+      return 'routine';
+    }
+    if (alertScore >= this.options.alertThreshold && this.suppressedByFeedback(w, d))
+      return 'feedback';
+    return undefined;
   }
 
   /** Whether an operator marked a false alarm like this would-be alert on the same stream. */

@@ -39,6 +39,7 @@ describe('LikelihoodScoring: routine events', () => {
     const rand = mulberry32(5);
     const s = new LikelihoodScoring(options);
     const paged: boolean[] = [];
+    const routine: boolean[] = [];
     const end = at.at(-1)! + 50;
     for (let i = 0; i < end; i++) {
       const spike = at.includes(i);
@@ -51,7 +52,11 @@ describe('LikelihoodScoring: routine events', () => {
         { streamId: 'a', value: Math.sin(i / 8) + 0.05 * gaussian(rand) },
       );
       if (spike) paged.push(s.alertScoreOf('a')! >= 0.5);
+      if (spike) routine.push(s.routineOf('a'));
+      else expect(s.routineOf('a')).toBe(false);
     }
+    // A spike is either paged or routine (what the worker marks `suppressed: 'routine'`).
+    expect(routine).toEqual(paged.map((p) => !p));
     return paged;
   };
 

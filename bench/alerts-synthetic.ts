@@ -10,7 +10,9 @@
  * With several seeds (--seed 1,2,3), each is a fleet of its own (its series, anomalies and models),
  * and a variant's line adds its lowest precision over them (the demo's criterion holds per run).
  * --model-seed trains the models from other initial weights (the demo's differ run to run).
- *   npx tsx bench/alerts-synthetic.ts [--length 4000] [--seed 1,2] [--model-seed 1] [--only name,name] [--sensors]
+ * --warm N trains them as the demo's worker does: the first cold, each next one fine-tuned N epochs
+ * from the one before it (any shape), in an order drawn from the model seed.
+ *   npx tsx bench/alerts-synthetic.ts [--length 4000] [--seed 1,2] [--model-seed 1] [--warm 5] [--only name,name] [--sensors]
  *     [--try alertLevelTail=1e-7 ...]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -29,6 +31,7 @@ import {
   streamAnomalies,
   type SyntheticAnomaly,
 } from '../src/producer/sources/synthetic.js';
+import { mulberry32 } from '../src/util/prng.js';
 import { seriesErrors, WINDOW } from './series-errors.js';
 import { tryOptions } from './try-options.js';
 
@@ -39,12 +42,19 @@ const { values } = parseArgs({
     sensors: { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     'model-seed': { type: 'string', default: '1' },
+    /**
+     * Models as the demo's worker trains them: the first cold, each next one warm-started from the
+     * one trained before it (whatever its shape) for this many epochs, in an order drawn from the
+     * model seed (the demo's streams finish training in an order that differs run to run).
+     */
+    warm: { type: 'string' },
     /** Extra variants, `key=value,key=value` each (options of LikelihoodOptions). */
     try: { type: 'string', multiple: true, default: [] },
   },
 });
 const LENGTH = Number(values.length);
 const MODEL_SEED = Number(values['model-seed']);
+const WARM_EPOCHS = values.warm === undefined ? undefined : Number(values.warm);
 /** An injected anomaly is caught by an alert at or after its start and within this many windows. */
 const CATCH_WITHIN = 10;
 
@@ -74,26 +84,40 @@ async function sensors(seed: string): Promise<Sensor[]> {
   const dir = join(
     '.cache',
     'alerts-errors',
-    `seed${seed}-len${LENGTH}-all${MODEL_SEED === 1 ? '' : `-model${MODEL_SEED}`}`,
+    `seed${seed}-len${LENGTH}-all${MODEL_SEED === 1 ? '' : `-model${MODEL_SEED}`}${WARM_EPOCHS === undefined ? '' : `-warm${WARM_EPOCHS}`}`,
   );
+  // The training order (with --warm): a shuffle drawn from the model seed.
+  const order = Array.from({ length: spec.streams }, (_, i) => i);
+  const shuffle = mulberry32(MODEL_SEED * 7919 + Number(seed));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(shuffle() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  let donor: Uint8Array | undefined;
   await mkdir(dir, { recursive: true });
   let backend = false;
-  const out: Sensor[] = [];
-  for (let i = 0; i < spec.streams; i++) {
+  const out: Sensor[] = new Array<Sensor>(spec.streams);
+  for (const i of WARM_EPOCHS === undefined ? order.sort((a, b) => a - b) : order) {
     const anomalies: SyntheticAnomaly[] = [];
     for (let b = 0; b * 1000 < LENGTH; b++) anomalies.push(...streamAnomalies(spec, i, b));
     const file = join(dir, `${i}.json`);
+    // With --warm, each model is kept beside its errors: the next one starts from it.
+    const modelFile = join(dir, `${i}.model`);
     let cached: { first: number; errors: WindowErrors[] };
     try {
       cached = JSON.parse(await readFile(file, 'utf8')) as typeof cached;
+      if (WARM_EPOCHS !== undefined) donor = new Uint8Array(await readFile(modelFile));
     } catch {
       if (!backend) await initBackend('auto', { scoring: false });
       backend = true;
-      cached = await seriesErrors(readings[i]!, MODEL_SEED);
+      const warm =
+        WARM_EPOCHS !== undefined && donor ? { donor, epochs: WARM_EPOCHS } : undefined;
+      cached = await seriesErrors(readings[i]!, MODEL_SEED, warm, (a) => (donor = a));
+      if (WARM_EPOCHS !== undefined) await writeFile(modelFile, donor!);
       await writeFile(file, JSON.stringify(cached));
-      console.error(`sensor-${i}: errors cached`);
+      console.error(`sensor-${i}: errors cached${warm ? ' (warm)' : ''}`);
     }
-    out.push({ id: `sensor-${i}`, readings: readings[i]!, anomalies, ...cached });
+    out[i] = { id: `sensor-${i}`, readings: readings[i]!, anomalies, ...cached };
   }
   return out;
 }

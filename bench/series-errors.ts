@@ -2,6 +2,8 @@
  * One series' window errors as the demo's worker makes them, for the offline alert benches: a model
  * trained once on the first 200 windows (window 16, 32 units, 20 epochs), then every window from the
  * first scored (the worker holds the windows that arrive while its model trains, then scores them all).
+ * With a donor, the model starts from the donor's weights and fine-tunes for `warmEpochs`, as the
+ * demo's worker warm-starts every stream after the first from the newest model of the same shape.
  */
 import { forecastError, type WindowErrors } from '../src/anomaly/index.js';
 import { datasetFromSeries, SequenceAutoencoder } from '../src/model/index.js';
@@ -15,14 +17,23 @@ export interface SeriesErrors {
   errors: WindowErrors[];
 }
 
-export async function seriesErrors(series: number[], modelSeed: number): Promise<SeriesErrors> {
-  const model = SequenceAutoencoder.create({
-    nIn: WINDOW,
-    units: 32,
-    epochs: 20,
-    learningRate: 0.005,
-    seed: modelSeed,
-  });
+/** The demo's warm start (src/demo/index.ts): a donor's weights, fine-tuned this many epochs. */
+export interface WarmStart {
+  donor: Uint8Array;
+  epochs: number;
+}
+
+export async function seriesErrors(
+  series: number[],
+  modelSeed: number,
+  warm?: WarmStart,
+  /** Receives the trained model's artifact (a donor for the next). */
+  keep?: (artifact: Uint8Array) => void,
+): Promise<SeriesErrors> {
+  const input = { nIn: WINDOW, units: 32, epochs: 20, learningRate: 0.005, seed: modelSeed };
+  const model = warm
+    ? await SequenceAutoencoder.warmStart(warm.donor, { ...input, epochs: warm.epochs })
+    : SequenceAutoencoder.create(input);
   const trainRows = TRAIN_WINDOWS + WINDOW;
   await model.train(
     datasetFromSeries(
@@ -44,6 +55,7 @@ export async function seriesErrors(series: number[], modelSeed: number): Promise
         ? forecastError([r.prediction![(k - 1) * nOut + nOut - 1]!], [series[first + k]!], scale)
         : null,
   }));
+  if (keep) keep(await model.save());
   model.dispose();
   return { first, errors };
 }

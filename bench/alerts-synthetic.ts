@@ -110,8 +110,7 @@ async function sensors(seed: string): Promise<Sensor[]> {
     } catch {
       if (!backend) await initBackend('auto', { scoring: false });
       backend = true;
-      const warm =
-        WARM_EPOCHS !== undefined && donor ? { donor, epochs: WARM_EPOCHS } : undefined;
+      const warm = WARM_EPOCHS !== undefined && donor ? { donor, epochs: WARM_EPOCHS } : undefined;
       cached = await seriesErrors(readings[i]!, MODEL_SEED, warm, (a) => (donor = a));
       if (WARM_EPOCHS !== undefined) await writeFile(modelFile, donor!);
       await writeFile(file, JSON.stringify(cached));

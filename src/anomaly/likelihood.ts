@@ -92,7 +92,7 @@ export interface LikelihoodOptions {
    * How many times its local level (the running geometric mean over `peakWindow` windows) the
    * window's reconstruction error must reach for a peak alert weaker than `corroborateBelow` to page:
    * a spike stands out in its whole window, while a forecast gone wrong (a random walk turning, a
-   * noisy reading) leaves the window's reconstruction as it was. ≤ 1: off. Default 10.
+   * noisy reading) leaves the window's reconstruction as it was. ≤ 1: off. Default 20.
    */
   peakCorroboration: number;
   /** Alert score from which a peak alert pages without that corroboration. Default 0.8. */
@@ -164,7 +164,7 @@ export const LIKELIHOOD_DEFAULTS: LikelihoodOptions = {
   alertWarmup: 50,
   peakWindow: 32,
   peakTail: 1e-5,
-  peakCorroboration: 10,
+  peakCorroboration: 20,
   corroborateBelow: 0.8,
   corroboratedTail: 1e-4,
   recurrences: 3,

@@ -401,7 +401,7 @@ export const settings = {
       peakCorroboration: setting({
         env: 'SEQAE_ALERT_PEAK_CORROBORATION',
         schema: z.coerce.number().min(0).max(1e6),
-        default: '10',
+        default: '20',
         description:
           "likelihood: how many times its local level a window's reconstruction error must reach to corroborate a peak alert (a spike stands out in its whole window; a forecast gone wrong, such as a random walk turning, does not): a peak alert under SEQAE_ALERT_CORROBORATE_BELOW needs it, and a corroborated peak alerts from SEQAE_ALERT_CORROBORATED_TAIL (<= 1: off)",
         commands: ['worker', 'infer'],

@@ -101,16 +101,16 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
         return alert >= lo && alert < hi;
       });
     // A weak peak (alert score 0.5 to 0.8): pages alone with the check off, not by default,
-    // and by default when the window's reconstruction error jumps 20 times.
+    // and by default when the window's reconstruction error jumps 30 times.
     const weak = sizeIn(0.55, 0.75);
     expect(weak).toBeDefined();
     expect(probe(weak!, 1, off).reason).toBe('prediction');
     expect(probe(weak!, 1).alert).toBeLessThan(0.5);
     expect(probe(weak!, 1).reason).toBeNull();
-    expect(probe(weak!, 20).alert).toBeGreaterThanOrEqual(0.5);
-    expect(probe(weak!, 20).reason).toBe('prediction');
-    // A jump short of the factor does not corroborate.
-    expect(probe(weak!, 5).alert).toBeLessThan(0.5);
+    expect(probe(weak!, 30).alert).toBeGreaterThanOrEqual(0.5);
+    expect(probe(weak!, 30).reason).toBe('prediction');
+    // A jump short of the factor (20) does not corroborate.
+    expect(probe(weak!, 12).alert).toBeLessThan(0.5);
     // A strong peak (from 0.8) pages without corroboration.
     const strong = sizeIn(0.85, 1);
     expect(strong).toBeDefined();
@@ -119,13 +119,13 @@ describe('LikelihoodScoring: per-stream calibrated anomaly likelihood', () => {
     const low = sizeIn(0.42, 0.48);
     expect(low).toBeDefined();
     expect(probe(low!, 1).alert).toBeLessThan(0.5);
-    expect(probe(low!, 20).alert).toBeGreaterThanOrEqual(0.5);
-    expect(probe(low!, 20, { corroboratedTail: 1e-5 }).alert).toBeLessThan(0.5);
+    expect(probe(low!, 30).alert).toBeGreaterThanOrEqual(0.5);
+    expect(probe(low!, 30, { corroboratedTail: 1e-5 }).alert).toBeLessThan(0.5);
     // The alert only: the score (what NAB reads) is the same with the check off.
     for (const [x, jump] of [
       [weak!, 1],
-      [weak!, 20],
-      [low!, 20],
+      [weak!, 30],
+      [low!, 30],
     ] as const)
       expect(probe(x, jump).score).toBe(probe(x, jump, off).score);
   });
@@ -279,7 +279,7 @@ describe('the anomaly settings', () => {
     expect(defaults.options.spreadWindow).toBe(30);
     expect(defaults.options.rangeMargin).toBe(0.05);
     expect(defaults.options.scoreHold).toBe(0.1);
-    expect(defaults.options.peakCorroboration).toBe(10);
+    expect(defaults.options.peakCorroboration).toBe(20);
     expect(defaults.options.corroborateBelow).toBe(0.8);
     expect(defaults.options.corroboratedTail).toBe(1e-4);
     const corroboration = anomalyScoring(

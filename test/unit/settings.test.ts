@@ -87,7 +87,7 @@ describe('loadConfig', () => {
           recordHorizon: 1,
           peakWindow: 32,
           peakTail: 1e-5,
-          peakCorroboration: 10,
+          peakCorroboration: 20,
           corroborateBelow: 0.8,
           corroboratedTail: 1e-4,
           recurrences: 3,
